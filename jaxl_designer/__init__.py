@@ -1,0 +1,1 @@
+"""Design, simulate, test and export Jaxl IVR call trees."""

@@ -1,0 +1,493 @@
+"""The call runtime: answers Jaxl webhook requests by walking a flow, one call at a time.
+
+This module is the single source of truth for what a call does. It imports the standard library
+only, because the exported webhook module carries its code verbatim; the simulator drives it in
+process and the generated handler drives it over HTTP.
+
+Example:
+    >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Goodbye."]}}}
+    >>> runtime = Runtime(flow)
+    >>> runtime.handle({"pk": 1, "event": 1, "state": {"call_id": 7}, "option": None, "data": None})
+    {'prompt': ['Goodbye.'], 'num_characters': 0}
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import threading
+import time
+import zoneinfo
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+__all__ = [
+    "KEYS",
+    "NEUTRAL",
+    "BadRequest",
+    "CallStore",
+    "MemoryStore",
+    "Runtime",
+    "StoreError",
+    "Turn",
+    "fill",
+]
+
+#: The keys of a phone keypad, in the order people read them.
+KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
+#: What the official SDK answers to pings, teardowns and events it does not handle.
+NEUTRAL: dict[str, Any] = {"prompt": [" . "], "num_characters": 0}
+#: No collected input is kept, or read back, beyond this many characters, whatever a node allows.
+MAX_DIGITS = 64
+#: Default recovery for a call the store does not know, or input that does not fit.
+DEFAULT_RECOVERY: dict[str, Any] = {
+    "action": "restart",
+    "prompt": ["Sorry, we lost track of your call. Let us start again."],
+}
+STORE_DOWN_PROMPT = ["Sorry, we cannot take your call right now. Please call again later."]
+LOOP_PROMPT = ["Sorry, this line is not working right now. Please call again later."]
+WAITING = frozenset({"menu", "collect"})
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}")
+_INT = re.compile(r"[+-]?[0-9]{1,19}")
+
+
+class BadRequest(ValueError):
+    """A request that is not a Jaxl webhook request; `status` is the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StoreError(RuntimeError):
+    """The call-state store cannot be reached; the runtime answers with an apology instead."""
+
+
+class CallStore(Protocol):
+    """Where per-call state lives between requests: a JSON-able dict per call id."""
+
+    def load(self, call_id: int) -> dict[str, Any] | None:
+        """Return the state of a call, or None when the call is unknown or expired."""
+
+    def save(self, call_id: int, state: dict[str, Any]) -> None:
+        """Keep the state of a call until it ends or idles past the store's time-to-live."""
+
+    def drop(self, call_id: int) -> None:
+        """Forget a call; forgetting an unknown call is not an error."""
+
+
+class MemoryStore:
+    """A bounded in-process store: least recently used calls go first, idle calls expire.
+
+    Example:
+        >>> store = MemoryStore(max_calls=2)
+        >>> for call_id in (1, 2, 3):
+        ...     store.save(call_id, {"node": "main"})
+        >>> len(store), store.load(1), store.load(3)
+        (2, None, {'node': 'main'})
+    """
+
+    def __init__(
+        self,
+        max_calls: int = 100_000,
+        ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_calls < 1 or ttl <= 0:
+            raise ValueError("MemoryStore needs max_calls >= 1 and ttl > 0")
+        self.max_calls = max_calls
+        self.ttl = ttl
+        self._clock = clock
+        self._calls: OrderedDict[int, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def load(self, call_id: int) -> dict[str, Any] | None:
+        """Return the state of a call, or None when the call is unknown or expired."""
+        with self._lock:
+            entry = self._calls.get(call_id)
+            if entry is None:
+                return None
+            if self._clock() - entry[0] > self.ttl:
+                del self._calls[call_id]
+                return None
+            return entry[1]
+
+    def save(self, call_id: int, state: dict[str, Any]) -> None:
+        """Keep a call's state; evict expired calls, then the least recently used over the bound."""
+        now = self._clock()
+        with self._lock:
+            calls = self._calls
+            calls[call_id] = (now, state)
+            calls.move_to_end(call_id)
+            while calls:
+                oldest_id, (touched, _) = next(iter(calls.items()))
+                if len(calls) > self.max_calls or now - touched > self.ttl:
+                    del calls[oldest_id]
+                else:
+                    break
+
+    def drop(self, call_id: int) -> None:
+        """Forget a call."""
+        with self._lock:
+            self._calls.pop(call_id, None)
+
+
+class Turn:
+    """One answered request: the response and the nodes and edges the call went through."""
+
+    __slots__ = ("call_id", "edges", "nodes", "response", "waiting_on")
+
+    def __init__(self, response: dict[str, Any], call_id: int | None = None) -> None:
+        self.response = response
+        self.call_id = call_id
+        self.nodes: list[str] = []
+        self.edges: list[tuple[str, str, str]] = []
+        self.waiting_on: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Turn({self.response!r}, nodes={self.nodes!r})"
+
+
+def fill(text: str, values: Mapping[str, Any]) -> str:
+    """Fill `{name}` fields of a prompt from `values`, looking names up and nothing else.
+
+    `{name:digits}` reads a value back one character at a time. `{{` and `}}` are literal braces.
+    An unknown name becomes an empty string: a template never reaches attributes or indexes.
+
+    Example:
+        >>> fill("You entered {order:digits}.", {"order": "123"})
+        'You entered 1 2 3.'
+    """
+
+    def one(match: re.Match[str]) -> str:
+        whole, name, style = match.group(0), match.group(1), match.group(2)
+        if name is None:
+            return whole[0]
+        value = values.get(name)
+        text = "" if value is None else str(value)
+        if style == "digits":
+            return " ".join(text)
+        return text
+
+    return _FIELD.sub(one, text)
+
+
+def _as_int(value: Any, where: str) -> int:
+    if isinstance(value, bool):
+        raise BadRequest(f"{where} must be an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INT.fullmatch(value.strip()):
+        return int(value)
+    raise BadRequest(f"{where} must be an integer")
+
+
+def _as_text(value: Any, where: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise BadRequest(f"{where} must be a string or null")
+
+
+class _Prompt:
+    """A prompt line compiled once: constant text, or a template filled per call."""
+
+    __slots__ = ("templated", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.templated = "{" in text or "}" in text
+
+
+class _Node:
+    __slots__ = ("edges", "id", "kind", "prompt", "spec")
+
+    def __init__(self, node_id: str, spec: Mapping[str, Any]) -> None:
+        self.id = node_id
+        self.kind: str = spec["kind"]
+        self.spec = spec
+        self.prompt = [_Prompt(str(line)) for line in spec.get("prompt") or ()]
+        self.edges: dict[str, str] = dict(spec.get("edges") or {})
+
+
+class Runtime:
+    """Answers Jaxl webhook requests for one flow, keeping each call's place in a store.
+
+    `flow` is the flow document as saved to JSON (`entry`, `nodes`, optional `recovery`).
+    `clock` gives the wall-clock time for business-hours branches.
+    """
+
+    def __init__(
+        self,
+        flow: Mapping[str, Any],
+        store: CallStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.flow = flow
+        self.store: CallStore = store if store is not None else MemoryStore()
+        self.clock = clock
+        self.entry: str = flow["entry"]
+        self.nodes = {node_id: _Node(node_id, spec) for node_id, spec in flow["nodes"].items()}
+        if self.entry not in self.nodes:
+            raise ValueError(f"entry node {self.entry!r} is not in the flow")
+        recovery = dict(DEFAULT_RECOVERY)
+        recovery.update(flow.get("recovery") or {})
+        self.recovery_action: str = recovery["action"]
+        self.recovery_prompt = [_Prompt(str(line)) for line in recovery["prompt"]]
+        self._patterns = {
+            node.id: re.compile(node.spec["pattern"])
+            for node in self.nodes.values()
+            if node.kind == "collect" and node.spec.get("pattern")
+        }
+
+    # -- requests ---------------------------------------------------------------------------
+    def handle(self, request: Any) -> dict[str, Any]:
+        """Answer one webhook request (a dict parsed from the request's JSON body)."""
+        return self.respond(request).response
+
+    def respond(self, request: Any) -> Turn:
+        """Answer one request and tell which nodes and edges the call went through."""
+        if not isinstance(request, dict):
+            raise BadRequest("the request body must be a JSON object")
+        event = _as_int(request.get("event"), "event")
+        state = request.get("state")
+        if state is not None and not isinstance(state, dict):
+            raise BadRequest("state must be an object or null")
+        option = _as_text(request.get("option"), "option")
+        data = _as_text(request.get("data"), "data")
+        if state is None:
+            if event == 2:
+                raise BadRequest("state is required for event 2")
+            return Turn(dict(NEUTRAL))  # event 1 without state: the configure ping
+        if "call_id" not in state:
+            raise BadRequest("state.call_id is required")
+        call_id = _as_int(state["call_id"], "state.call_id")
+        caller = {
+            "from_number": _as_text(state.get("from_number"), "state.from_number"),
+            "to_number": _as_text(state.get("to_number"), "state.to_number"),
+        }
+        try:
+            if event == 3:
+                self.store.drop(call_id)
+                return Turn(dict(NEUTRAL), call_id)
+            if event == 1 and not data:
+                return self._start(call_id, caller, Turn({}, call_id), [])
+            if event not in (1, 2):
+                return Turn(dict(NEUTRAL), call_id)
+            call = self.store.load(call_id)
+            if call is None:
+                return self._recover(call_id, caller)
+            if data:
+                return self._digits(call_id, call, data)
+            return self._key(call_id, call, caller, option)
+        except StoreError:
+            return Turn({"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}, call_id)
+
+    # -- inputs -----------------------------------------------------------------------------
+    def _key(
+        self, call_id: int, call: dict[str, Any], caller: dict[str, Any], option: str | None
+    ) -> Turn:
+        node = self.nodes.get(call.get("node", ""))
+        if node is None or node.kind != "menu" or option is None or option not in KEYS:
+            return self._recover(call_id, caller)
+        turn = Turn({}, call_id)
+        call["option"] = option
+        target = node.edges.get(option)
+        if target is None:
+            return self._invalid(call_id, call, node, turn)
+        call["misses"] = 0
+        turn.edges.append((node.id, option, target))
+        return self._walk(call_id, call, target, turn, [])
+
+    def _digits(self, call_id: int, call: dict[str, Any], data: str) -> Turn:
+        node = self.nodes.get(call.get("node", ""))
+        caller = {"from_number": call.get("from_number"), "to_number": call.get("to_number")}
+        if node is None or node.kind != "collect":
+            return self._recover(call_id, caller)
+        turn = Turn({}, call_id)
+        digits = self._accept(node, data)
+        if digits is None:
+            return self._invalid(call_id, call, node, turn)
+        call["vars"][node.spec["var"]] = digits
+        call["misses"] = 0
+        target = node.edges.get("ok")
+        if target is None:
+            return self._invalid(call_id, call, node, turn)
+        turn.edges.append((node.id, "ok", target))
+        return self._walk(call_id, call, target, turn, [])
+
+    def _accept(self, node: _Node, data: str) -> str | None:
+        """The digits a collect keeps from `data`, or None when the node must refuse them."""
+        spec = node.spec
+        limit = min(spec.get("max_length") or MAX_DIGITS, MAX_DIGITS)
+        terminator = spec.get("terminator")
+        if len(data) > limit + 1:
+            return None
+        if terminator and data.endswith(terminator):
+            data = data[:-1]
+        if not data or len(data) > limit or not data.isdigit() or not data.isascii():
+            return None
+        length = spec.get("length")
+        if length and len(data) != length:
+            return None
+        if len(data) < (spec.get("min_length") or 1):
+            return None
+        pattern = self._patterns.get(node.id)
+        if pattern is not None and not pattern.fullmatch(data):
+            return None
+        return data
+
+    def _invalid(self, call_id: int, call: dict[str, Any], node: _Node, turn: Turn) -> Turn:
+        misses = int(call.get("misses", 0)) + 1
+        call["misses"] = misses
+        limit = node.spec.get("max_invalid")
+        if limit and misses >= limit and "gave_up" in node.edges:
+            call["misses"] = 0
+            target = node.edges["gave_up"]
+            turn.edges.append((node.id, "gave_up", target))
+        elif "invalid" in node.edges:
+            target = node.edges["invalid"]
+            turn.edges.append((node.id, "invalid", target))
+        else:
+            target = node.id
+        return self._walk(call_id, call, target, turn, [])
+
+    # -- walking ----------------------------------------------------------------------------
+    def _start(self, call_id: int, caller: dict[str, Any], turn: Turn, spoken: list[str]) -> Turn:
+        call: dict[str, Any] = {"node": self.entry, "vars": {}, "misses": 0, **caller}
+        return self._walk(call_id, call, self.entry, turn, spoken)
+
+    def _recover(self, call_id: int, caller: dict[str, Any]) -> Turn:
+        values = {k: v for k, v in caller.items() if v is not None}
+        spoken = [fill(p.text, values) if p.templated else p.text for p in self.recovery_prompt]
+        turn = Turn({}, call_id)
+        if self.recovery_action == "restart":
+            return self._start(call_id, caller, turn, spoken)
+        self.store.drop(call_id)
+        turn.response = {"prompt": spoken, "num_characters": 0}
+        return turn
+
+    def _walk(
+        self, call_id: int, call: dict[str, Any], node_id: str, turn: Turn, spoken: list[str]
+    ) -> Turn:
+        """Follow non-waiting nodes from `node_id` until one waits for the caller or ends the call."""
+        nodes = self.nodes
+        for _ in range(len(nodes) + 1):
+            node = nodes.get(node_id)
+            if node is None:  # an edge to an unknown node, in a flow that failed validation
+                self.store.drop(call_id)
+                turn.response = {"prompt": spoken, "num_characters": 0}
+                return turn
+            turn.nodes.append(node_id)
+            if node.prompt:
+                spoken.extend(self._say(node, call))
+            kind = node.kind
+            if kind == "say":
+                key = "next"
+            elif kind == "branch":
+                key = self._decide(node, call)
+            elif kind in WAITING:
+                call["node"] = node_id
+                self.store.save(call_id, call)
+                turn.waiting_on = node_id
+                turn.response = {"prompt": spoken, "num_characters": self._expects(node)}
+                return turn
+            elif kind == "hangup":
+                self.store.drop(call_id)
+                turn.response = {"prompt": spoken, "num_characters": 0}
+                return turn
+            else:  # transfer: a CTA carries no prompt, so earlier sentences are not heard
+                self.store.drop(call_id)
+                turn.response = self._cta(node.spec)
+                return turn
+            target = node.edges.get(key) or node.edges.get("default") or ""
+            turn.edges.append((node_id, key, target))
+            node_id = target
+        self.store.drop(call_id)
+        turn.response = {"prompt": list(LOOP_PROMPT), "num_characters": 0}
+        return turn
+
+    def _say(self, node: _Node, call: dict[str, Any]) -> list[str]:
+        lines = []
+        values: dict[str, Any] | None = None
+        for line in node.prompt:
+            if line.templated:
+                if values is None:
+                    values = {
+                        "from_number": call.get("from_number"),
+                        "to_number": call.get("to_number"),
+                        **call["vars"],
+                    }
+                lines.append(fill(line.text, values))
+            else:
+                lines.append(line.text)
+        return lines
+
+    @staticmethod
+    def _expects(node: _Node) -> int | str:
+        if node.kind == "menu":
+            return 1
+        spec = node.spec
+        length = spec.get("length")
+        return int(length) if length else str(spec.get("terminator") or "#")
+
+    @staticmethod
+    def _cta(spec: Mapping[str, Any]) -> dict[str, Any]:
+        phone = spec.get("phone")
+        return {
+            "next": spec.get("ivr"),
+            "phone": (
+                {"to_number": phone, "from_number": spec.get("from_number")} if phone else None
+            ),
+            "devices": spec.get("devices"),
+            "appusers": spec.get("appusers"),
+            "teams": spec.get("teams"),
+        }
+
+    # -- branches ---------------------------------------------------------------------------
+    def _decide(self, node: _Node, call: dict[str, Any]) -> str:
+        for rule in node.spec.get("rules") or ():
+            if self._holds(rule, call):
+                return str(rule["outcome"])
+        return "default"
+
+    def _holds(self, rule: Mapping[str, Any], call: dict[str, Any]) -> bool:
+        test = rule.get("test")
+        if test == "hours":
+            return _open(rule, self.clock())
+        subject = rule.get("subject", "")
+        value = call["vars"].get(subject) if subject in call["vars"] else call.get(subject)
+        if test == "is_set":
+            return value not in (None, "")
+        if value is None:
+            return False
+        text = str(value)
+        if test == "equals":
+            return text == str(rule.get("value"))
+        if test == "one_of":
+            return text in [str(v) for v in rule.get("values") or ()]
+        if test == "prefix":
+            return text.startswith(str(rule.get("value")))
+        if test == "matches":
+            return re.fullmatch(str(rule.get("value")), text) is not None
+        return False
+
+
+def _open(rule: Mapping[str, Any], now: float) -> bool:
+    """Whether `now` (epoch seconds) falls within a rule's weekly hours, holidays excepted."""
+    local = datetime.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(rule.get("tz") or "UTC"))
+    if local.date().isoformat() in (rule.get("holidays") or ()):
+        return False
+    if _DAYS[local.weekday()] not in (rule.get("days") or _DAYS):
+        return False
+    clock = local.strftime("%H:%M")
+    start, end = str(rule.get("start") or "00:00"), str(rule.get("end") or "24:00")
+    if start <= end:
+        return start <= clock < end
+    return clock >= start or clock < end  # hours that run past midnight

@@ -57,9 +57,8 @@ def business_hours() -> Flow:
                 "holidays": ["2026-12-25", "2027-01-26"],
             }
         ],
-        outcomes={"open": "welcome", "default": "closed"},
+        outcomes={"open": "reception", "default": "closed"},
     )
-    flow.say("welcome", "Thank you for calling. Connecting you to reception.", then="reception")
     flow.transfer("reception", teams=[101])
     flow.hangup(
         "closed",

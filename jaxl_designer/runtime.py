@@ -376,7 +376,7 @@ class Runtime:
     def _walk(
         self, call_id: int, call: dict[str, Any], node_id: str, turn: Turn, spoken: list[str]
     ) -> Turn:
-        """Follow non-waiting nodes from `node_id` until one waits for the caller or ends the call."""
+        """Follow non-waiting nodes from `node_id` until one waits for the caller or ends."""
         nodes = self.nodes
         for _ in range(len(nodes) + 1):
             node = nodes.get(node_id)

@@ -1,0 +1,292 @@
+"""The simulated phone: dial a flow, press keys, enter digits, hang up, and check what was heard.
+
+Every step builds the exact request a real Jaxl call sends, runs it through the same runtime the
+exported webhook runs, and keeps the transcript and the path, so a simulated call can be replayed
+over HTTP or saved as a scenario.
+
+Example:
+    >>> from jaxl_designer.examples import acme
+    >>> call = Simulator(acme()).dial()
+    >>> call.press("2")["num_characters"]
+    '*'
+    >>> call.enter("123*")["prompt"][0]
+    'You entered 123.'
+    >>> call.press("1")["prompt"]
+    ['Thank you.', 'Your order 123 is on its way.']
+    >>> call.ended, call.path
+    (True, ['main', 'order', 'confirm', 'thanks'])
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .flow import Flow
+from .runtime import KEYS, CallStore, MemoryStore, Runtime, Turn
+
+__all__ = ["Call", "CallAssertionError", "Simulator", "Step", "request"]
+
+_call_ids = itertools.count(random.randrange(1_000_000, 9_000_000) * 1000)
+
+
+class CallAssertionError(AssertionError):
+    """A simulated call did not do what a test expected; the message holds the transcript."""
+
+
+def request(
+    event: int,
+    call_id: int,
+    *,
+    from_number: str = "+919999900000",
+    to_number: str = "+918000000000",
+    option: str | None = None,
+    data: str | None = None,
+    pk: int = 1,
+    org: str = "Acme",
+) -> dict[str, Any]:
+    """A webhook request exactly as Jaxl sends it (the specification's JSON)."""
+    return {
+        "pk": pk,
+        "event": event,
+        "state": {
+            "call_id": call_id,
+            "from_number": from_number,
+            "to_number": to_number,
+            "direction": 1,
+            "org": {"name": org},
+            "metadata": None,
+            "greeting_message": None,
+        },
+        "option": option,
+        "data": data,
+    }
+
+
+@dataclass
+class Step:
+    """One thing the caller did, the request it sent, and what the flow answered."""
+
+    action: str
+    value: str | None
+    request: dict[str, Any]
+    response: dict[str, Any]
+    nodes: list[str] = field(default_factory=list)
+    edges: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+class Simulator:
+    """Calls a flow in process, with a settable clock and any number of calls at once."""
+
+    def __init__(
+        self,
+        flow: Flow | Mapping[str, Any],
+        *,
+        now: datetime.datetime | str | None = None,
+        store: CallStore | None = None,
+        pk: int = 1,
+    ) -> None:
+        document = flow.to_document() if isinstance(flow, Flow) else dict(flow)
+        self.pk = pk
+        self.now: datetime.datetime | None = None
+        if now is not None:
+            self.set_time(now)
+        self.runtime = Runtime(document, store or MemoryStore(), clock=self._clock)
+
+    def set_time(self, now: datetime.datetime | str | None) -> None:
+        """Freeze the clock business-hours branches see (ISO text or an aware datetime)."""
+        if isinstance(now, str):
+            now = datetime.datetime.fromisoformat(now)
+        if now is not None and now.tzinfo is None:
+            raise ValueError("give the time with its zone, like 2026-11-24T10:00:00+05:30")
+        self.now = now
+
+    def _clock(self) -> float:
+        if self.now is None:
+            return datetime.datetime.now(datetime.timezone.utc).timestamp()
+        return self.now.timestamp()
+
+    def dial(
+        self,
+        from_number: str = "+919999900000",
+        to_number: str = "+918000000000",
+        *,
+        call_id: int | None = None,
+    ) -> Call:
+        """Place a call: sends the setup event and returns the call, already answered."""
+        call = Call(self, next(_call_ids) if call_id is None else call_id, from_number, to_number)
+        call._send("dial", None, event=1)
+        return call
+
+    def ping(self) -> dict[str, Any]:
+        """Send the configure ping Jaxl sends when a number is assigned to the IVR."""
+        return self.runtime.handle({"pk": self.pk, "event": 1, "state": None})
+
+
+class Call:
+    """One simulated call: `press`, `enter` and `hangup` return the flow's response."""
+
+    def __init__(self, sim: Simulator, call_id: int, from_number: str, to_number: str) -> None:
+        self.sim = sim
+        self.call_id = call_id
+        self.from_number = from_number
+        self.to_number = to_number
+        self.steps: list[Step] = []
+        self.ended = False
+        self._option: str | None = None
+
+    # -- the caller's actions ---------------------------------------------------------------
+    def press(self, key: str) -> dict[str, Any]:
+        """Press one key (`0`-`9`, `*`, `#`) at a menu."""
+        key = str(key)
+        if key not in KEYS:
+            raise ValueError(f"{key!r} is not a key of a phone keypad (0-9, *, #)")
+        self._option = key
+        return self._send("press", key, event=2, option=key)
+
+    def enter(self, digits: str) -> dict[str, Any]:
+        """Type digits for a collect, with its terminator when it has one (`"123*"`)."""
+        digits = str(digits)
+        if not digits:
+            raise ValueError("enter() needs at least one key")
+        # Before any option is chosen, digits answer the setup prompt: Jaxl sends them as event 1.
+        event = 1 if self._option is None else 2
+        return self._send("enter", digits, event=event, option=self._option, data=digits)
+
+    def hangup(self) -> dict[str, Any]:
+        """Hang up: sends the teardown event."""
+        response = self._send("hangup", None, event=3)
+        self.ended = True
+        return response
+
+    def _send(self, action: str, value: str | None, *, event: int, **fields: Any) -> dict[str, Any]:
+        if self.ended and action != "hangup":
+            raise CallAssertionError(f"call {self.call_id} has ended; it cannot {action}")
+        payload = request(
+            event,
+            self.call_id,
+            from_number=self.from_number,
+            to_number=self.to_number,
+            pk=self.sim.pk,
+            **fields,
+        )
+        turn: Turn = self.sim.runtime.respond(payload)
+        step = Step(action, value, payload, turn.response, turn.nodes, turn.edges)
+        self.steps.append(step)
+        if action != "hangup" and self._ends(turn.response):
+            self.ended = True
+        return turn.response
+
+    @staticmethod
+    def _ends(response: Mapping[str, Any]) -> bool:
+        return "prompt" not in response or response.get("num_characters") == 0
+
+    # -- what happened ----------------------------------------------------------------------
+    @property
+    def response(self) -> dict[str, Any]:
+        """The flow's last response."""
+        return self.steps[-1].response
+
+    @property
+    def path(self) -> list[str]:
+        """Every node the call went through, in order."""
+        return [node for step in self.steps for node in step.nodes]
+
+    @property
+    def edges(self) -> list[tuple[str, str, str]]:
+        """Every edge the call took, as (source, key, target)."""
+        return [edge for step in self.steps for edge in step.edges]
+
+    @property
+    def heard(self) -> list[str]:
+        """Every sentence the caller heard, in order."""
+        return [line for step in self.steps for line in step.response.get("prompt") or ()]
+
+    @property
+    def transfer(self) -> dict[str, Any] | None:
+        """The transfer the call ended in (the CTA), or None."""
+        last = self.steps[-1].response if self.steps else {}
+        return None if "prompt" in last else last
+
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        """The call as (who, what) lines: `("ivr", sentence)` and `("caller", keys)`."""
+        lines: list[tuple[str, str]] = []
+        for step in self.steps:
+            if step.action in ("press", "enter"):
+                lines.append(("caller", str(step.value)))
+            elif step.action == "hangup":
+                lines.append(("caller", "(hangs up)"))
+            response = step.response
+            lines.extend(("ivr", line) for line in response.get("prompt") or ())
+            if "prompt" not in response:
+                lines.append(("ivr", f"(transfers the call: {_describe(response)})"))
+            elif response.get("num_characters") == 0 and step.action != "hangup":
+                lines.append(("ivr", "(hangs up)"))
+        return lines
+
+    def script(self) -> str:
+        """The transcript as text, one line each: `IVR: …` and `You: …`."""
+        who = {"ivr": "IVR", "caller": "You"}
+        return "\n".join(f"{who[speaker]}: {text}" for speaker, text in self.transcript)
+
+    def __repr__(self) -> str:
+        state = "ended" if self.ended else f"waiting at {self.path[-1] if self.path else '?'}"
+        return f"<Call {self.call_id}: {len(self.steps)} steps, {state}>"
+
+    # -- assertions for tests ---------------------------------------------------------------
+    def _fail(self, message: str) -> None:
+        raise CallAssertionError(f"{message}\n--- transcript ---\n{self.script()}")
+
+    def assert_heard(self, sentence: str) -> None:
+        """Fail unless the caller heard a sentence containing `sentence`."""
+        if not any(sentence in line for line in self.heard):
+            self._fail(f"the caller never heard {sentence!r}")
+
+    def assert_not_heard(self, sentence: str) -> None:
+        """Fail if the caller heard a sentence containing `sentence`."""
+        if any(sentence in line for line in self.heard):
+            self._fail(f"the caller heard {sentence!r}")
+
+    def assert_transferred(self, **target: Any) -> None:
+        """Fail unless the call ended in a transfer, e.g. `phone="+918000000001"` or `teams=[1]`."""
+        cta = self.transfer
+        if cta is None:
+            self._fail("the call did not end in a transfer")
+            return
+        for kind, wanted in target.items():
+            got = (cta.get("phone") or {}).get("to_number") if kind == "phone" else cta.get(kind)
+            if kind == "ivr":
+                got = cta.get("next")
+            if got != wanted:
+                self._fail(f"the call was transferred to {_describe(cta)}, not {kind} {wanted!r}")
+
+    def assert_hung_up(self) -> None:
+        """Fail unless the flow ended the call by hanging up."""
+        if not self.steps or self.response.get("num_characters") != 0:
+            self._fail("the flow did not hang up")
+
+    def assert_path(self, *nodes: str) -> None:
+        """Fail unless the call went through `nodes` in this order (others may come between)."""
+        remaining = iter(self.path)
+        for node in nodes:
+            if node not in remaining:
+                self._fail(f"the path {self.path} does not pass through {list(nodes)} in order")
+
+    def assert_waiting_at(self, node: str) -> None:
+        """Fail unless the call is waiting for the caller at `node`."""
+        if self.ended or not self.path or self.path[-1] != node:
+            self._fail(f"the call is not waiting at {node!r}")
+
+
+def _describe(cta: Mapping[str, Any]) -> str:
+    if cta.get("phone"):
+        return f"phone {cta['phone'].get('to_number')}"
+    for kind in ("devices", "appusers", "teams"):
+        if cta.get(kind):
+            return f"{kind} {', '.join(str(i) for i in cta[kind])}"
+    return f"IVR {cta.get('next')}"

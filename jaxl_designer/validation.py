@@ -1,0 +1,377 @@
+"""Validation: every problem in a flow, with a stable code, a severity and the node or edge.
+
+Example:
+    >>> from jaxl_designer.flow import Flow
+    >>> flow = Flow("x")
+    >>> flow.menu("main", "Press 1 for sales.", keys={"2": "gone"})
+    'main'
+    >>> for problem in validate(flow):
+    ...     print(problem)
+    error unknown-target main --2--> gone: key 2 leads to 'gone', which is not a node
+    error missing-key main: the prompt announces key 1 but no edge leaves on 1
+    warning unannounced-key main --2--> gone: key 2 has an edge but the prompt never announces it
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from .flow import TARGETS, Flow, edge_order
+from .runtime import KEYS, WAITING
+
+__all__ = ["CALL_FIELDS", "CODES", "Problem", "errors", "validate"]
+
+#: Every problem code, with its severity and what it means.
+CODES: dict[str, tuple[str, str]] = {
+    "missing-entry": ("error", "the flow has no entry node, or it names a node that is not there"),
+    "unknown-target": ("error", "an edge leads to a node that is not in the flow"),
+    "duplicate-key": ("error", "one input at a node leads to two places"),
+    "illegal-key": ("error", "an edge key that this kind of node cannot have"),
+    "no-way-out": ("error", "a menu or collect that nothing the caller does can leave"),
+    "missing-exit": ("error", "a say without `next`, or a branch without `default`"),
+    "terminal-has-exits": ("error", "a hangup or transfer with outgoing edges (never taken)"),
+    "silent-loop": ("error", "a cycle with no node that waits for the caller"),
+    "bad-transfer": ("error", "a transfer that does not name exactly one target"),
+    "bad-phone": ("error", "a phone number that is not E.164 (+ then 7 to 15 digits)"),
+    "empty-prompt": ("error", "a node that must speak has nothing to say"),
+    "bad-collect": ("error", "a collect whose terminator, length or limits cannot work"),
+    "bad-rule": ("error", "a branch rule that cannot be evaluated"),
+    "maybe-unset": ("error", "a template variable that may be unset on some path to its node"),
+    "missing-key": ("error", "a menu prompt announces a key that has no edge"),
+    "unannounced-key": ("warning", "a menu edge whose key the prompt never announces"),
+    "unreachable": ("warning", "a node no call can reach from the entry"),
+    "say-before-transfer": ("warning", "words spoken right before a transfer are never heard"),
+    "retry-without-limit": ("warning", "a gave_up edge without max_invalid, or the reverse"),
+    "outcome-without-edge": ("warning", "a branch rule whose outcome has no edge (uses default)"),
+    "audio-mixed": ("warning", "a prompt audio URL spoken together with other sentences"),
+}
+#: Names a prompt template can always use: they come with every call.
+CALL_FIELDS = frozenset({"from_number", "to_number"})
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_TEMPLATE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}")
+_WORDS = {
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "star": "*",
+    "hash": "#",
+    "pound": "#",
+}
+_ANNOUNCE = re.compile(
+    r"\b(?:press|dial|push)\s+(?:the\s+)?([0-9*#]|" + "|".join(_WORDS) + r")(?![0-9])",
+    re.IGNORECASE,
+)
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
+_DAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a flow: where it is (`node`, or `edge` as (source, key, target))."""
+
+    code: str
+    message: str
+    node: str | None = None
+    edge: tuple[str, str, str] | None = None
+
+    @property
+    def severity(self) -> str:
+        """`"error"` (the flow cannot be exported) or `"warning"`."""
+        return CODES[self.code][0]
+
+    @property
+    def where(self) -> str:
+        """The node or edge, as a person reads it."""
+        if self.edge:
+            return f"{self.edge[0]} --{self.edge[1]}--> {self.edge[2]}"
+        return self.node or "flow"
+
+    def __str__(self) -> str:
+        return f"{self.severity} {self.code} {self.where}: {self.message}"
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    """The problems that are errors."""
+    return [problem for problem in problems if problem.severity == "error"]
+
+
+def validate(flow: Flow) -> list[Problem]:
+    """Every problem in `flow`: errors first, then warnings, each in node order."""
+    found = list(_structure(flow))
+    found += _loops(flow)
+    found += _reachability(flow)
+    found += _unset_variables(flow)
+    return sorted(found, key=lambda p: p.severity != "error")
+
+
+def _prompts(data: dict[str, Any]) -> list[str]:
+    return [str(line) for line in data.get("prompt") or ()]
+
+
+def _structure(flow: Flow) -> Iterator[Problem]:
+    graph = flow.graph
+    if flow.entry is None or flow.entry not in flow:
+        yield Problem("missing-entry", f"entry {flow.entry!r} is not a node of the flow")
+    for node in flow.nodes:
+        data = graph.nodes[node]
+        kind = data["kind"]
+        seen: dict[str, str] = {}
+        allowed = edge_order(kind, data)
+        for _, target, key in graph.out_edges(node, keys=True):
+            edge = (node, key, target)
+            if target not in flow:
+                yield Problem(
+                    "unknown-target",
+                    f"key {key} leads to {target!r}, which is not a node",
+                    edge=edge,
+                )
+            if key in seen:
+                yield Problem(
+                    "duplicate-key",
+                    f"key {key} leads to both {seen[key]!r} and {target!r}",
+                    edge=edge,
+                )
+            seen[key] = target
+            if key not in allowed and kind not in ("hangup", "transfer"):
+                choices = ", ".join(allowed) or "none"
+                yield Problem(
+                    "illegal-key",
+                    f"a {kind} cannot have an edge {key!r} (it can have: {choices})",
+                    edge=edge,
+                )
+        yield from _node_rules(flow, node, kind, data, seen)
+
+
+def _node_rules(
+    flow: Flow, node: str, kind: str, data: dict[str, Any], edges: dict[str, str]
+) -> Iterator[Problem]:
+    prompt = _prompts(data)
+    if kind in ("menu", "collect", "say") and not any(line.strip() for line in prompt):
+        yield Problem("empty-prompt", f"a {kind} needs a prompt", node=node)
+    urls = [line for line in prompt if line.startswith(("http://", "https://"))]
+    if urls and len(prompt) > 1:
+        yield Problem("audio-mixed", "a prompt audio URL must be the only entry", node=node)
+    if kind in ("hangup", "transfer") and edges:
+        yield Problem(
+            "terminal-has-exits", f"a {kind} ends the call; its edges are never taken", node=node
+        )
+    if kind == "menu":
+        yield from _menu(node, prompt, edges)
+    if kind == "collect":
+        yield from _collect(node, data, edges)
+    if kind in WAITING:
+        has_limit, has_exit = bool(data.get("max_invalid")), "gave_up" in edges
+        if has_limit != has_exit:
+            say = (
+                "max_invalid is set but no gave_up edge"
+                if has_limit
+                else ("a gave_up edge but no max_invalid")
+            )
+            yield Problem("retry-without-limit", say, node=node)
+    if kind == "say":
+        if "next" not in edges:
+            yield Problem("missing-exit", "a say needs a `next` edge", node=node)
+        elif flow.graph.nodes.get(edges["next"], {}).get("kind") == "transfer":
+            yield Problem(
+                "say-before-transfer",
+                "a transfer carries no prompt: these words are never heard",
+                node=node,
+            )
+    if kind == "transfer":
+        yield from _transfer(node, data)
+    if kind == "branch":
+        yield from _branch(node, data, edges)
+
+
+def _menu(node: str, prompt: list[str], edges: dict[str, str]) -> Iterator[Problem]:
+    if not any(key in KEYS for key in edges):
+        yield Problem("no-way-out", "a menu needs at least one key edge", node=node)
+    announced = {
+        _WORDS.get(match.group(1).lower(), match.group(1))
+        for line in prompt
+        for match in _ANNOUNCE.finditer(line)
+    }
+    for key in sorted(announced - set(edges), key=KEYS.index):
+        yield Problem(
+            "missing-key", f"the prompt announces key {key} but no edge leaves on {key}", node=node
+        )
+    if announced:
+        for key in edges:
+            if key in KEYS and key not in announced:
+                yield Problem(
+                    "unannounced-key",
+                    f"key {key} has an edge but the prompt never announces it",
+                    edge=(node, key, edges[key]),
+                )
+
+
+def _collect(node: str, data: dict[str, Any], edges: dict[str, str]) -> Iterator[Problem]:
+    if "ok" not in edges:
+        yield Problem("no-way-out", "a collect needs an `ok` edge", node=node)
+    terminator, length = data.get("terminator"), data.get("length")
+    low, high = data.get("min_length"), data.get("max_length")
+    if bool(terminator) == bool(length):
+        yield Problem(
+            "bad-collect", "set either a terminator (* or #) or a fixed length", node=node
+        )
+    if length is not None and length < 2:
+        yield Problem(
+            "bad-collect", "a fixed length must be at least 2 (one key is a menu)", node=node
+        )
+    if low is not None and high is not None and low > high:
+        yield Problem("bad-collect", f"min_length {low} is more than max_length {high}", node=node)
+    pattern = data.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            yield Problem(
+                "bad-collect",
+                f"pattern {pattern!r} is not a regular expression: {error}",
+                node=node,
+            )
+
+
+def _transfer(node: str, data: dict[str, Any]) -> Iterator[Problem]:
+    targets = [field for field in TARGETS if data.get(field) not in (None, [], "")]
+    if len(targets) != 1:
+        named = ", ".join(targets) or "none"
+        yield Problem(
+            "bad-transfer",
+            f"a transfer needs exactly one target of {', '.join(TARGETS)} (has: {named})",
+            node=node,
+        )
+    for field in ("phone", "from_number"):
+        number = data.get(field)
+        if number is not None and not _E164.fullmatch(str(number)):
+            yield Problem(
+                "bad-phone", f"{field} {number!r} is not E.164 (like +918000000001)", node=node
+            )
+
+
+def _branch(node: str, data: dict[str, Any], edges: dict[str, str]) -> Iterator[Problem]:
+    if "default" not in edges:
+        yield Problem("missing-exit", "a branch needs a `default` edge", node=node)
+    for index, rule in enumerate(data.get("rules") or ()):
+        for message in _rule_problems(rule):
+            yield Problem("bad-rule", f"rule {index + 1}: {message}", node=node)
+        outcome = str(rule.get("outcome"))
+        if outcome not in edges:
+            yield Problem(
+                "outcome-without-edge",
+                f"rule {index + 1}: outcome {outcome!r} has no edge, so it goes to default",
+                node=node,
+            )
+
+
+def _rule_problems(rule: dict[str, Any]) -> Iterator[str]:
+    test = rule.get("test")
+    if test == "hours":
+        try:
+            zoneinfo.ZoneInfo(str(rule.get("tz") or "UTC"))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            yield f"unknown time zone {rule.get('tz')!r}"
+        for field in ("start", "end"):
+            if field in rule and not _HHMM.fullmatch(str(rule[field])):
+                yield f"{field} {rule[field]!r} is not a time like 09:00"
+        for day in rule.get("days") or ():
+            if day not in _DAYS:
+                yield f"{day!r} is not a day (mon … sun)"
+        for holiday in rule.get("holidays") or ():
+            try:
+                datetime.date.fromisoformat(str(holiday))
+            except ValueError:
+                yield f"holiday {holiday!r} is not a date like 2026-12-25"
+        return
+    if not rule.get("subject"):
+        yield f"a {test} rule needs a subject (a variable, from_number or to_number)"
+    if test == "matches":
+        try:
+            re.compile(str(rule.get("value")))
+        except re.error as error:
+            yield f"{rule.get('value')!r} is not a regular expression: {error}"
+    if test == "one_of" and not isinstance(rule.get("values"), list):
+        yield "a one_of rule needs a list of values"
+
+
+def _loops(flow: Flow) -> list[Problem]:
+    silent = [n for n in flow.nodes if flow.kind(n) in ("say", "branch")]
+    sub = flow.graph.subgraph(silent)
+    found = []
+    for component in nx.strongly_connected_components(sub):
+        first = min(component, key=flow.nodes.index)
+        if len(component) > 1 or sub.has_edge(first, first):
+            names = ", ".join(sorted(component))
+            found.append(
+                Problem(
+                    "silent-loop",
+                    f"{names} loop without waiting for the caller: a call would never be answered",
+                    node=first,
+                )
+            )
+    return found
+
+
+def _reachability(flow: Flow) -> list[Problem]:
+    if flow.entry not in flow:
+        return []
+    reached = nx.descendants(flow.graph, flow.entry) | {flow.entry}
+    return [
+        Problem("unreachable", "no call can reach this node from the entry", node=node)
+        for node in flow.nodes
+        if node not in reached
+    ]
+
+
+def _uses(data: dict[str, Any]) -> set[str]:
+    names = {m.group(1) for line in _prompts(data) for m in _TEMPLATE.finditer(line) if m.group(1)}
+    return names - CALL_FIELDS
+
+
+def _unset_variables(flow: Flow) -> list[Problem]:
+    """A must-be-defined data-flow analysis: which variables are set on every path to a node."""
+    entry = flow.entry
+    if entry is None or entry not in flow:
+        return []
+    graph = flow.graph
+    everything = frozenset(flow.variables())
+    defined: dict[str, frozenset[str]] = {node: everything for node in flow.nodes}
+    defined[entry] = frozenset()
+    pending = [entry]
+    while pending:
+        node = pending.pop()
+        data = graph.nodes[node]
+        for _, target, key in graph.out_edges(node, keys=True):
+            if target not in defined or target == entry:
+                continue
+            out = defined[node]
+            if data["kind"] == "collect" and key == "ok" and data.get("var"):
+                out = out | {data["var"]}
+            narrowed = defined[target] & out
+            if narrowed != defined[target]:
+                defined[target] = narrowed
+                pending.append(target)
+    reached = nx.descendants(graph, entry) | {entry}
+    problems = []
+    for node in flow.nodes:
+        if node not in reached:
+            continue
+        for name in sorted(_uses(graph.nodes[node]) - defined[node]):
+            how = "is never collected" if name not in everything else "may be unset here"
+            problems.append(Problem("maybe-unset", f"{{{name}}} {how}", node=node))
+    return problems

@@ -1,0 +1,335 @@
+"""The call runtime: Acme step by step, every dispatch rule, recovery, store bounds, isolation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jaxl_designer.examples import acme, business_hours, support_menu
+from jaxl_designer.flow import Flow
+from jaxl_designer.runtime import NEUTRAL, BadRequest, MemoryStore, Runtime, StoreError, fill
+from jaxl_designer.simulator import request
+
+MAIN = [
+    "Welcome to Acme.",
+    "Press 1 for sales.",
+    "Press 2 to enter your order number.",
+    "Press 9 to hear this again.",
+]
+SORRY = "Sorry, that is not a valid choice."
+ORDER = {"prompt": ["Please enter your order number followed by star"], "num_characters": "*"}
+SALES = {
+    "next": None,
+    "phone": {"to_number": "+918000000001", "from_number": None},
+    "devices": None,
+    "appusers": None,
+    "teams": None,
+}
+
+
+def confirm(order: str) -> dict:
+    return {
+        "prompt": [f"You entered {order}.", "Press 1 to confirm.", "Press 2 to re-enter."],
+        "num_characters": 1,
+    }
+
+
+@pytest.fixture
+def runtime() -> Runtime:
+    return Runtime(acme().to_document())
+
+
+def test_acme_order_call_step_by_step(runtime: Runtime) -> None:
+    def send(event, option=None, data=None):
+        return runtime.handle(request(event, 42, option=option, data=data))
+
+    assert send(1) == {"prompt": MAIN, "num_characters": 1}
+    assert send(2, "7") == {"prompt": [SORRY, *MAIN], "num_characters": 1}
+    assert send(2, "9") == {"prompt": MAIN, "num_characters": 1}
+    assert send(2, "2") == ORDER
+    assert send(2, "2", "12a*") == ORDER  # not digits: the collect prompt again
+    assert send(2, "2", "*") == ORDER  # nothing entered
+    assert send(2, "2", "657*") == confirm("657")
+    assert send(2, "5") == {"prompt": [SORRY, *confirm("657")["prompt"]], "num_characters": 1}
+    assert send(2, "2") == ORDER  # re-enter
+    assert send(2, "2", "123*") == confirm("123")
+    assert send(2, "1") == {
+        "prompt": ["Thank you.", "Your order 123 is on its way."],
+        "num_characters": 0,
+    }
+    assert send(3) == NEUTRAL
+
+
+def test_acme_sales_is_a_transfer_cta(runtime: Runtime) -> None:
+    runtime.handle(request(1, 5))
+    assert runtime.handle(request(2, 5, option="1")) == SALES
+
+
+def test_configure_ping_gets_the_neutral_prompt(runtime: Runtime) -> None:
+    assert runtime.handle({"pk": 1, "event": 1, "state": None, "option": None, "data": None}) == (
+        {"prompt": [" . "], "num_characters": 0}
+    )
+
+
+@pytest.mark.parametrize("event", [4, 5, 99, -1])
+def test_events_it_does_not_handle_get_a_harmless_answer(runtime: Runtime, event: int) -> None:
+    runtime.handle(request(1, 9))
+    assert runtime.handle(request(event, 9)) == NEUTRAL
+    # and the call is still where it was
+    assert runtime.handle(request(2, 9, option="2")) == ORDER
+
+
+def test_teardown_frees_the_call_state() -> None:
+    store = MemoryStore()
+    runtime = Runtime(acme().to_document(), store)
+    runtime.handle(request(1, 3))
+    assert len(store) == 1
+    runtime.handle(request(3, 3))
+    assert len(store) == 0
+
+
+def test_setup_user_data_event_goes_to_a_collect_at_the_entry() -> None:
+    flow = Flow("pin")
+    flow.collect("pin", "Enter your PIN then hash.", "pin", then="bye")
+    flow.hangup("bye", "PIN {pin:digits} noted.")
+    runtime = Runtime(flow.to_document())
+    assert runtime.handle(request(1, 1)) == {
+        "prompt": ["Enter your PIN then hash."],
+        "num_characters": "#",
+    }
+    assert runtime.handle(request(1, 1, data="4321#")) == {
+        "prompt": ["PIN 4 3 2 1 noted."],
+        "num_characters": 0,
+    }
+
+
+def test_fixed_length_collect_asks_for_n_keys() -> None:
+    flow = Flow("otp")
+    flow.collect("otp", "Enter the 4 digit code.", "otp", length=4, then="bye")
+    flow.hangup("bye", "Code {otp}.")
+    runtime = Runtime(flow.to_document())
+    assert runtime.handle(request(1, 1))["num_characters"] == 4
+    assert runtime.handle(request(1, 1, data="123"))["prompt"] == ["Enter the 4 digit code."]
+    assert runtime.handle(request(1, 1, data="1234"))["prompt"] == ["Code 1234."]
+
+
+def test_recovery_restarts_an_unknown_call_at_the_entry(runtime: Runtime) -> None:
+    response = runtime.handle(request(2, 777, option="1"))
+    assert response["num_characters"] == 1
+    assert response["prompt"][0].startswith("Sorry, we lost track of your call")
+    assert response["prompt"][1:] == MAIN
+    # the call now exists and goes on normally
+    assert runtime.handle(request(2, 777, option="1")) == SALES
+
+
+def test_recovery_can_apologise_and_hang_up() -> None:
+    flow = acme()
+    flow.recovery = {"action": "hangup", "prompt": ["Sorry, please call again."]}
+    runtime = Runtime(flow.to_document())
+    assert runtime.handle(request(2, 1, option="1")) == {
+        "prompt": ["Sorry, please call again."],
+        "num_characters": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("option", "data"),
+    [("1", "123*"), (None, None), ("12", None), ("x", None)],
+    ids=["digits-at-a-menu", "no-input", "two-keys", "not-a-key"],
+)
+def test_input_that_does_not_fit_the_menu_gets_the_recovery(option, data) -> None:
+    runtime = Runtime(acme().to_document())
+    runtime.handle(request(1, 8))
+    response = runtime.handle(request(2, 8, option=option, data=data))
+    assert response["prompt"][0].startswith("Sorry, we lost track")
+    assert response["prompt"][1:] == MAIN
+
+
+def test_a_key_at_a_collect_gets_the_recovery(runtime: Runtime) -> None:
+    runtime.handle(request(1, 8))
+    runtime.handle(request(2, 8, option="2"))
+    response = runtime.handle(request(2, 8, option="2"))
+    assert response["prompt"][0].startswith("Sorry, we lost track")
+
+
+def test_digits_longer_than_allowed_are_refused_and_never_read_back() -> None:
+    flow = Flow("short")
+    flow.collect("code", "Code then hash.", "code", max_length=4, then="bye")
+    flow.hangup("bye", "You said {code}.")
+    runtime = Runtime(flow.to_document())
+    runtime.handle(request(1, 2))
+    huge = "9" * 100_000 + "#"
+    assert runtime.handle(request(1, 2, data=huge)) == {
+        "prompt": ["Code then hash."],
+        "num_characters": "#",
+    }
+    assert runtime.handle(request(1, 2, data="12345#"))["prompt"] == ["Code then hash."]
+    assert runtime.handle(request(1, 2, data="1234#"))["prompt"] == ["You said 1234."]
+
+
+def test_retry_limit_goes_to_the_final_destination() -> None:
+    runtime = Runtime(support_menu().to_document())
+    runtime.handle(request(1, 4))
+    sorry = runtime.handle(request(2, 4, option="7"))
+    assert sorry["prompt"][0] == SORRY
+    runtime.handle(request(2, 4, option="8"))
+    third = runtime.handle(request(2, 4, option="9"))
+    assert third["phone"] == {"to_number": "+918000000000", "from_number": None}
+
+
+def test_a_valid_key_resets_the_retry_count() -> None:
+    runtime = Runtime(support_menu().to_document())
+    runtime.handle(request(1, 4))
+    runtime.handle(request(2, 4, option="7"))
+    runtime.handle(request(2, 4, option="8"))
+    assert runtime.handle(request(2, 4, option="1"))["prompt"][0] == "Billing."
+    runtime.handle(request(2, 4, option="7"))  # one miss at billing: it has no limit
+    assert runtime.handle(request(2, 4, option="0"))["phone"]["to_number"] == "+918000000000"
+
+
+@pytest.mark.parametrize(
+    ("when", "open_"),
+    [
+        ("2026-11-24T10:00:00+05:30", True),  # a Tuesday morning
+        ("2026-11-24T18:00:00+05:30", False),  # closing time
+        ("2026-11-28T10:00:00+05:30", False),  # a Saturday
+        ("2026-12-25T10:00:00+05:30", False),  # a holiday
+        ("2026-11-24T04:00:00+00:00", True),  # 09:30 in Kolkata
+    ],
+)
+def test_business_hours_branch_follows_the_clock(when: str, open_: bool) -> None:
+    import datetime
+
+    moment = datetime.datetime.fromisoformat(when).timestamp()
+    runtime = Runtime(business_hours().to_document(), clock=lambda: moment)
+    response = runtime.handle(request(1, 1))
+    assert ("teams" in response and response["teams"] == [101]) is open_
+
+
+def test_say_sentences_join_the_next_prompt_and_a_say_before_hangup_is_heard() -> None:
+    flow = Flow("x")
+    flow.say("hello", ["Hello {from_number}."], then="bye")
+    flow.hangup("bye", "Bye.")
+    runtime = Runtime(flow.to_document())
+    assert runtime.handle(request(1, 1, from_number="+911234567890")) == {
+        "prompt": ["Hello +911234567890.", "Bye."],
+        "num_characters": 0,
+    }
+
+
+def test_a_silent_loop_never_hangs_the_runtime() -> None:
+    flow = Flow("loop")
+    flow.say("a", "A.", then="b")
+    flow.say("b", "B.", then="a")
+    response = Runtime(flow.to_document()).handle(request(1, 1))
+    assert response["num_characters"] == 0
+    assert "not working" in response["prompt"][0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "text",
+        {"event": "x", "state": None},
+        {"event": True, "state": None},
+        {"event": 2, "state": None},
+        {"event": 1, "state": []},
+        {"event": 1, "state": {}},
+        {"event": 1, "state": {"call_id": "abc"}},
+        {"event": 1, "state": {"call_id": 1.5}},
+        {"event": 2, "state": {"call_id": 1}, "option": ["1"]},
+        {"event": 2, "state": {"call_id": 1}, "data": {"x": 1}},
+        {"event": 1, "state": {"call_id": 1, "from_number": 5.5}},
+    ],
+)
+def test_malformed_requests_raise_bad_request(runtime: Runtime, body) -> None:
+    with pytest.raises(BadRequest) as error:
+        runtime.handle(body)
+    assert error.value.status == 422
+    assert "\n" not in str(error.value)
+
+
+def test_numeric_string_call_id_and_unknown_keys_are_accepted(runtime: Runtime) -> None:
+    body = request(1, 0)
+    body["state"]["call_id"] = "12345"
+    body["state"]["options"] = None
+    body["state"]["voice"] = {"lang": "en"}
+    body["mark"] = "x"
+    body["extra"] = {"deep": [1, 2]}
+    assert runtime.handle(body)["prompt"] == MAIN
+    assert runtime.handle(request(2, 12345, option="2")) == ORDER
+
+
+def test_spec_example_without_options_is_answered(runtime: Runtime) -> None:
+    body = json.loads(
+        """{"pk": "INTEGER-FLOW-ID", "event": 1, "state": {"call_id": 17,
+        "from_number": "+91XXXXXXXXXX", "to_number": "+91YYYYYYYYYY", "direction": 1,
+        "org": {"name": "Your Org"}, "metadata": null, "greeting_message": null},
+        "option": null, "data": null}"""
+    )
+    assert runtime.handle(body)["prompt"] == MAIN
+
+
+def test_store_keeps_at_most_its_bound_when_calls_are_abandoned() -> None:
+    store = MemoryStore(max_calls=1000)
+    runtime = Runtime(acme().to_document(), store)
+    for call_id in range(100_000):
+        runtime.handle(request(1, call_id))
+    assert len(store) == 1000
+    # the newest calls are the ones kept
+    assert runtime.handle(request(2, 99_999, option="2")) == ORDER
+
+
+def test_store_expires_idle_calls() -> None:
+    now = [0.0]
+    store = MemoryStore(ttl=60, clock=lambda: now[0])
+    runtime = Runtime(acme().to_document(), store)
+    runtime.handle(request(1, 1))
+    now[0] = 61
+    assert store.load(1) is None
+    runtime.handle(request(1, 2))
+    assert len(store) == 1
+
+
+def test_store_failure_is_spoken_never_raised() -> None:
+    class Down:
+        def load(self, call_id):
+            raise StoreError("down")
+
+        def save(self, call_id, state):
+            raise StoreError("down")
+
+        def drop(self, call_id):
+            raise StoreError("down")
+
+    runtime = Runtime(acme().to_document(), Down())
+    for event, option in [(1, None), (2, "1"), (3, None)]:
+        response = runtime.handle(request(event, 1, option=option))
+        assert response["num_characters"] == 0
+        assert "cannot take your call" in response["prompt"][0]
+
+
+def test_interleaved_calls_never_cross_talk() -> None:
+    runtime = Runtime(acme().to_document())
+    calls = range(1000)
+    for call_id in calls:
+        runtime.handle(request(1, call_id))
+    for call_id in calls:
+        runtime.handle(request(2, call_id, option="2"))
+    for call_id in calls:
+        assert runtime.handle(request(2, call_id, option="2", data=f"{call_id}*")) == confirm(
+            str(call_id)
+        )
+    for call_id in reversed(calls):
+        response = runtime.handle(request(2, call_id, option="1"))
+        assert response["prompt"][1] == f"Your order {call_id} is on its way."
+
+
+def test_fill_only_looks_names_up() -> None:
+    values = {"order": "12", "from_number": "+91"}
+    assert fill("{order.__class__} {order[0]} {{order}} {missing}!", values) == (
+        "{order.__class__} {order[0]} {order} !"
+    )
+    assert fill("{order:digits}", values) == "1 2"

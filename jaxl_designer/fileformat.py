@@ -28,6 +28,7 @@ __all__ = ["FlowFileError", "dumps", "from_document", "load", "loads", "save"]
 
 _TESTS = ("equals", "one_of", "prefix", "matches", "is_set", "hours")
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PARAMETER = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}")
 
 
 class FlowFileError(ValueError):
@@ -68,6 +69,10 @@ def _is_ints(value: Any) -> bool:
     return isinstance(value, list) and all(_is_int(item) for item in value)
 
 
+def _is_parameter(value: Any) -> bool:
+    return isinstance(value, str) and bool(_PARAMETER.fullmatch(value))
+
+
 def _is_texts(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
@@ -83,10 +88,10 @@ _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "pattern": (lambda v: isinstance(v, str), "a string"),
     "phone": (lambda v: isinstance(v, str), "a string"),
     "from_number": (lambda v: isinstance(v, str), "a string"),
-    "devices": (_is_ints, "a list of whole numbers"),
-    "appusers": (_is_ints, "a list of whole numbers"),
-    "teams": (_is_ints, "a list of whole numbers"),
-    "ivr": (_is_int, "a whole number"),
+    "devices": (lambda v: _is_ints(v) or _is_parameter(v), "a list of whole numbers"),
+    "appusers": (lambda v: _is_ints(v) or _is_parameter(v), "a list of whole numbers"),
+    "teams": (lambda v: _is_ints(v) or _is_parameter(v), "a list of whole numbers"),
+    "ivr": (lambda v: _is_int(v) or _is_parameter(v), "a whole number"),
     "rules": (lambda v: isinstance(v, list), "a list of rules"),
 }
 
@@ -136,7 +141,8 @@ def _from_document(doc: Any) -> Flow:
     version = doc.get("version")
     if version != VERSION:
         raise _Bad("version", f"version {version!r} is not supported (this reads version 1)")
-    known = {"format", "version", "name", "description", "entry", "recovery", "nodes", "layout"}
+    known = {"format", "version", "name", "description", "entry", "recovery", "environments"}
+    known |= {"nodes", "layout"}
     for key in doc:
         if key not in known:
             raise _Bad(key, "unknown top-level field")
@@ -153,6 +159,11 @@ def _from_document(doc: Any) -> Flow:
         if recovery.get("action") not in ("restart", "hangup"):
             raise _Bad("recovery.action", 'expected "restart" or "hangup"')
         _expect(recovery.get("prompt"), _is_texts, "recovery.prompt", "a list of strings")
+    environments = _expect(
+        doc.get("environments", {}), lambda v: isinstance(v, dict), "environments", "an object"
+    )
+    for env, values in environments.items():
+        _expect(values, lambda v: isinstance(v, dict), f"environments.{env}", "an object")
     if "nodes" not in doc:
         raise _Bad("", "missing field 'nodes'")
     nodes = _expect(doc["nodes"], lambda v: isinstance(v, dict), "nodes", "an object")
@@ -173,6 +184,7 @@ def _from_document(doc: Any) -> Flow:
     for source, key, target in edges:
         flow.graph.add_edge(source, target, key=key)
     flow.entry = entry
+    flow.environments = {env: dict(values) for env, values in environments.items()}
     layout = _expect(doc.get("layout", {}), lambda v: isinstance(v, dict), "layout", "an object")
     for node_id, point in layout.items():
         _expect(

@@ -90,6 +90,8 @@ class Flow:
         self.description = description
         self.entry = entry
         self.recovery: dict[str, Any] | None = dict(recovery) if recovery else None
+        #: Values of `{{parameters}}` per environment name (see `jaxl_designer.environments`).
+        self.environments: dict[str, dict[str, Any]] = {}
         self.layout: dict[str, list[float]] = {}
 
     # -- reading ----------------------------------------------------------------------------
@@ -316,6 +318,8 @@ class Flow:
         document["entry"] = self.entry
         if self.recovery:
             document["recovery"] = copy.deepcopy(self.recovery)
+        if self.environments:
+            document["environments"] = copy.deepcopy(self.environments)
         document["nodes"] = nodes
         if self.layout:
             document["layout"] = {n: list(self.layout[n]) for n in sorted(self.layout)}

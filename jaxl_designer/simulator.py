@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .environments import parameters, resolve
 from .flow import Flow
 from .runtime import KEYS, CallStore, MemoryStore, Runtime, Turn
 
@@ -80,7 +81,10 @@ class Step:
 
 
 class Simulator:
-    """Calls a flow in process, with a settable clock and any number of calls at once."""
+    """Calls a flow in process, with a settable clock and any number of calls at once.
+
+    `env` names the environment whose values fill the flow's `{{parameters}}`.
+    """
 
     def __init__(
         self,
@@ -89,7 +93,10 @@ class Simulator:
         now: datetime.datetime | str | None = None,
         store: CallStore | None = None,
         pk: int = 1,
+        env: str | Mapping[str, Any] | None = None,
     ) -> None:
+        if isinstance(flow, Flow) and (env is not None or parameters(flow)):
+            flow = resolve(flow, env)
         document = flow.to_document() if isinstance(flow, Flow) else dict(flow)
         self.pk = pk
         self.now: datetime.datetime | None = None

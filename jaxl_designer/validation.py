@@ -23,6 +23,7 @@ from typing import Any
 
 import networkx as nx
 
+from .environments import PARAMETER, missing, parameters
 from .flow import TARGETS, Flow, edge_order
 from .runtime import KEYS, WAITING
 
@@ -45,6 +46,7 @@ CODES: dict[str, tuple[str, str]] = {
     "bad-rule": ("error", "a branch rule that cannot be evaluated"),
     "maybe-unset": ("error", "a template variable that may be unset on some path to its node"),
     "missing-key": ("error", "a menu prompt announces a key that has no edge"),
+    "missing-parameter": ("error", "an environment has no value for a {{parameter}}"),
     "unannounced-key": ("warning", "a menu edge whose key the prompt never announces"),
     "unreachable": ("warning", "a node no call can reach from the entry"),
     "say-before-transfer": ("warning", "words spoken right before a transfer are never heard"),
@@ -116,6 +118,7 @@ def validate(flow: Flow) -> list[Problem]:
     found += _loops(flow)
     found += _reachability(flow)
     found += _unset_variables(flow)
+    found += _environments(flow)
     return sorted(found, key=lambda p: p.severity != "error")
 
 
@@ -258,10 +261,46 @@ def _transfer(node: str, data: dict[str, Any]) -> Iterator[Problem]:
         )
     for field in ("phone", "from_number"):
         number = data.get(field)
-        if number is not None and not _E164.fullmatch(str(number)):
+        if number is not None and not _E164.fullmatch(str(number)) and not _is_param(number):
             yield Problem(
                 "bad-phone", f"{field} {number!r} is not E.164 (like +918000000001)", node=node
             )
+
+
+def _is_param(value: Any) -> bool:
+    return isinstance(value, str) and bool(PARAMETER.fullmatch(value.strip()))
+
+
+def _environments(flow: Flow) -> list[Problem]:
+    used = parameters(flow)
+    problems = []
+    if used and not flow.environments:
+        for name, places in used.items():
+            problems.append(
+                Problem(
+                    "missing-parameter",
+                    f"{{{{{name}}}}} has no value: the flow has no environments",
+                    node=places[0][0],
+                )
+            )
+    for env, names in missing(flow).items():
+        for name in names:
+            problems.append(
+                Problem(
+                    "missing-parameter",
+                    f"environment {env!r} has no value for {{{{{name}}}}}",
+                    node=used[name][0][0],
+                )
+            )
+    for env, values in (flow.environments or {}).items():
+        for name, places in used.items():
+            value = values.get(name)
+            bad = value is not None and not _E164.fullmatch(str(value))
+            for node, field in places:
+                if bad and field in ("phone", "from_number"):
+                    message = f"environment {env!r}: {name} = {value!r} is not E.164"
+                    problems.append(Problem("bad-phone", message, node=node))
+    return problems
 
 
 def _branch(node: str, data: dict[str, Any], edges: dict[str, str]) -> Iterator[Problem]:

@@ -8,8 +8,8 @@ Example:
     >>> try:
     ...     loads('{"format": "jaxl-designer/flow", "version": 1, "nodes": {"a": {"kind": 7}}}')
     ... except FlowFileError as error:
-    ...     print(error)
-    <string>: nodes.a.kind: unknown kind 7 (one of menu, collect, say, hangup, transfer, branch)
+    ...     print(str(error).split(" (")[0])
+    <string>: nodes.a.kind: unknown kind 7
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "teams": (lambda v: _is_ints(v) or _is_parameter(v), "a list of whole numbers"),
     "ivr": (lambda v: _is_int(v) or _is_parameter(v), "a whole number"),
     "rules": (lambda v: isinstance(v, list), "a list of rules"),
+    "piece": (lambda v: isinstance(v, str) and bool(v), "the name of a piece or a .json file"),
+    "params": (lambda v: isinstance(v, dict), "an object"),
 }
 
 

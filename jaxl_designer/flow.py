@@ -41,6 +41,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "hangup": ("prompt",),
     "transfer": ("phone", "from_number", "devices", "appusers", "teams", "ivr"),
     "branch": ("rules",),
+    "subflow": ("piece", "params"),
 }
 KINDS = tuple(FIELDS)
 #: The transfer fields of which exactly one names where the call goes.
@@ -51,6 +52,7 @@ _FIXED_EDGES: dict[str, tuple[str, ...]] = {
     "say": ("next",),
     "hangup": (),
     "transfer": (),
+    "subflow": (),  # a piece's exits: see jaxl_designer.subflows.piece_exits
 }
 
 
@@ -250,6 +252,19 @@ class Flow:
         """
         self.add(node_id, "branch", rules=[dict(rule) for rule in rules])
         self._connect_all(node_id, outcomes)
+        return node_id
+
+    def subflow(
+        self,
+        node_id: str,
+        piece: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        exits: Mapping[str, str] | None = None,
+    ) -> str:
+        """Include a reusable piece (`jaxl_designer.pieces`); `exits` maps its exits to targets."""
+        self.add(node_id, "subflow", piece=piece, params=dict(params or {}))
+        self._connect_all(node_id, exits)
         return node_id
 
     def connect(self, source: str, key: str, target: str) -> None:

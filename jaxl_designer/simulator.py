@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .environments import parameters, resolve
 from .flow import Flow
+from .prepare import prepare
 from .runtime import KEYS, CallStore, MemoryStore, Runtime, Turn
 
 __all__ = ["Call", "CallAssertionError", "Simulator", "Step", "request"]
@@ -95,8 +95,8 @@ class Simulator:
         pk: int = 1,
         env: str | Mapping[str, Any] | None = None,
     ) -> None:
-        if isinstance(flow, Flow) and (env is not None or parameters(flow)):
-            flow = resolve(flow, env)
+        if isinstance(flow, Flow):
+            flow = prepare(flow, env)
         document = flow.to_document() if isinstance(flow, Flow) else dict(flow)
         self.pk = pk
         self.now: datetime.datetime | None = None

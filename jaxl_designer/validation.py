@@ -19,13 +19,16 @@ import re
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
 from .environments import PARAMETER, missing, parameters
 from .flow import TARGETS, Flow, edge_order
+from .pieces import PieceError
 from .runtime import KEYS, WAITING
+from .subflows import expand, has_subflows, piece_exits
 
 __all__ = ["CALL_FIELDS", "CODES", "Problem", "errors", "validate"]
 
@@ -47,6 +50,7 @@ CODES: dict[str, tuple[str, str]] = {
     "maybe-unset": ("error", "a template variable that may be unset on some path to its node"),
     "missing-key": ("error", "a menu prompt announces a key that has no edge"),
     "missing-parameter": ("error", "an environment has no value for a {{parameter}}"),
+    "unknown-piece": ("error", "a subflow node names a piece that cannot be built"),
     "unannounced-key": ("warning", "a menu edge whose key the prompt never announces"),
     "unreachable": ("warning", "a node no call can reach from the entry"),
     "say-before-transfer": ("warning", "words spoken right before a transfer are never heard"),
@@ -112,14 +116,64 @@ def errors(problems: list[Problem]) -> list[Problem]:
     return [problem for problem in problems if problem.severity == "error"]
 
 
-def validate(flow: Flow) -> list[Problem]:
-    """Every problem in `flow`: errors first, then warnings, each in node order."""
+def validate(flow: Flow, base: Path | None = None) -> list[Problem]:
+    """Every problem in `flow`: errors first, then warnings, each in node order.
+
+    Sub-flows are checked as they run, expanded; a problem inside one points at its node.
+    `base` is the folder piece files are read from (the flow file's folder).
+    """
+    found = list(_subflow_nodes(flow, base))
+    # A piece that cannot be built is reported above; the rest is checked without it.
+    plain = expand(flow, base, strict=False) if has_subflows(flow) else flow
+    found += _remap(_plain(plain), flow)
+    return sorted(dict.fromkeys(found), key=lambda p: p.severity != "error")
+
+
+def _plain(flow: Flow) -> list[Problem]:
     found = list(_structure(flow))
     found += _loops(flow)
     found += _reachability(flow)
     found += _unset_variables(flow)
     found += _environments(flow)
-    return sorted(found, key=lambda p: p.severity != "error")
+    return found
+
+
+def _subflow_nodes(flow: Flow, base: Path | None) -> Iterator[Problem]:
+    for node in flow.nodes:
+        if flow.kind(node) != "subflow":
+            continue
+        try:
+            offered = piece_exits(flow, node, base)
+        except PieceError as error:
+            yield Problem("unknown-piece", str(error), node=node)
+            continue
+        edges = flow.edges(node)
+        for name in sorted(offered - set(edges)):
+            yield Problem("missing-exit", f"exit {name!r} of the piece has no edge", node=node)
+        for key in edges:
+            if key not in offered:
+                choices = ", ".join(sorted(offered)) or "none"
+                yield Problem(
+                    "illegal-key",
+                    f"the piece has no exit {key!r} (it has: {choices})",
+                    edge=(node, key, edges[key]),
+                )
+
+
+def _remap(problems: list[Problem], flow: Flow) -> list[Problem]:
+    """Point problems found inside an expanded sub-flow at the sub-flow node itself."""
+    out = []
+    for problem in problems:
+        where = problem.node or (problem.edge[0] if problem.edge else None)
+        if where is None or where in flow or "/" not in where:
+            out.append(problem)
+            continue
+        if problem.edge and "@" in problem.edge[2]:
+            continue  # an unconnected exit: reported as missing-exit on the sub-flow node
+        outer, inner = where.split("/", 1)
+        message = f"inside the piece, at {inner}: {problem.message}"
+        out.append(Problem(problem.code, message, node=outer))
+    return out
 
 
 def _prompts(data: dict[str, Any]) -> list[str]:
@@ -133,6 +187,8 @@ def _structure(flow: Flow) -> Iterator[Problem]:
     for node in flow.nodes:
         data = graph.nodes[node]
         kind = data["kind"]
+        if kind == "subflow":
+            continue
         seen: dict[str, str] = {}
         allowed = edge_order(kind, data)
         for _, target, key in graph.out_edges(node, keys=True):

@@ -42,9 +42,7 @@ def piece_exits(flow: Flow, node: str, base: Path | None = None) -> set[str]:
     return exits(build(str(data.get("piece")), data.get("params"), base))
 
 
-def expand(
-    flow: Flow, base: Path | None = None, *, strict: bool = True, _depth: int = 0
-) -> Flow:
+def expand(flow: Flow, base: Path | None = None, *, strict: bool = True, _depth: int = 0) -> Flow:
     """A copy of `flow` with every `subflow` node replaced by the nodes of its piece.
 
     With `strict=False` a piece that cannot be built is left in place instead of raising.

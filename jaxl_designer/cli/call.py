@@ -1,0 +1,95 @@
+"""`jaxl-designer call FLOW.json`: place a call to a flow from the terminal and press keys."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..fileformat import load
+from ..runtime import KEYS
+from ..scenarios import record, save
+from ..simulator import Call, Simulator
+from . import CommandError
+
+__all__ = ["register", "run"]
+
+_WHO = {"ivr": "IVR", "caller": "You"}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `call` verb."""
+    parser = subparsers.add_parser(
+        "call", help="call a flow from the terminal: hear prompts, press keys"
+    )
+    parser.add_argument("flow", help="the flow file")
+    parser.add_argument("--from", dest="from_number", default="+919999900000", metavar="N")
+    parser.add_argument("--to", dest="to_number", default="+918000000000", metavar="N")
+    parser.add_argument("--at", metavar="ISO-TIME", help="the time the call is placed")
+    parser.add_argument("--env", help="the environment whose values fill {{parameters}}")
+    parser.add_argument("--record", metavar="SCENARIO", help="save the call as a scenario file")
+    parser.set_defaults(run=run)
+
+
+def _ask(response: dict[str, Any]) -> str:
+    expects = response.get("num_characters")
+    if expects == 1:
+        return "press a key (h hangs up)> "
+    if isinstance(expects, str):
+        return f"enter digits, then {expects} (h hangs up)> "
+    return f"enter {expects} digits (h hangs up)> "
+
+
+def _turn(call: Call) -> bool:
+    """Read one line and send it; False when the caller hangs up."""
+    response = call.response
+    while True:
+        try:
+            line = input(_ask(response)).strip()
+        except EOFError:
+            print()
+            return False
+        if line.lower() in ("h", "hangup"):
+            return False
+        if not line or any(ch not in KEYS for ch in line):
+            print("  (keys are 0-9, * and #)")
+            continue
+        expects = response.get("num_characters")
+        if expects == 1:
+            if len(line) != 1:
+                print("  (one key at a time here)")
+                continue
+            call.press(line)
+        else:
+            if isinstance(expects, str) and not line.endswith(expects):
+                line += expects
+            call.enter(line)
+        return True
+
+
+def run(args: argparse.Namespace) -> int:
+    """Play the call; at the end print the path, and save a scenario when asked."""
+    flow = load(args.flow)
+    try:
+        sim = Simulator(flow, now=args.at, env=args.env)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    call = sim.dial(args.from_number, args.to_number)
+    shown = 0
+    while True:
+        lines = call.transcript
+        for who, text in lines[shown:]:
+            if who == "ivr":
+                print(f"{_WHO[who]}: {text}", flush=True)
+        shown = len(lines)
+        if call.ended:
+            break
+        if not _turn(call):
+            call.hangup()
+            print("You: (hang up)")
+            shown = len(call.transcript)
+    print("Path: " + " → ".join(call.path))
+    if args.record:
+        save(record(call, Path(args.record).stem, now=args.at), args.record)
+        print(f"recorded {args.record} ({len(call.steps)} steps)")
+    return 0

@@ -1,0 +1,348 @@
+"""Export: a flow as a standalone webhook module, `webhook.py`, beside its `flow.json`."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+import textwrap
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from .environments import ResolveError
+from .examples import EXAMPLES
+from .fileformat import dumps
+from .files import write_atomic
+from .flow import Flow
+from .prepare import prepare
+from .validation import Problem, errors, validate
+
+__all__ = ["FILES", "ExportError", "ExportResult", "export", "generate_webhook", "main"]
+
+#: The files an export writes, always these names, always in the output folder itself.
+FILES = ("flow.json", "webhook.py")
+#: A line every generated webhook starts with: how an export knows a file is its own.
+MARKER = '"""Jaxl webhook for the flow '
+#: The modules whose code the webhook carries verbatim, in order.
+SOURCES = ("runtime.py", "server.py")
+#: Top-level fields of a flow document the runtime does not read (the drawing, the parameters).
+_NOT_RUN = ("layout", "environments")
+_WIDTH = 100
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+class ExportError(ValueError):
+    """A flow that cannot be exported, or a folder it cannot be written to: one line saying why."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote: the folder, its files, those that changed, and the warnings."""
+
+    out_dir: Path
+    flow_json: Path
+    webhook: Path
+    changed: tuple[Path, ...] = ()
+    warnings: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        state = "written" if self.changed else "up to date"
+        return f"{self.out_dir}: {', '.join(FILES)} {state} ({len(self.warnings)} warnings)"
+
+
+# -- the module text ------------------------------------------------------------------------
+def _version() -> str:
+    try:
+        return metadata.version("jaxl-designer")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _source(name: str) -> str:
+    return resources.files("jaxl_designer").joinpath(name).read_text(encoding="utf-8")
+
+
+def _template() -> Template:
+    text = resources.files("jaxl_designer").joinpath("templates", "webhook.py.tmpl")
+    return Template(text.read_text(encoding="utf-8"))
+
+
+def _split(source: str) -> tuple[list[ast.stmt], str]:
+    """A module's top-level imports, and its code after them without `__all__`."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    imports: list[ast.stmt] = [s for s in tree.body if isinstance(s, (ast.Import, ast.ImportFrom))]
+    start = max(s.end_lineno or 0 for s in imports)
+    skip: set[int] = set()
+    for statement in tree.body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else []
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            skip.update(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+    kept = [line for number, line in enumerate(lines[start:], start + 1) if number not in skip]
+    return imports, re.sub(r"\n{3,}", "\n\n\n", "".join(kept)).strip("\n")
+
+
+def _name_order(name: str) -> tuple[int, str]:
+    # isort's order by type, as ruff applies it: CONSTANTS, then Classes, then functions.
+    if name.isupper() and len(name) > 1:
+        return 0, name
+    return (1 if name[:1].isupper() else 2), name.lower()
+
+
+def _merge_imports(statements: Sequence[ast.stmt]) -> str:
+    """One import block for the merged modules, sorted as ruff's isort rule wants it."""
+    plain: set[str] = set()
+    named: dict[str, set[str]] = {}
+    for statement in statements:
+        if isinstance(statement, ast.Import):
+            plain.update(alias.name for alias in statement.names)
+        elif isinstance(statement, ast.ImportFrom) and not statement.level and statement.module:
+            named.setdefault(statement.module, set()).update(a.name for a in statement.names)
+    future = named.pop("__future__", set())
+    lines = [f"from __future__ import {', '.join(sorted(future))}", ""] if future else []
+    lines += [f"import {module}" for module in sorted(plain)]
+    for module in sorted(named):
+        names = sorted(named[module], key=_name_order)
+        line = f"from {module} import {', '.join(names)}"
+        if len(line) > _WIDTH:
+            line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _string(text: str) -> str:
+    """A string literal as ruff format writes it: double quotes unless single ones escape less.
+
+    Example:
+        >>> print(_string('Say "hi"'), _string("It's"))
+        'Say "hi"' "It's"
+    """
+    quote = "'" if text.count('"') > text.count("'") else '"'
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif char == quote:
+            out.append("\\" + char)
+        elif not char.isprintable():
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    return quote + "".join(out) + quote
+
+
+def _literal(value: Any) -> str:
+    """One value as Python source on one line: strings as ruff quotes them, None/True/False."""
+    if isinstance(value, str):
+        return _string(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_literal(item) for item in value) + "]"
+    raise TypeError(f"a flow document cannot hold {type(value).__name__}")
+
+
+def _pretty(value: Any, indent: int, prefix: str, comments: Mapping[str, str] | None = None) -> str:
+    """`prefix` and `value` as ruff format lays them out: one line if it fits, else one per line.
+
+    A collection that is split keeps a trailing comma, so the formatter keeps it split;
+    entries of `comments` put a comment line above the entry with that key.
+    """
+    pad = " " * indent
+    flat = _literal(value)
+    fits = indent + _width(prefix) + _width(flat) + 1 <= _WIDTH
+    empty = not value if isinstance(value, (Mapping, list, tuple)) else True
+    if empty or (fits and comments is None):
+        return f"{pad}{prefix}{flat}"
+    inner = " " * (indent + 4)
+    lines = [f"{pad}{prefix}{'{' if isinstance(value, Mapping) else '['}"]
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if comments is not None and key in comments:
+                lines.append(f"{inner}# {comments[key]}")
+            lines.append(_pretty(item, indent + 4, f"{_literal(key)}: ") + ",")
+    else:
+        lines.extend(_pretty(item, indent + 4, "") + "," for item in value)
+    lines.append(f"{pad}{'}' if isinstance(value, Mapping) else ']'}")
+    return "\n".join(lines)
+
+
+def _node_comment(node_id: str, spec: Mapping[str, Any]) -> str:
+    return f"{json.dumps(node_id, ensure_ascii=True)[1:-1]}: {spec.get('kind')}"
+
+
+def flow_literal(document: Mapping[str, Any]) -> str:
+    """The flow document as a readable Python literal: each node one entry, named in a comment."""
+    lines = ["{"]
+    for key, value in document.items():
+        if key == "nodes":
+            comments = {node: _node_comment(node, spec) for node, spec in value.items()}
+            lines.append(_pretty(value, 4, '"nodes": ', comments) + ",")
+        else:
+            lines.append(_pretty(value, 4, f"{_literal(key)}: ") + ",")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _docstring_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def generate_webhook(
+    flow: Flow, *, env: str | Mapping[str, Any] | None = None, base: Path | None = None
+) -> str:
+    """The webhook module's text for `flow`: the same flow always gives the same text.
+
+    `env` names the environment whose values fill the flow's `{{parameters}}`; `base` is the
+    folder the flow's piece files are read from.
+
+    Example:
+        >>> from jaxl_designer.examples import acme
+        >>> text = generate_webhook(acme())
+        >>> "generated: edit the flow, not this file" in text, text == generate_webhook(acme())
+        (True, True)
+        >>> code = compile(text, "webhook.py", "exec")
+    """
+    try:
+        runnable = prepare(flow, env, base)
+    except (ResolveError, ValueError) as error:
+        raise ExportError(f"flow {flow.name!r}: {error}") from None
+    document = {k: v for k, v in runnable.to_document().items() if k not in _NOT_RUN}
+    imports: list[ast.stmt] = []
+    bodies = []
+    for name in SOURCES:
+        found, body = _split(_source(name))
+        imports += found
+        bodies.append(body)
+    description = " ".join(flow.description.split())
+    if description:
+        description = "\n" + textwrap.fill(_docstring_text(description), 96) + "\n"
+    text = _template().substitute(
+        name=_docstring_text(json.dumps(flow.name, ensure_ascii=False)),
+        version=_version(),
+        description=description,
+        imports=_merge_imports(imports),
+        runtime=bodies[0],
+        server=bodies[1],
+        flow=flow_literal(document),
+    )
+    if any(_width(line) > _WIDTH for line in text.splitlines()):
+        # Prompts are long sentences; splitting them would only make them harder to find.
+        text = text.replace("\n\nfrom __future__", "\n\n# ruff: noqa: E501\n\nfrom __future__", 1)
+    return text
+
+
+def _width(line: str) -> int:
+    """A line's width as ruff counts it: wide East Asian characters 2, combining marks 0."""
+    total = 0
+    for char in line:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        total += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return total
+
+
+# -- writing --------------------------------------------------------------------------------
+def _check_target(path: Path, force: bool) -> None:
+    """Refuse a target that is a link or not a plain file, or that is not ours (unless forced)."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise ExportError(f"{path}: not a plain file (a link or a folder); refusing to write")
+    if force or not path.exists():
+        return
+    try:
+        head = path.read_text(encoding="utf-8")[:4096]
+    except (OSError, UnicodeDecodeError):
+        head = ""
+    ours = head.startswith(MARKER) if path.name == "webhook.py" else '"jaxl-designer/flow"' in head
+    if not ours:
+        raise ExportError(f"{path}: exists and was not written by jaxl-designer (use --force)")
+
+
+def _write(path: Path, text: str) -> bool:
+    """Write `text` atomically unless the file already holds it; True when it changed."""
+    if path.is_file() and path.read_bytes() == text.encode("utf-8"):
+        return False
+    write_atomic(path, text)
+    return True
+
+
+def export(
+    flow: Flow,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    env: str | Mapping[str, Any] | None = None,
+    base: Path | None = None,
+) -> ExportResult:
+    """Write `flow.json` and `webhook.py` for `flow` into `out_dir`, atomically.
+
+    A flow with validation errors is refused (`ExportError` lists them); warnings are returned.
+    Only the two fixed file names are written, each through a temporary file in `out_dir`,
+    and never through a symbolic link; a file there that jaxl-designer did not write is left
+    alone unless `force` is true. Files whose bytes would not change are not touched.
+    """
+    problems = validate(flow, base)
+    found = errors(problems)
+    if found:
+        listed = "; ".join(str(problem) for problem in found)
+        raise ExportError(f"flow {flow.name!r} has {len(found)} error(s): {listed}", found)
+    webhook = generate_webhook(flow, env=env, base=base)
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"{folder}: not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    targets = [folder / name for name in FILES]
+    for target in targets:
+        _check_target(target, force)
+    texts = {targets[0]: dumps(flow), targets[1]: webhook}
+    changed = [path for path, text in texts.items() if _write(path, text)]
+    warnings = [problem for problem in problems if problem.severity != "error"]
+    return ExportResult(folder, targets[0], targets[1], tuple(changed), warnings)
+
+
+def export_examples(out_root: str | Path) -> list[ExportResult]:
+    """Export every example flow into `out_root/<name>/`."""
+    results = []
+    for name, build in EXAMPLES.items():
+        if not _NAME.fullmatch(name):
+            raise ExportError(f"example name {name!r} cannot be a folder name")
+        results.append(export(build(), Path(out_root) / name))
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m jaxl_designer.export --examples exported/`: regenerate the example exports."""
+    parser = argparse.ArgumentParser(
+        prog="python -m jaxl_designer.export", description="Export every example flow."
+    )
+    parser.add_argument("--examples", metavar="DIR", required=True, help="folder to export into")
+    args = parser.parse_args(argv)
+    try:
+        results = export_examples(args.examples)
+    except ExportError as error:
+        print(f"export: {error}", file=sys.stderr)
+        return 1
+    for result in results:
+        print(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

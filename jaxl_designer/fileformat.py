@@ -37,6 +37,8 @@ class FlowFileError(ValueError):
 
 class _Bad(Exception):
     def __init__(self, where: str, what: str) -> None:
+        # Ids and keys come from the file and may hold line breaks: the message stays one line.
+        where = "".join(c if c.isprintable() else repr(c)[1:-1] for c in where)
         super().__init__(f"{where}: {what}" if where else what)
 
 
@@ -109,7 +111,7 @@ def _rule(rule: Any, where: str) -> None:
 def _node(node_id: str, spec: Any, where: str) -> dict[str, Any]:
     _expect(spec, lambda v: isinstance(v, dict), where, "an object")
     kind = spec.get("kind")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:
         if kind is None:
             raise _Bad(where, "missing field 'kind'")
         raise _Bad(f"{where}.kind", f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
@@ -141,7 +143,7 @@ def _from_document(doc: Any) -> Flow:
     if doc.get("format") != FORMAT:
         raise _Bad("format", f'expected "{FORMAT}": this is not a jaxl-designer flow file')
     version = doc.get("version")
-    if version != VERSION:
+    if version != VERSION or isinstance(version, bool):
         raise _Bad("version", f"version {version!r} is not supported (this reads version 1)")
     known = {"format", "version", "name", "description", "entry", "recovery", "environments"}
     known |= {"nodes", "layout"}
@@ -161,6 +163,9 @@ def _from_document(doc: Any) -> Flow:
         if recovery.get("action") not in ("restart", "hangup"):
             raise _Bad("recovery.action", 'expected "restart" or "hangup"')
         _expect(recovery.get("prompt"), _is_texts, "recovery.prompt", "a list of strings")
+        for key in recovery:
+            if key not in ("action", "prompt"):
+                raise _Bad(f"recovery.{key}", "a recovery has no such field")
     environments = _expect(
         doc.get("environments", {}), lambda v: isinstance(v, dict), "environments", "an object"
     )

@@ -297,7 +297,12 @@ class Flow:
             raise ValueError(f"a node {new!r} already exists")
         if not isinstance(new, str) or not new:
             raise ValueError("a node id is a non-empty string")
-        nx.relabel_nodes(self.graph, {old: new}, copy=False)
+        # Relabelling in place would move the node to the end of the file: rebuild in order.
+        relabeled = nx.relabel_nodes(self.graph, {old: new}, copy=True)
+        self.graph.clear_edges()
+        self.graph.remove_nodes_from(list(self.graph))
+        self.graph.add_nodes_from(relabeled.nodes(data=True))
+        self.graph.add_edges_from(relabeled.edges(keys=True, data=True))
         if old in self.layout:
             self.layout[new] = self.layout.pop(old)
         if self.entry == old:

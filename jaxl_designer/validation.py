@@ -379,15 +379,19 @@ def _rule_problems(rule: dict[str, Any]) -> Iterator[str]:
     if test == "hours":
         try:
             zoneinfo.ZoneInfo(str(rule.get("tz") or "UTC"))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: a folder of the zone database ("America") is no zone.
             yield f"unknown time zone {rule.get('tz')!r}"
         for field in ("start", "end"):
             if field in rule and not _HHMM.fullmatch(str(rule[field])):
                 yield f"{field} {rule[field]!r} is not a time like 09:00"
-        for day in rule.get("days") or ():
-            if day not in _DAYS:
+        for field in ("days", "holidays"):
+            if not isinstance(rule.get(field) or [], list):
+                yield f"{field} {rule[field]!r} is not a list"
+        for day in _list(rule.get("days")):
+            if not isinstance(day, str) or day not in _DAYS:
                 yield f"{day!r} is not a day (mon … sun)"
-        for holiday in rule.get("holidays") or ():
+        for holiday in _list(rule.get("holidays")):
             try:
                 datetime.date.fromisoformat(str(holiday))
             except ValueError:
@@ -402,6 +406,10 @@ def _rule_problems(rule: dict[str, Any]) -> Iterator[str]:
             yield f"{rule.get('value')!r} is not a regular expression: {error}"
     if test == "one_of" and not isinstance(rule.get("values"), list):
         yield "a one_of rule needs a list of values"
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _loops(flow: Flow) -> list[Problem]:

@@ -115,8 +115,8 @@ def build(piece: str, params: Mapping[str, Any] | None = None, base: Path | None
     if piece in LIBRARY:
         try:
             return LIBRARY[piece](**params)
-        except TypeError as error:
-            raise PieceError(f"piece {piece!r}: {error}") from None
+        except (TypeError, KeyError, ValueError, IndexError) as error:
+            raise PieceError(f"piece {piece!r}: bad parameters ({error!r})") from None
     if piece.endswith(".json"):
         from .fileformat import FlowFileError, load
 

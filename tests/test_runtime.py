@@ -333,3 +333,12 @@ def test_fill_only_looks_names_up() -> None:
         "{order.__class__} {order[0]} {order} !"
     )
     assert fill("{order:digits}", values) == "1 2"
+
+
+def test_a_bad_time_zone_takes_the_default_outcome_instead_of_crashing() -> None:
+    flow = business_hours()
+    rules = flow.node("hours")["rules"]
+    rules[0]["tz"] = "America"  # a folder of zones, not a zone
+    flow.update("hours", rules=rules)
+    response = Runtime(flow.to_document()).handle(request(1, 1))
+    assert response["num_characters"] == 0  # closed: the default outcome

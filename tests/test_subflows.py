@@ -122,3 +122,8 @@ def test_every_library_piece_is_valid_on_its_own(name: str) -> None:
     flow.subflow("piece", name, params, exits={exit: "end" for exit in exits(piece)})
     flow.hangup("end", "Bye.")
     assert validate(flow) == []
+
+
+def test_bad_piece_parameters_are_a_piece_error() -> None:
+    with pytest.raises(PieceError, match="bad parameters"):
+        build("language_selection", {"languages": [{}]})

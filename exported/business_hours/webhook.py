@@ -493,7 +493,11 @@ class Runtime:
 
 def _open(rule: Mapping[str, Any], now: float) -> bool:
     """Whether `now` (epoch seconds) falls within a rule's weekly hours, holidays excepted."""
-    local = datetime.datetime.fromtimestamp(now, zoneinfo.ZoneInfo(rule.get("tz") or "UTC"))
+    try:
+        zone = zoneinfo.ZoneInfo(str(rule.get("tz") or "UTC"))
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
+        return False  # validation reports the bad zone; a live call takes the default outcome
+    local = datetime.datetime.fromtimestamp(now, zone)
     if local.date().isoformat() in (rule.get("holidays") or ()):
         return False
     if _DAYS[local.weekday()] not in (rule.get("days") or _DAYS):

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["write_atomic", "write_atomic_bytes"]
 
 
 def write_atomic(path: str | os.PathLike[str], text: str, *, mode: int = 0o644) -> Path:
@@ -16,6 +16,23 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, mode: int = 0o644) 
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_atomic_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> Path:
+    """Write `data` (an image, say) to `path` the way `write_atomic` writes text."""
+    target = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, mode)

@@ -1,0 +1,111 @@
+"""Mermaid charts: a shape per kind, labels that round-trip through entity codes, paths coloured."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import HealthCheck, given, settings
+from strategies import documents
+from test_render import HOSTILE_IDS, every_kind, hostile
+
+from jaxl_designer.examples import acme
+from jaxl_designer.fileformat import from_document
+from jaxl_designer.flow import Flow
+from jaxl_designer.mermaid import SHAPES, to_mermaid
+from jaxl_designer.simulator import Simulator
+
+NODE = re.compile(r'^    (n\d+)(\S*?)"(.*)"(\S*)$')
+LINK = re.compile(r'^    (\w+) (-->|-\.->)(?:\|"(.*)"\|)? (n\d+)$')
+ALLOWED_TAGS = re.compile(r"</?b>|<br/>")
+
+
+def nodes(chart: str) -> dict[str, tuple[str, str, str]]:
+    """`{n0: (opening, label, closing)}` for every node line."""
+    found = {}
+    for line in chart.splitlines():
+        match = NODE.match(line)
+        if match:
+            found[match[1]] = (match[2], match[3], match[4])
+    return found
+
+
+def links(chart: str) -> list[tuple[str, str, str | None, str]]:
+    return [match.groups() for line in chart.splitlines() if (match := LINK.match(line))]
+
+
+def decode(label: str) -> str:
+    return re.sub(r"#(\d+);", lambda m: chr(int(m[1])), label)
+
+
+def test_each_kind_has_its_own_shape() -> None:
+    flow = every_kind()
+    drawn = nodes(to_mermaid(flow))
+    for i, node in enumerate(flow.nodes):
+        opening, _, closing = drawn[f"n{i}"]
+        assert (opening, closing) == SHAPES[flow.kind(node)]
+    assert len({SHAPES[flow.kind(node)] for node in flow.nodes}) == len(flow.nodes)
+
+
+def test_edges_are_labelled_by_key_and_fallbacks_dotted() -> None:
+    chart = to_mermaid(acme())
+    drawn = links(chart)
+    assert ("start", "-->", None, "n0") in drawn
+    assert ("n0", "-->", "1", "n1") in drawn
+    assert ("n0", "-.->", "invalid", "n3") in drawn
+    assert len(drawn) == 1 + sum(len(acme().edges(n)) for n in acme().nodes)
+
+
+def assert_labels_are_inert(flow: Flow, chart: str) -> None:
+    drawn = nodes(chart)
+    assert len(drawn) >= len(flow.nodes)
+    for i, node in enumerate(flow.nodes):
+        label = drawn[f"n{i}"][1]
+        bare = re.sub(r"#\d+;", "", ALLOWED_TAGS.sub("", label))
+        assert not set(bare) & set('"<>&|`#;\n[]{}()%')
+        bold = re.match(r"<b>(.*?)</b>", label)
+        assert bold and decode(bold[1]) == node
+
+
+def test_hostile_labels_are_entity_codes_that_decode_to_what_was_typed() -> None:
+    flow = hostile()
+    chart = to_mermaid(flow)
+    assert_labels_are_inert(flow, chart)
+    assert "<script" not in chart
+    assert len(nodes(chart)) == len(HOSTILE_IDS) + 1
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents())
+def test_any_flow_a_file_can_hold_gives_inert_labels(document: dict) -> None:
+    flow = from_document(document)
+    chart = to_mermaid(flow)
+    assert_labels_are_inert(flow, chart)
+    edges = sum(len(flow.edges(node)) for node in flow.nodes)
+    assert len(links(chart)) == edges + (flow.entry in flow)
+    for _, _, key, _ in links(chart):
+        assert key is None or not set(re.sub(r"#\d+;", "", key)) & set('"|#;\n')
+
+
+def test_scripts_other_than_latin_stay_readable() -> None:
+    flow = Flow("hindi")
+    flow.hangup("अलविदा", "धन्यवाद")
+    assert "<b>अलविदा</b><br/>धन्यवाद" in to_mermaid(flow)
+
+
+def test_a_path_colours_its_nodes_and_the_links_taken() -> None:
+    flow = acme()
+    call = Simulator(flow).dial()
+    call.press("2")
+    chart = to_mermaid(flow, path=call).splitlines()
+    assert "    class n0 visited" in chart and "    class n2 active" in chart
+    assert "    class n4 visited" not in chart
+    styled = next(line for line in chart if line.startswith("    linkStyle"))
+    numbers = [int(n) for n in styled.split()[1].split(",")]
+    drawn = links("\n".join(chart))
+    assert [drawn[n] for n in numbers] == [("n0", "-->", "2", "n2")]
+
+
+def test_without_a_path_nothing_is_coloured() -> None:
+    chart = to_mermaid(acme())
+    assert "linkStyle" not in chart
+    assert not re.search(r"^    class n\d+ (visited|active)$", chart, re.MULTILINE)

@@ -31,6 +31,7 @@ from .flow import FIELDS, KINDS, TARGETS, Flow, edge_order
 from .graphview import GraphView, Target
 from .render import RenderError, RenderOptions, render_svg, svg_ids
 from .simulator import Call, CallAssertionError, Simulator
+from .speech import SpeechUnavailable, speak
 from .validation import Problem, validate
 
 __all__ = ["NONE", "Designer", "css_name"]
@@ -265,6 +266,12 @@ class Phone:
         self.transcript.add_class("jd-transcript")
         self.status = widgets.Label("No call.")
         self.status.add_class("jd-call-status")
+        self.env = widgets.Dropdown(description="environment", options=[NONE])
+        self.env.add_class("jd-env")
+        self.hear = widgets.Checkbox(description="Hear it", value=False, indent=False)
+        self.hear.add_class("jd-hear")
+        self.audio = widgets.Audio(format="wav", autoplay=True, controls=True)
+        self.audio.add_class("jd-audio")
         self.dial.on_click(lambda _: designer.dial())
         self.restart.on_click(lambda _: designer.dial())
         self.hangup.on_click(lambda _: designer.act("hang up", lambda call: call.hangup()))
@@ -277,7 +284,10 @@ class Phone:
         keypad = widgets.VBox([widgets.HBox(row) for row in rows])
         controls = widgets.VBox([widgets.HBox([self.dial, self.hangup, self.restart]), keypad])
         entry = widgets.HBox([self.digits, self.enter])
-        self.box = widgets.VBox([controls, entry, self.status, self.transcript])
+        options = widgets.HBox([self.env, self.hear])
+        self.box = widgets.VBox(
+            [controls, entry, options, self.status, self.transcript, self.audio]
+        )
         self.box.add_class("jd-phone")
 
     def show(self, call: Call | None) -> None:
@@ -400,6 +410,12 @@ class Designer(widgets.VBox):
                 self.flow.description,
             )
             self.inspector.show(self.flow, self.selected)
+            envs = [NONE, *sorted(self.flow.environments)]
+            if list(self.phone.env.options) != envs:
+                current = self.phone.env.value
+                self.phone.env.options = envs
+                keep = current in envs and current != NONE
+                self.phone.env.value = current if keep else envs[min(1, len(envs) - 1)]
         finally:
             self._syncing = False
         self.phone.show(self.call)
@@ -612,7 +628,8 @@ class Designer(widgets.VBox):
         if self.call is not None and not self.call.ended:
             self.call.hangup()
         try:
-            self.call = Simulator(self.flow).dial()
+            env = None if self.phone.env.value == NONE else self.phone.env.value
+            self.call = Simulator(self.flow, env=env).dial()
         except _CALL_ERRORS as error:
             self.call = None
             self.say(f"cannot dial: {_one_line(error)}", error=True)
@@ -641,6 +658,16 @@ class Designer(widgets.VBox):
     def _after_call(self) -> None:
         self.phone.show(self.call)
         self.draw()
+        if self.phone.hear.value and self.call is not None and self.call.steps:
+            self.hear(self.call.response.get("prompt") or [])
+
+    def hear(self, sentences: list[str]) -> None:
+        """Speak sentences on the phone's audio player; without a speech engine, say so once."""
+        try:
+            self.phone.audio.value = speak(sentences)
+        except SpeechUnavailable as error:
+            self.phone.hear.value = False
+            self.say(str(error), error=True)
 
     def __repr__(self) -> str:
         return f"<Designer of {self.flow!r}, selected {self.selected or None!r}>"

@@ -316,3 +316,47 @@ def test_code_and_clicks_edit_the_same_flow(tmp_path: Path) -> None:
     assert "bye" in flow
     save(flow, tmp_path / "f.json")
     assert "bye" in load(tmp_path / "f.json")
+
+
+def test_hear_it_puts_the_prompt_on_the_audio_player() -> None:
+    from jaxl_designer import speech
+
+    if speech.available() is None:
+        pytest.skip("espeak-ng is installed by scripts/setup")
+    designer = Designer(acme())
+    designer.phone.hear.value = True
+    designer.phone.dial.click()
+    first = bytes(designer.phone.audio.value)
+    assert first.startswith(b"RIFF")
+    designer.phone.keypad["2"].click()
+    second = bytes(designer.phone.audio.value)
+    assert second.startswith(b"RIFF")
+    assert second != first
+
+
+def test_hear_it_without_an_engine_says_so_once_and_goes_on_in_text(monkeypatch) -> None:
+    from jaxl_designer import speech
+
+    monkeypatch.setattr(speech, "available", lambda: None)
+    designer = Designer(acme())
+    designer.phone.hear.value = True
+    designer.phone.dial.click()
+    assert "espeak-ng" in designer.said
+    assert designer.phone.hear.value is False  # said once: the next step stays quiet
+    designer.phone.keypad["2"].click()
+    assert "Please enter your order number" in designer.phone.transcript.value
+
+
+def test_the_phone_dials_in_the_chosen_environment() -> None:
+    flow = acme()
+    flow.update("sales", phone="{{sales_phone}}")
+    flow.environments = {
+        "dev": {"sales_phone": "+911000000001"},
+        "prod": {"sales_phone": "+918000000001"},
+    }
+    designer = Designer(flow)
+    assert designer.phone.env.value == "dev"
+    designer.phone.env.value = "prod"
+    designer.phone.dial.click()
+    designer.phone.keypad["1"].click()
+    assert "+918000000001" in designer.phone.transcript.value

@@ -14,21 +14,22 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import html
 import itertools
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
+from .controls import NONE, button, css_name, one_line, text
 from .export import ExportError
 from .export import export as export_flow
 from .fileformat import FlowFileError, load, save
-from .flow import FIELDS, KINDS, TARGETS, Flow, edge_order
+from .flow import KINDS, Flow
 from .graphview import GraphView, Target
+from .inspector import Inspector
+from .phone import Phone
 from .render import RenderError, RenderOptions, render_svg, svg_ids
 from .simulator import Call, CallAssertionError, Simulator
 from .speech import SpeechUnavailable, speak
@@ -36,54 +37,10 @@ from .validation import Problem, validate
 
 __all__ = ["NONE", "Designer", "css_name"]
 
-#: The choice in a target drop-down that means "no edge".
-NONE = "—"
-_CSS_KEYS = {"*": "star", "#": "hash"}
-_NUMBERS = ("max_invalid", "length", "min_length", "max_length")
-#: The inspector fields each kind shows (transfer and branch have their own editors).
-_SHOWN: dict[str, tuple[str, ...]] = {
-    **{kind: FIELDS[kind] for kind in ("menu", "collect", "say", "hangup")},
-    "transfer": ("target_kind", "target", "from_number"),
-    "branch": ("rules",),
-    "subflow": ("piece", "params"),
-}
 # Each designer's drawing has its own SVG ids, so two designers on one page never collide.
 _DRAWINGS = itertools.count()
 # A phone action can fail anywhere the runtime checks a flow; each is one line for the user.
 _CALL_ERRORS = (ValueError, KeyError, RuntimeError, CallAssertionError)
-
-
-def css_name(key: str) -> str:
-    """The part of a CSS class that names an edge key: `*` is `star`, `#` is `hash`.
-
-    Example:
-        >>> css_name("1"), css_name("*"), css_name("gave_up")
-        ('1', 'star', 'gave_up')
-    """
-    return _CSS_KEYS.get(key) or re.sub(r"[^A-Za-z0-9_-]", "_", key)
-
-
-def _one_line(error: BaseException) -> str:
-    text = error.args[0] if isinstance(error, KeyError) and error.args else error
-    return " ".join(str(text).split())
-
-
-def _restore(flow: Flow, document: dict[str, Any]) -> None:
-    """Put a `Flow.to_document()` snapshot back into `flow` itself, so callers keep their object."""
-    flow.graph.clear()
-    nodes = document["nodes"]
-    for node_id, spec in nodes.items():
-        fields = {k: v for k, v in spec.items() if k != "edges"}
-        flow.graph.add_node(node_id, **copy.deepcopy(fields))
-    for node_id, spec in nodes.items():
-        for key, target in spec.get("edges", {}).items():
-            flow.graph.add_edge(node_id, target, key=key)
-    flow.name = document["name"]
-    flow.description = document.get("description", "")
-    flow.entry = document["entry"]
-    flow.recovery = copy.deepcopy(document.get("recovery"))
-    flow.environments = copy.deepcopy(document.get("environments", {}))
-    flow.layout = {n: list(point) for n, point in document.get("layout", {}).items()}
 
 
 def _targets(ids: dict[str, tuple[str, ...]]) -> dict[str, Target]:
@@ -100,213 +57,6 @@ def _targets(ids: dict[str, tuple[str, ...]]) -> dict[str, Target]:
                 "target": drawn[3],
             }
     return found
-
-
-def _button(description: str, css: str, tooltip: str = "") -> widgets.Button:
-    button = widgets.Button(description=description, tooltip=tooltip or description)
-    button.add_class(css)
-    return button
-
-
-def _text(description: str, css: str, placeholder: str = "") -> widgets.Text:
-    text = widgets.Text(description=description, placeholder=placeholder)
-    text.add_class(css)
-    return text
-
-
-def _number(text: str, label: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{label}: {text!r} is not a whole number") from None
-
-
-def _json(text: str, label: str, wanted: type) -> Any:
-    try:
-        value = json.loads(text or ("[]" if wanted is list else "{}"))
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno} column {error.colno}"
-        raise ValueError(f"{label}: not valid JSON at {where}: {error.msg}") from None
-    if not isinstance(value, wanted):
-        raise ValueError(f"{label}: expected a JSON {'list' if wanted is list else 'object'}")
-    return value
-
-
-def _target_value(kind: str, text: str) -> Any:
-    """A transfer target from its text: a phone number, `{{parameter}}`, or whole numbers."""
-    text = text.strip()
-    if kind == "phone" or text.startswith("{{"):
-        return text
-    if kind == "ivr":
-        return _number(text, "ivr")
-    return [_number(part, kind) for part in text.split(",") if part.strip()]
-
-
-class Inspector:
-    """The fields of the selected node, an Apply button, and a drop-down per edge key."""
-
-    def __init__(self, designer: Designer) -> None:
-        self.designer = designer
-        self.title = widgets.HTML()
-        self.fields: dict[str, widgets.Widget] = {
-            "prompt": widgets.Textarea(description="prompt", placeholder="one sentence a line"),
-            "var": widgets.Text(description="var"),
-            "terminator": widgets.Dropdown(
-                description="terminator", options=[("none", ""), ("#", "#"), ("*", "*")]
-            ),
-            "pattern": widgets.Text(description="pattern"),
-            **{name: widgets.Text(description=name) for name in _NUMBERS},
-            "target_kind": widgets.Dropdown(description="transfer to", options=TARGETS),
-            "target": widgets.Text(description="target", placeholder="+91…, 1,2 or {{name}}"),
-            "from_number": widgets.Text(description="from_number"),
-            "rules": widgets.Textarea(description="rules", placeholder='[{"outcome": …}]'),
-            "piece": widgets.Text(description="piece"),
-            "params": widgets.Textarea(description="params", placeholder="{}"),
-        }
-        for name, field in self.fields.items():
-            field.add_class(f"jd-field-{name}")
-        self.apply = _button("Apply", "jd-apply", "Apply these fields to the node")
-        self.entry = _button("Set as entry", "jd-entry", "Calls start at this node")
-        self.apply.on_click(lambda _: designer.apply_fields())
-        self.entry.on_click(lambda _: designer.set_entry())
-        self.connectors: dict[str, widgets.Dropdown] = {}
-        self.box = widgets.VBox()
-        self.box.add_class("jd-inspector")
-
-    def show(self, flow: Flow, node: str) -> None:
-        """Fill the inspector for `node` (or a hint when nothing is selected)."""
-        if node not in flow:
-            self.title.value = "<i>Select a node: click it, or choose it above.</i>"
-            self.box.children = [self.title]
-            return
-        data = flow.node(node)
-        kind = data["kind"]
-        entry = " (entry)" if flow.entry == node else ""
-        self.title.value = f"<b>{html.escape(node)}</b>: {kind}{entry}"
-        self._load(data)
-        shown = [self.fields[name] for name in _SHOWN[kind]]
-        edges = self._connect_rows(flow, node, data)
-        self.box.children = [self.title, *shown, widgets.HBox([self.apply, self.entry]), *edges]
-
-    def _load(self, data: dict[str, Any]) -> None:
-        text = {name: "" if data.get(name) is None else str(data[name]) for name in _NUMBERS}
-        text |= {name: data.get(name) or "" for name in ("var", "pattern", "from_number", "piece")}
-        text["prompt"] = "\n".join(data.get("prompt") or ())
-        text["rules"] = json.dumps(data.get("rules") or [], indent=1, ensure_ascii=False)
-        text["params"] = json.dumps(data.get("params") or {}, ensure_ascii=False)
-        target = next((name for name in TARGETS if data.get(name) is not None), "phone")
-        value = data.get(target)
-        text["target_kind"] = target
-        text["target"] = ", ".join(map(str, value)) if isinstance(value, list) else value or ""
-        text["terminator"] = data.get("terminator") or ""
-        for name, value in text.items():
-            self.fields[name].value = str(value)
-
-    def read(self, kind: str) -> dict[str, Any]:
-        """The fields typed for a node of `kind`; ValueError names the field that is wrong."""
-        value = {name: widget.value for name, widget in self.fields.items()}
-        if kind == "transfer":
-            target = value["target_kind"]
-            return {target: _target_value(target, value["target"])} | {
-                "from_number": value["from_number"].strip() or None
-            }
-        if kind == "branch":
-            return {"rules": _json(value["rules"], "rules", list)}
-        if kind == "subflow":
-            return {
-                "piece": value["piece"].strip(),
-                "params": _json(value["params"], "params", dict),
-            }
-        fields: dict[str, Any] = {}
-        for name in _SHOWN[kind]:
-            if name == "prompt":
-                fields[name] = [line.strip() for line in value[name].splitlines() if line.strip()]
-            elif name in _NUMBERS:
-                fields[name] = _number(value[name], name)
-            else:
-                fields[name] = value[name].strip() or None
-        return fields
-
-    def _connect_rows(self, flow: Flow, node: str, data: dict[str, Any]) -> list[widgets.Widget]:
-        edges = flow.edges(node)
-        keys = dict.fromkeys([*edge_order(data["kind"], data), *edges])
-        options = [NONE, *flow.nodes]
-        rows = []
-        for key in keys:
-            dropdown = self._connector(key)
-            target = edges.get(key, NONE)
-            dropdown.options = options if target in options else [*options, target]
-            dropdown.value = target
-            rows.append(dropdown)
-        return rows
-
-    def _connector(self, key: str) -> widgets.Dropdown:
-        if key not in self.connectors:
-            dropdown = widgets.Dropdown(description=f"{key} →", options=[NONE])
-            dropdown.add_class(f"jd-connect-{css_name(key)}")
-            dropdown.observe(lambda change: self.designer.connect(key, change["new"]), "value")
-            self.connectors[key] = dropdown
-        return self.connectors[key]
-
-
-class Phone:
-    """The simulated phone: dial, keypad, digits, hang up, and the transcript."""
-
-    def __init__(self, designer: Designer) -> None:
-        self.dial = _button("Dial", "jd-dial", "Call the flow")
-        self.hangup = _button("Hang up", "jd-hangup")
-        self.restart = _button("Start again", "jd-restart", "Hang up and dial again")
-        self.keypad = {key: _button(key, f"jd-keypad-{css_name(key)}") for key in _keypad_order()}
-        self.digits = _text("digits", "jd-digits", "e.g. 123*")
-        self.enter = _button("Enter", "jd-enter", "Type these digits at a collect")
-        self.transcript = widgets.Textarea(disabled=True, placeholder="Dial to start a call.")
-        self.transcript.add_class("jd-transcript")
-        self.status = widgets.Label("No call.")
-        self.status.add_class("jd-call-status")
-        self.env = widgets.Dropdown(description="environment", options=[NONE])
-        self.env.add_class("jd-env")
-        self.hear = widgets.Checkbox(description="Hear it", value=False, indent=False)
-        self.hear.add_class("jd-hear")
-        self.audio = widgets.Audio(format="wav", autoplay=True, controls=True)
-        self.audio.add_class("jd-audio")
-        self.dial.on_click(lambda _: designer.dial())
-        self.restart.on_click(lambda _: designer.dial())
-        self.hangup.on_click(lambda _: designer.act("hang up", lambda call: call.hangup()))
-        self.enter.on_click(lambda _: designer.enter_digits())
-        for key, button in self.keypad.items():
-            button.on_click(lambda _, key=key: designer.act(f"press {key}", _presser(key)))
-        rows = [list(self.keypad.values())[i : i + 3] for i in range(0, 12, 3)]
-        for button in self.keypad.values():
-            button.layout.width = "3em"
-        keypad = widgets.VBox([widgets.HBox(row) for row in rows])
-        controls = widgets.VBox([widgets.HBox([self.dial, self.hangup, self.restart]), keypad])
-        entry = widgets.HBox([self.digits, self.enter])
-        options = widgets.HBox([self.env, self.hear])
-        self.box = widgets.VBox(
-            [controls, entry, options, self.status, self.transcript, self.audio]
-        )
-        self.box.add_class("jd-phone")
-
-    def show(self, call: Call | None) -> None:
-        """Show the call's transcript and where it is."""
-        self.transcript.value = call.script() if call else ""
-        if call is None:
-            self.status.value = "No call."
-        elif call.ended:
-            self.status.value = "The call has ended."
-        else:
-            self.status.value = f"Waiting at {call.path[-1] if call.path else '?'}."
-
-
-def _keypad_order() -> tuple[str, ...]:
-    return ("1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#")
-
-
-def _presser(key: str) -> Callable[[Call], object]:
-    return lambda call: call.press(key)
 
 
 class Designer(widgets.VBox):
@@ -340,23 +90,23 @@ class Designer(widgets.VBox):
     def _build_toolbar(self) -> None:
         self.kind = widgets.Dropdown(description="kind", options=KINDS)
         self.kind.add_class("jd-kind")
-        self.node_id = _text("id", "jd-node-id", "new node id")
-        self.add = _button("Add", "jd-add", "Add a node of this kind")
-        self.delete = _button("Delete", "jd-delete", "Delete the selected node and its edges")
-        self.rename_to = _text("rename to", "jd-rename-to", "new id")
-        self.rename = _button("Rename", "jd-rename", "Give the selected node this id")
-        self.undo_button = _button("Undo", "jd-undo")
-        self.redo_button = _button("Redo", "jd-redo")
+        self.node_id = text("id", "jd-node-id", "new node id")
+        self.add = button("Add", "jd-add", "Add a node of this kind")
+        self.delete = button("Delete", "jd-delete", "Delete the selected node and its edges")
+        self.rename_to = text("rename to", "jd-rename-to", "new id")
+        self.rename = button("Rename", "jd-rename", "Give the selected node this id")
+        self.undo_button = button("Undo", "jd-undo")
+        self.redo_button = button("Redo", "jd-redo")
         self.node_select = widgets.Dropdown(description="node", options=[NONE])
         self.node_select.add_class("jd-select")
-        self.flow_name = _text("flow", "jd-flow-name", "flow name")
-        self.flow_description = _text("about", "jd-flow-description", "one line about the flow")
-        self.set_flow = _button("Set", "jd-flow-apply", "Set the flow's name and description")
-        self.file = _text("file", "jd-file", "flow.json")
-        self.load_button = _button("Load", "jd-load", "Read the flow from this file")
-        self.save_button = _button("Save", "jd-save", "Write the flow to this file")
-        self.export_dir = _text("folder", "jd-export-dir", "exported/")
-        self.export_button = _button("Export", "jd-export", "Write the webhook to this folder")
+        self.flow_name = text("flow", "jd-flow-name", "flow name")
+        self.flow_description = text("about", "jd-flow-description", "one line about the flow")
+        self.set_flow = button("Set", "jd-flow-apply", "Set the flow's name and description")
+        self.file = text("file", "jd-file", "flow.json")
+        self.load_button = button("Load", "jd-load", "Read the flow from this file")
+        self.save_button = button("Save", "jd-save", "Write the flow to this file")
+        self.export_dir = text("folder", "jd-export-dir", "exported/")
+        self.export_button = button("Export", "jd-export", "Write the webhook to this folder")
         self.message = widgets.HTML()
         self.message.add_class("jd-message")
         self.add.on_click(lambda _: self.add_node())
@@ -435,7 +185,7 @@ class Designer(widgets.VBox):
                 selected=self.selected or None,
             )
         except RenderError as error:
-            self.say(_one_line(error), error=True)
+            self.say(one_line(error), error=True)
             return
         self.graph.show(svg, _targets(svg_ids(self.flow, self.drawing)), self.selected)
 
@@ -483,8 +233,8 @@ class Designer(widgets.VBox):
         try:
             change(self.flow)
         except (ValueError, KeyError, TypeError) as error:
-            _restore(self.flow, before)
-            self.say(f"{what}: {_one_line(error)}", error=True)
+            self.flow.restore(before)
+            self.say(f"{what}: {one_line(error)}", error=True)
             return False
         self._undo.append(before)
         self._redo.clear()
@@ -527,7 +277,7 @@ class Designer(widgets.VBox):
         try:
             fields = self.inspector.read(kind)
         except ValueError as error:
-            self.say(f"{node}: {_one_line(error)}", error=True)
+            self.say(f"{node}: {one_line(error)}", error=True)
             return
         self.edit(f"applied {node}", lambda flow: flow.add(node, kind, **fields))
 
@@ -572,7 +322,7 @@ class Designer(widgets.VBox):
             self.say(empty, error=True)
             return
         other.append(self.flow.to_document())
-        _restore(self.flow, source.pop())
+        self.flow.restore(source.pop())
         self.say(done)
         self.refresh()
 
@@ -588,10 +338,10 @@ class Designer(widgets.VBox):
         try:
             loaded = load(self.file.value.strip())
         except FlowFileError as error:
-            self.say(_one_line(error), error=True)
+            self.say(one_line(error), error=True)
             return
         document = loaded.to_document()
-        self.edit(f"loaded {self.file.value.strip()}", lambda flow: _restore(flow, document))
+        self.edit(f"loaded {self.file.value.strip()}", lambda flow: flow.restore(document))
 
     def save(self) -> None:
         """Write the flow to the file named in `file`."""
@@ -615,7 +365,7 @@ class Designer(widgets.VBox):
         try:
             result = export_flow(self.flow, folder)
         except ExportError as error:
-            self.say(_one_line(error), error=True)
+            self.say(one_line(error), error=True)
             return
         except OSError as error:
             self.say(f"{folder}: cannot write: {error.strerror}", error=True)
@@ -632,7 +382,7 @@ class Designer(widgets.VBox):
             self.call = Simulator(self.flow, env=env).dial()
         except _CALL_ERRORS as error:
             self.call = None
-            self.say(f"cannot dial: {_one_line(error)}", error=True)
+            self.say(f"cannot dial: {one_line(error)}", error=True)
         self._after_call()
 
     def act(self, what: str, action: Callable[[Call], object]) -> None:
@@ -643,7 +393,7 @@ class Designer(widgets.VBox):
         try:
             action(self.call)
         except _CALL_ERRORS as error:
-            self.say(f"{what}: {_one_line(error)}", error=True)
+            self.say(f"{what}: {one_line(error)}", error=True)
         self._after_call()
 
     def enter_digits(self) -> None:

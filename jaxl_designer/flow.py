@@ -345,6 +345,26 @@ class Flow:
             document["layout"] = {n: list(self.layout[n]) for n in sorted(self.layout)}
         return document
 
+    def restore(self, document: dict[str, Any]) -> None:
+        """Make this flow equal a `to_document()` snapshot, in place (for undo and reload).
+
+        Unlike loading a file, this trusts the snapshot: it came from a flow, finished or not.
+        """
+        self.graph.clear()
+        nodes = document["nodes"]
+        for node_id, spec in nodes.items():
+            fields = {k: v for k, v in spec.items() if k != "edges"}
+            self.graph.add_node(node_id, **copy.deepcopy(fields))
+        for node_id, spec in nodes.items():
+            for key, target in spec.get("edges", {}).items():
+                self.graph.add_edge(node_id, target, key=key)
+        self.name = document["name"]
+        self.description = document.get("description", "")
+        self.entry = document["entry"]
+        self.recovery = copy.deepcopy(document.get("recovery"))
+        self.environments = copy.deepcopy(document.get("environments", {}))
+        self.layout = {n: list(point) for n, point in document.get("layout", {}).items()}
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Flow):
             return NotImplemented

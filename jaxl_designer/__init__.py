@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 
 from .examples import acme
+from .export import export
 from .fileformat import FlowFileError, dumps, load, loads, save
 from .flow import Flow
 from .runtime import Runtime
@@ -32,10 +33,10 @@ __all__ = [
 __version__ = "0.1.0"
 
 # Layers above the core load on first use, so `import jaxl_designer` never pulls in widgets.
+# (`export` is imported above instead: its submodule would otherwise shadow the function.)
 _LAZY = {
     "Designer": "jaxl_designer.designer",
     "explore": "jaxl_designer.explorer",
-    "export": "jaxl_designer.export",
     "render_svg": "jaxl_designer.render",
 }
 

@@ -26,3 +26,13 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
     for command in commands:
         assert (ROOT / command).stat().st_mode & 0o111
     assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_package_exposes_its_verbs_as_functions() -> None:
+    import jaxl_designer
+
+    for name in ("export", "explore", "render_svg", "Designer"):
+        assert callable(getattr(jaxl_designer, name)), name
+    from jaxl_designer import export
+
+    assert export.__name__ == "export" and not hasattr(export, "__path__")

@@ -12,7 +12,7 @@ from ..fileformat import FlowFileError
 __all__ = ["CommandError", "main"]
 
 #: Verb modules, each with `register(subparsers)` that sets `run=function(args) -> exit code`.
-VERBS = ["validate", "diff", "interop", "call", "test", "export", "serve"]
+VERBS = ["validate", "diff", "interop", "call", "test", "export", "serve", "explore", "render"]
 
 
 class CommandError(Exception):

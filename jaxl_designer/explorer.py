@@ -1,0 +1,670 @@
+"""Explore a flow: every call state a caller can reach, what is never reached, and how to get there.
+
+Example:
+    >>> from jaxl_designer.examples import acme
+    >>> exploration = explore(acme())
+    >>> exploration.node_coverage, exploration.edge_coverage, exploration.ok
+    (1.0, 1.0, True)
+    >>> str(exploration.paths["thanks"])
+    'dial, press 2, enter 1*, press 1'
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import zoneinfo
+from collections import deque
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import runtime as _runtime
+from .flow import Flow
+from .prepare import prepare
+from .runtime import KEYS, LOOP_PROMPT, MAX_DIGITS, MemoryStore, Runtime, Turn
+from .scenarios import record
+from .simulator import Call, Simulator, request
+
+__all__ = ["Edge", "Exploration", "Finding", "Route", "explore"]
+
+#: An edge as (source, key, target).
+Edge = tuple[str, str, str]
+#: The caller's numbers the simulator dials with unless told otherwise.
+FROM_NUMBER, TO_NUMBER = "+919999900000", "+918000000000"
+#: The time calls are placed at when the flow has no business-hours rule (a Monday morning).
+DEFAULT_NOW = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=datetime.timezone.utc)
+_CALL_FIELDS = frozenset({"from_number", "to_number"})
+_CALL_ID = 1  # every explored state is replayed under this one call id
+_END = None  # the successor of a turn that ended the call
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a caller does to reach a place in a flow: dial (at a time, from a number), then keys.
+
+    `steps` are `("press", key)` and `("enter", digits)` pairs, in order; `now` is the ISO time the
+    call is placed at, when the flow has business hours.
+    """
+
+    steps: tuple[tuple[str, str], ...] = ()
+    now: str | None = None
+    from_number: str = FROM_NUMBER
+    to_number: str = TO_NUMBER
+
+    def then(self, action: str, value: str) -> Route:
+        """This route, one more step long."""
+        return replace(self, steps=(*self.steps, (action, value)))
+
+    def play(self, flow: Flow | Mapping[str, Any] | Simulator) -> Call:
+        """Place this call on `flow` (or on a simulator, at this route's time).
+
+        Returns:
+            The call after its last step.
+        """
+        sim = flow if isinstance(flow, Simulator) else Simulator(flow)
+        sim.set_time(self.now)
+        call = sim.dial(self.from_number, self.to_number)
+        for action, value in self.steps:
+            if action == "press":
+                call.press(value)
+            else:
+                call.enter(value)
+        return call
+
+    def __str__(self) -> str:
+        extras = [f"at {self.now}"] if self.now else []
+        if self.from_number != FROM_NUMBER:
+            extras.append(f"from {self.from_number}")
+        if self.to_number != TO_NUMBER:
+            extras.append(f"to {self.to_number}")
+        dial = f"dial ({', '.join(extras)})" if extras else "dial"
+        return ", ".join([dial, *(f"{action} {value}" for action, value in self.steps)])
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem the exploration met: the node, what happens there, and a route that shows it."""
+
+    node: str
+    message: str
+    route: Route
+
+    def __str__(self) -> str:
+        return f"{self.node}: {self.message}\n    reached by: {self.route}"
+
+
+@dataclass
+class Exploration:
+    """What exploring a flow found: coverage, problems, and a shortest route to each place.
+
+    `paths` maps each reached node id, and each taken edge `(source, key, target)`, to one
+    shortest route that reaches it. `endless` holds calls that can never end (no hangup or
+    transfer can be reached), `dead_ends` places where the caller is stuck or the call is cut off
+    by a missing edge, `unset` prompts that read a variable the call has not set, and
+    `no_valid_input` collects that refused every entry the explorer tried.
+    """
+
+    name: str
+    document: dict[str, Any]
+    nodes: list[str]
+    edges: list[Edge]
+    paths: dict[str | Edge, Route] = field(default_factory=dict)
+    endless: list[Finding] = field(default_factory=list)
+    dead_ends: list[Finding] = field(default_factory=list)
+    unset: list[Finding] = field(default_factory=list)
+    no_valid_input: list[Finding] = field(default_factory=list)
+    states: int = 0
+    requests: int = 0
+    limit: str | None = None
+
+    @property
+    def reached_nodes(self) -> list[str]:
+        """Nodes some call reaches, in flow order."""
+        return [node for node in self.nodes if node in self.paths]
+
+    @property
+    def unreached_nodes(self) -> list[str]:
+        """Nodes no explored call reaches, in flow order."""
+        return [node for node in self.nodes if node not in self.paths]
+
+    @property
+    def reached_edges(self) -> list[Edge]:
+        """Edges some call takes, in flow order."""
+        return [edge for edge in self.edges if edge in self.paths]
+
+    @property
+    def unreached_edges(self) -> list[Edge]:
+        """Edges no explored call takes, in flow order."""
+        return [edge for edge in self.edges if edge not in self.paths]
+
+    @property
+    def node_coverage(self) -> float:
+        """The share of nodes reached, from 0.0 to 1.0."""
+        return len(self.reached_nodes) / len(self.nodes) if self.nodes else 1.0
+
+    @property
+    def edge_coverage(self) -> float:
+        """The share of edges taken, from 0.0 to 1.0."""
+        return len(self.reached_edges) / len(self.edges) if self.edges else 1.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no call is endless and there are no dead ends."""
+        return not self.endless and not self.dead_ends
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        """One scenario per distinct route in `paths`, recorded on the simulator.
+
+        Each replays with `jaxl_designer.scenarios.run`, in process or over HTTP.
+        """
+        sim = Simulator(self.document)
+        found: list[dict[str, Any]] = []
+        seen: set[Route] = set()
+        for place, route in self.paths.items():
+            if route in seen:
+                continue
+            seen.add(route)
+            name = place if isinstance(place, str) else _edge_text(place)
+            found.append(record(route.play(sim), f"reach {name}", now=route.now))
+        return found
+
+    def report(self) -> str:
+        """The exploration as text: coverage, then each kind of problem with a route to it."""
+        lines = [f"{self.name}: {self.states} call states explored, {self.requests} requests sent"]
+        if self.limit:
+            lines.append(f"stopped early ({self.limit}): the results cover what was explored")
+        reached, edges = len(self.reached_nodes), len(self.reached_edges)
+        lines.append(
+            f"nodes reached: {reached} of {len(self.nodes)} ({_percent(self.node_coverage)})"
+        )
+        lines.append(f"edges taken: {edges} of {len(self.edges)} ({_percent(self.edge_coverage)})")
+        if self.unreached_nodes:
+            lines.append(f"nodes never reached: {', '.join(self.unreached_nodes)}")
+        if self.unreached_edges:
+            taken = ", ".join(_edge_text(edge) for edge in self.unreached_edges)
+            lines.append(f"edges never taken: {taken}")
+        for title, findings in (
+            ("endless calls", self.endless),
+            ("dead ends", self.dead_ends),
+            ("unset variables", self.unset),
+            ("collects without valid input", self.no_valid_input),
+        ):
+            lines.append(f"{title}: {len(findings) if findings else 'none'}")
+            lines.extend(f"  {finding}" for finding in findings)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.report()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Exploration {self.name!r}: nodes {_percent(self.node_coverage)}, "
+            f"edges {_percent(self.edge_coverage)}, {len(self.endless)} endless, "
+            f"{len(self.dead_ends)} dead ends, {len(self.unset)} unset>"
+        )
+
+
+def explore(
+    flow: Flow | Mapping[str, Any],
+    *,
+    depth: int | None = None,
+    max_states: int = 100_000,
+    env: str | Mapping[str, Any] | None = None,
+) -> Exploration:
+    """Explore every call state of `flow` a caller can reach, breadth first.
+
+    Calls are placed on the real runtime (a `MemoryStore`, a frozen clock): at each place a call
+    waits, every key of a menu is pressed (keys without an edge act alike, so one stands for
+    all), and a collect gets a few entries: valid ones, one with a non-digit key, one too long,
+    and the bare terminator. The explorer never decides what a call does; it sends input and
+    reads the answers.
+
+    A call state is where the call waits plus what can change its future there: which branch
+    rules on variables and caller numbers hold, whether a variable a prompt may read unset is
+    set, and the retry counter (when a node has `max_invalid`). Values that agree on these
+    behave alike, so one representative stands for all. Business-hours rules are explored at a
+    few representative times (just inside and just outside each rule's hours on each day of one
+    week, and on its holidays), one combination of open and closed rules per time; each call is
+    placed at one of them.
+
+    Args:
+        flow: a `Flow` (prepared for `env`, as the simulator prepares it) or a flow document.
+        depth: the most caller actions (presses and entries) after dialling; None for no limit.
+            The number of call states is finite, so the exploration ends either way.
+        max_states: stop after this many call states; the report then says it stopped early.
+        env: the environment whose values fill the flow's `{{parameters}}`.
+
+    Returns:
+        The coverage, the problems found, and a shortest route to every reached node and edge.
+    """
+    document = prepare(flow, env).to_document() if isinstance(flow, Flow) else dict(flow)
+    return _Explorer(document, depth, max_states).run()
+
+
+def _edge_text(edge: Edge) -> str:
+    return f"{edge[0]} --{edge[1]}--> {edge[2] or '(nothing)'}"
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.0f}%" if share in (0.0, 1.0) else f"{share * 100:.1f}%"
+
+
+def _minutes(text: Any) -> int | None:
+    try:
+        hours, minutes = str(text).split(":")
+        return int(hours) * 60 + int(minutes)
+    except ValueError:
+        return None
+
+
+def _zone(rule: Mapping[str, Any]) -> datetime.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(str(rule.get("tz") or "UTC"))
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
+        return datetime.timezone.utc
+
+
+def _hours_key(rule: Mapping[str, Any]) -> str:
+    return repr([rule.get(name) for name in ("tz", "days", "start", "end", "holidays")])
+
+
+def _rule_values(rules: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Values that make a rule hold: worth trying as entries or caller numbers."""
+    values: list[str] = []
+    for rule in rules:
+        test = rule.get("test")
+        if test in ("equals", "prefix") and rule.get("value") is not None:
+            values.append(str(rule["value"]))
+        elif test == "one_of" and isinstance(rule.get("values"), list):
+            values.extend(str(value) for value in rule["values"])
+    return [value for value in values if value]
+
+
+def _candidates(spec: Mapping[str, Any], expects: int | str, wanted: list[str]) -> list[str]:
+    """Digit strings worth trying at a collect: values rules look for, then plain ones.
+
+    Plain ones are, for each allowed length, 1234567890… cut to it and each digit repeated, so a
+    pattern such as `[12]`, `0[0-9]{9}` or `[2-9][0-9]{3}` finds a match without a regex solver.
+    """
+    if isinstance(expects, int):
+        lengths = [expects]
+    else:
+        low = max(int(spec.get("min_length") or 1), 1)
+        high = min(int(spec.get("max_length") or MAX_DIGITS), MAX_DIGITS)
+        lengths = sorted({n for n in (low, 1, 2, 3, 4, 6, 8, 10, 12, 16, high) if low <= n <= high})
+    found = [value for value in wanted if value.isdigit() and value.isascii()]
+    found += [
+        value + "0" * (n - len(value)) for value in list(found) for n in lengths if n > len(value)
+    ]
+    for n in lengths:
+        found.append(("1234567890" * 7)[:n])
+        found.extend(digit * n for digit in "1234567890")
+    return list(dict.fromkeys(found))
+
+
+def _maybe_unset(document: Mapping[str, Any], templates: Mapping[str, list[str]]) -> set[str]:
+    """Variables some prompt may read before any collect sets them, by the flow's edges alone.
+
+    Edges over-approximate what calls do, so a variable left out is set on every real call.
+    """
+    nodes: Mapping[str, Mapping[str, Any]] = document["nodes"]
+    entry = str(document.get("entry"))
+    if entry not in nodes:
+        return set()
+    every = frozenset(str(spec.get("var")) for spec in nodes.values() if spec.get("var"))
+    defined: dict[str, frozenset[str]] = {entry: frozenset()}
+    pending = [entry]
+    while pending:
+        node = pending.pop()
+        spec = nodes[node]
+        for key, target in (spec.get("edges") or {}).items():
+            if target not in nodes or target == entry:
+                continue
+            out = defined[node]
+            if spec.get("kind") == "collect" and key == "ok" and spec.get("var"):
+                out = out | {str(spec["var"])}
+            narrowed = defined.get(target, every) & out
+            if narrowed != defined.get(target):
+                defined[target] = narrowed
+                pending.append(target)
+    return {
+        name
+        for node, names in templates.items()
+        if node in defined
+        for name in names
+        if name not in defined[node]
+    }
+
+
+class _State:
+    """One explored call state: its key, the call's stored state, and the route there."""
+
+    __slots__ = ("call", "context", "key", "node", "route")
+
+    def __init__(
+        self,
+        key: Hashable,
+        node: str,
+        call: dict[str, Any],
+        route: Route,
+        context: tuple[int, float],
+    ) -> None:
+        self.key = key
+        self.node = node
+        self.call = call
+        self.route = route
+        self.context = context
+
+
+class _Explorer:
+    """One breadth-first exploration over the runtime."""
+
+    def __init__(self, document: dict[str, Any], depth: int | None, max_states: int) -> None:
+        self.specs: dict[str, Mapping[str, Any]] = dict(document["nodes"])
+        self.depth = depth
+        self.max_states = max_states
+        self.store = MemoryStore(max_calls=4)
+        self.now = DEFAULT_NOW.timestamp()
+        # The runtime reads the frozen clock through this closure, so each state sets its own.
+        self.runtime = Runtime(document, self.store, clock=lambda: self.now)
+        edges = [
+            (node, str(key), str(target))
+            for node, spec in self.specs.items()
+            for key, target in (spec.get("edges") or {}).items()
+        ]
+        self.edge_set = set(edges)
+        rules = [
+            rule
+            for spec in self.specs.values()
+            if spec.get("kind") == "branch"
+            for rule in spec.get("rules") or ()
+            if isinstance(rule, Mapping)
+        ]
+        # Rules that differ only in their outcome hold at the same times: keep one of each.
+        hours = {_hours_key(rule): rule for rule in rules if rule.get("test") == "hours"}
+        self.hours = list(hours.values())
+        self.rules_on: dict[str, list[Mapping[str, Any]]] = {}
+        for rule in rules:
+            if rule.get("test") != "hours":
+                self.rules_on.setdefault(str(rule.get("subject", "")), []).append(rule)
+        self.templates: dict[str, list[str]] = {}
+        for node, spec in self.specs.items():
+            names = [
+                match.group(1)
+                for line in spec.get("prompt") or ()
+                for match in _runtime._FIELD.finditer(str(line))
+                if match.group(1) and match.group(1) not in _CALL_FIELDS
+            ]
+            if names:
+                self.templates[node] = list(dict.fromkeys(names))
+        # Whether a variable is set changes no decision: it is part of a call state only where a
+        # prompt may read it unset, so a sound flow explores no more states for its templates.
+        self.subjects = sorted(set(self.rules_on) | _maybe_unset(document, self.templates))
+        # Past the largest max_invalid, more misses change nothing: cap the counter there.
+        self.miss_cap = max(
+            (int(s.get("max_invalid") or 0) for s in self.specs.values()), default=0
+        )
+        self.signatures: dict[tuple[str, bool, Any], tuple[bool, tuple[bool, ...]]] = {}
+        self.entries: dict[str, list[str]] = {}
+        self.states: dict[Hashable, _State] = {}
+        self.successors: dict[Hashable, set[Hashable]] = {}
+        self.queue: deque[_State] = deque()
+        self.noted: set[tuple[int, str, str]] = set()
+        self.result = Exploration(
+            str(document.get("name") or "flow"), document, list(self.specs), edges
+        )
+
+    # -- the search -------------------------------------------------------------------------
+    def run(self) -> Exploration:
+        for context, route in self._contexts():
+            self.now = context[1]
+            turn, _ = self._send(route, None, "dial", "")
+            after = self.store.load(_CALL_ID) if turn.waiting_on else None
+            self._record(None, context, route, turn, after)
+        while self.queue:
+            state = self.queue.popleft()
+            if self.depth is not None and len(state.route.steps) >= self.depth:
+                self.result.limit = f"depth {self.depth}"
+                continue
+            self.successors[state.key] = set()
+            self.now = state.context[1]
+            if self.specs[state.node].get("kind") == "menu":
+                for key in self._keys(state.node):
+                    self._step(state, "press", key)
+            else:
+                for data in self._entries(state):
+                    self._step(state, "enter", data)
+        self._analyse()
+        self.result.states = len(self.states)
+        return self.result
+
+    def _contexts(self) -> list[tuple[tuple[int, float], Route]]:
+        """Where calls start: each representative clock, with each representative caller."""
+        callers: dict[str, list[str]] = {}
+        for subject, default in (("from_number", FROM_NUMBER), ("to_number", TO_NUMBER)):
+            rules = self.rules_on.get(subject, [])
+            kept: dict[tuple[bool, ...], str] = {}
+            for value in [default, *_rule_values(rules)]:
+                probe = {"vars": {}, subject: value}
+                kept.setdefault(tuple(self.runtime._holds(r, probe) for r in rules), value)
+            callers[subject] = list(kept.values())
+        starts = itertools.product(self._clocks(), callers["from_number"], callers["to_number"])
+        return [
+            ((index, now), Route((), iso, caller, called))
+            for index, ((now, iso), caller, called) in enumerate(starts)
+        ]
+
+    def _clocks(self) -> list[tuple[float, str | None]]:
+        """Representative times: one per combination of business-hours rules that hold."""
+        if not self.hours:
+            return [(DEFAULT_NOW.timestamp(), None)]
+        moments = []
+        for rule in self.hours:
+            zone = _zone(rule)
+            bounds = [_minutes(rule.get("start") or "00:00"), _minutes(rule.get("end") or "24:00")]
+            times = sorted(
+                {m + d for m in bounds if m is not None for d in (-1, 0) if 0 <= m + d < 1440}
+            )
+            days = [DEFAULT_NOW.date() + datetime.timedelta(days=n) for n in range(7)]
+            for holiday in rule.get("holidays") or ():
+                try:
+                    days.append(datetime.date.fromisoformat(str(holiday)))
+                except ValueError:
+                    continue
+            for day, minute in itertools.product(days, times or [600]):
+                clock = datetime.time(minute // 60, minute % 60)
+                moments.append(datetime.datetime.combine(day, clock, tzinfo=zone))
+        kept: dict[tuple[bool, ...], tuple[float, str | None]] = {}
+        for moment in moments:
+            self.now = moment.timestamp()
+            vector = tuple(self.runtime._holds(rule, {}) for rule in self.hours)
+            kept.setdefault(vector, (self.now, moment.isoformat()))
+        return list(kept.values())
+
+    def _keys(self, node: str) -> list[str]:
+        """Every key with an edge, and one key without (all such keys act the same)."""
+        edges = self.specs[node].get("edges") or {}
+        return [key for key in KEYS if key in edges] + [key for key in KEYS if key not in edges][:1]
+
+    def _entries(self, state: _State) -> list[str]:
+        """Representative entries for a collect: valid ones, invalid, too long, empty."""
+        node = state.node
+        if node in self.entries:
+            return self.entries[node]
+        spec = self.specs[node]
+        expects = Runtime._expects(self.runtime.nodes[node])
+        entries: list[str] = []
+        if "ok" in (spec.get("edges") or {}):
+            entries = self._valid_entries(state, spec, expects)
+            if not entries:
+                message = "no valid input found: every entry tried was refused"
+                self._note(self.result.no_valid_input, node, message, state.route)
+        if isinstance(expects, int):
+            entries.append("*" + "1" * (expects - 1))  # a key that is not a digit
+        else:
+            limit = min(int(spec.get("max_length") or MAX_DIGITS), MAX_DIGITS)
+            entries.append("1" + ("*" if expects == "#" else "#") + expects)
+            entries.append("1" * (limit + 1) + expects)
+            entries.append(expects)
+        self.entries[node] = entries
+        return entries
+
+    def _valid_entries(
+        self, state: _State, spec: Mapping[str, Any], expects: int | str
+    ) -> list[str]:
+        """One accepted entry for each way the branches can read the collected value."""
+        var = str(spec.get("var"))
+        rules = self.rules_on.get(var, [])
+        kept: dict[Hashable, str] = {}
+        for digits in _candidates(spec, expects, _rule_values(rules)):
+            data = digits if isinstance(expects, int) else digits + expects
+            turn, after = self._send(state.route, state.call, "enter", data)
+            if not turn.edges or turn.edges[0][:2] != (state.node, "ok") or after is None:
+                continue
+            if not rules:
+                return [data]
+            kept.setdefault(self._signature(var, after), data)
+        return list(kept.values())
+
+    # -- talking to the runtime -------------------------------------------------------------
+    def _send(
+        self, route: Route, call: dict[str, Any] | None, action: str, value: str
+    ) -> tuple[Turn, dict[str, Any] | None]:
+        """Send one caller action for a call in state `call` (None: dial); returns the turn and
+        the call's state after it (the runtime updates the copy it is given in place)."""
+        self.result.requests += 1
+        if call is None:
+            event, option, data = 1, None, None
+        elif action == "press":
+            event, option, data = 2, value, None
+        else:  # before any key press, entered digits arrive as event 1 (see Simulator.enter)
+            option, data = call.get("option"), value
+            event = 1 if option is None else 2
+        sent = request(
+            event,
+            _CALL_ID,
+            from_number=route.from_number,
+            to_number=route.to_number,
+            option=option,
+            data=data,
+        )
+        if call is None:
+            return self.runtime.respond(sent), None
+        call = {**call, "vars": dict(call["vars"])}
+        self.store.save(_CALL_ID, call)
+        return self.runtime.respond(sent), call
+
+    def _step(self, state: _State, action: str, value: str) -> None:
+        turn, after = self._send(state.route, state.call, action, value)
+        self._record(state, state.context, state.route.then(action, value), turn, after)
+
+    def _signature(self, subject: str, call: dict[str, Any]) -> tuple[bool, tuple[bool, ...]]:
+        """Whether `subject` is set, and which rules on it hold: all a value can change."""
+        variables = call["vars"]
+        present = subject in variables
+        value = variables[subject] if present else call.get(subject)
+        if not isinstance(value, (str, int, float, type(None))):
+            value = repr(value)
+        cached = self.signatures.get((subject, present, value))
+        if cached is None:
+            holds = tuple(
+                self.runtime._holds(rule, call) for rule in self.rules_on.get(subject, ())
+            )
+            cached = self.signatures[(subject, present, value)] = (present, holds)
+        return cached
+
+    def _record(
+        self,
+        parent: _State | None,
+        context: tuple[int, float],
+        route: Route,
+        turn: Turn,
+        after: dict[str, Any] | None,
+    ) -> None:
+        """Note what a turn reached and found, and queue the state it left the call in."""
+        paths = self.result.paths
+        for node in turn.nodes:
+            if node in self.specs and node not in paths:
+                paths[node] = route
+        for edge in turn.edges:
+            if edge in self.edge_set and edge not in paths:
+                paths[edge] = route
+        variables = after["vars"] if after is not None else {}
+        for node in dict.fromkeys(turn.nodes):
+            for name in self.templates.get(node, ()):
+                if name not in variables:
+                    message = f"{{{name}}} is not set on this call: the caller hears nothing there"
+                    self._note(self.result.unset, node, message, route)
+        self._check_ending(turn, route)
+        successor: Hashable = _END
+        if turn.waiting_on is not None and after is not None:
+            successor = (
+                context[0],
+                turn.waiting_on,
+                min(int(after.get("misses") or 0), self.miss_cap),
+                tuple(self._signature(subject, after) for subject in self.subjects),
+            )
+            if successor not in self.states:
+                if len(self.states) >= self.max_states:
+                    self.result.limit = f"max_states {self.max_states}"
+                else:
+                    state = _State(successor, turn.waiting_on, after, route, context)
+                    self.states[successor] = state
+                    self.queue.append(state)
+        if parent is not None:
+            self.successors[parent.key].add(successor)
+
+    def _check_ending(self, turn: Turn, route: Route) -> None:
+        """A hang-up that no hangup node asked for: a missing edge, or a loop the runtime cut."""
+        response = turn.response
+        if "prompt" not in response or response.get("num_characters") != 0:
+            return
+        last = turn.nodes[-1] if turn.nodes else None
+        kind = self.specs[last].get("kind") if last in self.specs else None
+        if kind == "hangup":
+            return
+        if last is not None and response["prompt"] == LOOP_PROMPT:
+            message = "the call goes round nodes that never wait for the caller, and is cut off"
+            self._note(self.result.dead_ends, last, message, route)
+            return
+        if not turn.edges:
+            return
+        source, key, target = turn.edges[-1]
+        where = f"leads to {target!r}, which is not a node" if target else "is missing"
+        quiet = "" if response["prompt"] else " without a word"
+        message = f"the call hangs up{quiet}: edge {key!r} {where}"
+        self._note(self.result.dead_ends, source, message, route)
+
+    def _note(self, findings: list[Finding], node: str, message: str, route: Route) -> None:
+        """Add a finding unless the same one was noted already (by a shorter route)."""
+        key = (id(findings), node, message)
+        if key not in self.noted:
+            self.noted.add(key)
+            findings.append(Finding(node, message, route))
+
+    # -- what the state graph says ----------------------------------------------------------
+    def _analyse(self) -> None:
+        """Endless calls: states that cannot reach an ending. Stuck callers: self-loops only."""
+        before: dict[Hashable, list[Hashable]] = {}
+        for key, successors in self.successors.items():
+            for successor in successors:
+                before.setdefault(successor, []).append(key)
+        # A state never expanded (past the depth or max_states) might end: assume so.
+        can_end = {key for key in before if key is _END or key not in self.successors}
+        can_end |= {key for key in self.states if key not in self.successors}
+        pending = list(can_end)
+        while pending:
+            for earlier in before.get(pending.pop(), ()):
+                if earlier not in can_end:
+                    can_end.add(earlier)
+                    pending.append(earlier)
+        for key, state in self.states.items():
+            if key not in self.successors:
+                continue
+            if self.successors[key] == {key}:
+                message = "every input leads back here: the caller is stuck"
+                self._note(self.result.dead_ends, state.node, message, state.route)
+            if key not in can_end:
+                message = "a call here can never end: no hangup or transfer can be reached"
+                self._note(self.result.endless, state.node, message, state.route)

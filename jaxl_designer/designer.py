@@ -415,6 +415,7 @@ class Designer(widgets.VBox):
         """Speak sentences on the phone's audio player; without a speech engine, say so once."""
         try:
             self.phone.audio.value = speak(sentences)
+            self.phone.audio.layout.display = ""
         except SpeechUnavailable as error:
             self.phone.hear.value = False
             self.say(str(error), error=True)

@@ -128,7 +128,9 @@ class GraphView(anywidget.AnyWidget):
     In the page, the view is `.jd-graph-view`, and each drawn node's `<g>` carries
     `data-jd-kind="node"` and `data-jd-node="<node id>"` (edges: `data-jd-source`, `data-jd-key`,
     `data-jd-target`), so a browser test clicks node `main` with
-    `.jd-graph-view g[data-jd-node="main"]`. The selected node's `<g>` has class `jd-selected`.
+    `.jd-graph-view g.node[data-jd-node="main"]:not(.jd-start)` (the entry's start marker is
+    mapped to the entry node too, so a click on it selects the entry). The selected node's `<g>`
+    has class `jd-selected`.
     """
 
     _esm = _ESM

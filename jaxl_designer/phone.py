@@ -26,7 +26,10 @@ class Phone:
         self.keypad = {key: button(key, f"jd-keypad-{css_name(key)}") for key in _keypad_order()}
         self.digits = text("digits", "jd-digits", "e.g. 123*")
         self.enter = button("Enter", "jd-enter", "Type these digits at a collect")
-        self.transcript = widgets.Textarea(disabled=True, placeholder="Dial to start a call.")
+        self.transcript = widgets.Textarea(
+            disabled=True, placeholder="Dial to start a call.", rows=10
+        )
+        self.transcript.layout.width = "100%"
         self.transcript.add_class("jd-transcript")
         self.status = widgets.Label("No call.")
         self.status.add_class("jd-call-status")
@@ -36,6 +39,7 @@ class Phone:
         self.hear.add_class("jd-hear")
         self.audio = widgets.Audio(format="wav", autoplay=True, controls=True)
         self.audio.add_class("jd-audio")
+        self.audio.layout.display = "none"  # an empty player is noise: shown once it has sound
         self.dial.on_click(lambda _: designer.dial())
         self.restart.on_click(lambda _: designer.dial())
         self.hangup.on_click(lambda _: designer.act("hang up", lambda call: call.hangup()))

@@ -218,6 +218,8 @@ def loads(text: str, source: str = "<string>") -> Flow:
         ) from None
     except ValueError as error:
         raise FlowFileError(f"{source}: not valid JSON: {error}") from None
+    except RecursionError:
+        raise FlowFileError(f"{source}: not a flow file: JSON nested too deeply") from None
     return from_document(document, source)
 
 

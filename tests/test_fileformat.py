@@ -255,3 +255,9 @@ def test_edges_to_unknown_nodes_are_kept() -> None:
     assert flow.edges("main")["3"] == "nowhere"
     assert "nowhere" not in flow.nodes
     assert from_document(document).to_document() == document
+
+
+def test_json_nested_too_deeply_is_one_line_not_a_recursion_error() -> None:
+    with pytest.raises(FlowFileError) as error:
+        loads("[" * 100_000 + "]" * 100_000, "deep.json")
+    assert str(error.value) == "deep.json: not a flow file: JSON nested too deeply"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import re
-import sys
 import textwrap
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -24,7 +22,7 @@ from .flow import Flow
 from .prepare import prepare
 from .validation import Problem, errors, validate
 
-__all__ = ["FILES", "ExportError", "ExportResult", "export", "generate_webhook", "main"]
+__all__ = ["FILES", "ExportError", "ExportResult", "export", "export_examples", "generate_webhook"]
 
 #: The files an export writes, always these names, always in the output folder itself.
 FILES = ("flow.json", "webhook.py")
@@ -325,24 +323,3 @@ def export_examples(out_root: str | Path) -> list[ExportResult]:
             raise ExportError(f"example name {name!r} cannot be a folder name")
         results.append(export(build(), Path(out_root) / name))
     return results
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m jaxl_designer.export --examples exported/`: regenerate the example exports."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jaxl_designer.export", description="Export every example flow."
-    )
-    parser.add_argument("--examples", metavar="DIR", required=True, help="folder to export into")
-    args = parser.parse_args(argv)
-    try:
-        results = export_examples(args.examples)
-    except ExportError as error:
-        print(f"export: {error}", file=sys.stderr)
-        return 1
-    for result in results:
-        print(result)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

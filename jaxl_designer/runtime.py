@@ -51,6 +51,7 @@ WAITING = frozenset({"menu", "collect"})
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}")
 _INT = re.compile(r"[+-]?[0-9]{1,19}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class BadRequest(ValueError):
@@ -188,6 +189,9 @@ def _as_int(value: Any, where: str) -> int:
 
 
 def _as_text(value: Any, where: str) -> str | None:
+    if isinstance(value, str) and not value.isascii() and _SURROGATE.search(value):
+        # JSON's "\ud800" escape yields text no store, log or answer can encode as UTF-8
+        raise BadRequest(f"{where} must be valid Unicode text")
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -326,7 +330,8 @@ class Runtime:
         """The digits a collect keeps from `data`, or None when the node must refuse them."""
         spec = node.spec
         limit = min(spec.get("max_length") or MAX_DIGITS, MAX_DIGITS)
-        terminator = spec.get("terminator")
+        # A collect with neither terminator nor length asks for "#" (see _expects), so takes it.
+        terminator = spec.get("terminator") or ("" if spec.get("length") else "#")
         if len(data) > limit + 1:
             return None
         if terminator and data.endswith(terminator):
@@ -406,8 +411,10 @@ class Runtime:
                 self.store.drop(call_id)
                 turn.response = self._cta(node.spec)
                 return turn
-            target = node.edges.get(key) or node.edges.get("default") or ""
-            turn.edges.append((node_id, key, target))
+            if kind == "branch" and key not in node.edges:
+                key = "default"  # a rule whose outcome has no edge goes the default way
+            target = node.edges.get(key, "")
+            turn.edges.append((node_id, key, target))  # an empty target: the edge is missing
             node_id = target
         self.store.drop(call_id)
         turn.response = {"prompt": list(LOOP_PROMPT), "num_characters": 0}

@@ -184,8 +184,8 @@ class WebhookApp:
         refusal = self._refuse_body(headers, body)
         if refusal is not None:
             return refusal
-        try:
-            request = json.loads(body)
+        try:  # JSON is UTF-8 (RFC 8259); json.loads(bytes) would also take UTF-16 and surrogates
+            request = json.loads(body.decode("utf-8-sig"))
         except (ValueError, RecursionError):
             return _error(400, "the body is not JSON")
         return self._answer(request, fields)
@@ -353,7 +353,7 @@ def app_from_env(
     `JAXL_MAX_CALLS` and `JAXL_TTL`.
     """
     env = os.environ if environ is None else environ
-    return build_app(
+    app = build_app(
         flow_document,
         redis_url=env.get("JAXL_REDIS_URL") or None,
         token=env.get("JAXL_WEBHOOK_TOKEN") or None,
@@ -361,6 +361,21 @@ def app_from_env(
         max_calls=int(env.get("JAXL_MAX_CALLS") or 100_000),
         ttl=int(env.get("JAXL_TTL") or 3600),
     )
+    _say_if_down(app.runtime.store)  # uvicorn and gunicorn workers start here, not in serve_flow
+    return app
+
+
+_SAID_DOWN: set[str] = set()
+
+
+def _say_if_down(store: Any) -> None:
+    """Say on stderr, once per process and URL, that the Redis a webhook starts with is down."""
+    if isinstance(store, RedisStore) and store.url not in _SAID_DOWN and not store.ping():
+        _SAID_DOWN.add(store.url)
+        log_to_stderr(
+            f"webhook: Redis at {redact(store.url)} is not answering; serving anyway "
+            "(callers hear an apology and /healthz answers 503 until it is back)"
+        )
 
 
 # -- http.server ----------------------------------------------------------------------------
@@ -368,6 +383,9 @@ class _Handler(BaseHTTPRequestHandler):
     """Feeds http.server requests to a `WebhookApp`, over keep-alive HTTP/1.1 connections."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without TCP_NODELAY each answer waits ~40 ms for the
+    # client's delayed ACK (Nagle's algorithm), capping a connection at ~25 requests a second.
+    disable_nagle_algorithm = True
     server_version = "jaxl-webhook"
     sys_version = ""
     app: WebhookApp
@@ -427,6 +445,8 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer a request http.server itself refuses (bad request line, huge headers) in JSON."""
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # an unreadable request line: answer it in
+            self.request_version = self.protocol_version  # HTTP/1.1, not as a bare body
         try:
             phrase = HTTPStatus(code).phrase
         except ValueError:
@@ -438,6 +458,20 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep http.server quiet: the app writes its own one-line JSON log."""
 
 
+class _Server(ThreadingHTTPServer):
+    """http.server's threading server, with a deep accept queue and quiet client hang-ups."""
+
+    # http.server queues only 5 connections not yet accepted; a burst of new callers past that
+    # waits seconds on TCP retries, so let the kernel queue as many as it allows.
+    request_queue_size = socket.SOMAXCONN
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer was written is no error of ours: no traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def make_server(
     app: WebhookApp, host: str = "127.0.0.1", port: int = 9919, *, timeout: float = 30.0
 ) -> ThreadingHTTPServer:
@@ -447,7 +481,7 @@ def make_server(
     seconds (idle keep-alive, or a client that never finishes its request) is closed.
     """
     handler = type("WebhookHandler", (_Handler,), {"app": app, "timeout": timeout})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = _Server((host, port), handler)
     server.daemon_threads = True
     return server
 
@@ -627,11 +661,7 @@ def serve_flow(
         log_to_stderr(f"webhook: {error}")
         return 2
     store = app.runtime.store
-    if isinstance(store, RedisStore) and not store.ping():
-        log_to_stderr(
-            f"webhook: Redis at {redact(store.url)} is not answering; serving anyway "
-            "(callers hear an apology and /healthz answers 503 until it is back)"
-        )
+    _say_if_down(store)
     try:
         server = make_server(app, host, port, timeout=timeout)
     except OSError as error:

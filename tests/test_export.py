@@ -168,14 +168,14 @@ def test_parameters_are_filled_from_the_chosen_environment(tmp_path: Path) -> No
 def test_the_committed_exports_are_what_the_generator_writes(name: str) -> None:
     flow = EXAMPLES[name]()
     folder = EXPORTED / name
-    hint = "regenerate with: python -m jaxl_designer.export --examples exported/"
+    hint = "regenerate with: jaxl-designer export --examples exported/"
     assert (folder / "flow.json").read_text(encoding="utf-8") == dumps(flow), hint
     assert (folder / "webhook.py").read_text(encoding="utf-8") == generate_webhook(flow), hint
 
 
 def test_the_examples_command_regenerates_every_example(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "jaxl_designer.export", "--examples", str(tmp_path)],
+        [sys.executable, "-m", "jaxl_designer", "export", "--examples", str(tmp_path)],
         capture_output=True,
         text=True,
         check=True,

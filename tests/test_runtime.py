@@ -342,3 +342,26 @@ def test_a_bad_time_zone_takes_the_default_outcome_instead_of_crashing() -> None
     flow.update("hours", rules=rules)
     response = Runtime(flow.to_document()).handle(request(1, 1))
     assert response["num_characters"] == 0  # closed: the default outcome
+
+
+def test_a_rule_whose_outcome_has_no_edge_is_recorded_as_the_default_edge() -> None:
+    from jaxl_designer.simulator import Simulator
+
+    flow = Flow("vip")
+    rule = {"outcome": "vip", "test": "prefix", "subject": "from_number", "value": "+91"}
+    flow.branch("check", [rule], outcomes={"default": "bye"})
+    flow.hangup("bye", "Bye.")
+    assert Simulator(flow).dial("+911234567890").edges == [("check", "default", "bye")]
+
+
+def test_a_collect_without_terminator_or_length_takes_the_hash_it_asks_for() -> None:
+    flow = {
+        "entry": "c",
+        "nodes": {
+            "c": {"kind": "collect", "prompt": ["Digits?"], "var": "v", "edges": {"ok": "b"}},
+            "b": {"kind": "hangup", "prompt": ["Got {v}."]},
+        },
+    }
+    runtime = Runtime(flow)
+    assert runtime.handle(request(1, 1))["num_characters"] == "#"
+    assert runtime.handle(request(1, 1, data="123#"))["prompt"] == ["Got 123."]

@@ -10,7 +10,7 @@ Run it (Python 3.10+, the standard library is enough for the first form):
     python webhook.py --host 127.0.0.1 --port 9919
     python webhook.py --port 9919 --redis-url redis://127.0.0.1:6379/0 --token SECRET
     uvicorn webhook:asgi --port 9919 --workers 2
-    gunicorn webhook:wsgi --bind 127.0.0.1:9919 --workers 2
+    gunicorn webhook:wsgi --bind 127.0.0.1:9919 --workers 2 --threads 8
     jaxl apps run --app webhook:JaxlApp
 
 then point the IVR at https://YOUR-HOST/webhook/ (teardown as POST or DELETE), and at
@@ -63,6 +63,7 @@ WAITING = frozenset({"menu", "collect"})
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}")
 _INT = re.compile(r"[+-]?[0-9]{1,19}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class BadRequest(ValueError):
@@ -200,6 +201,9 @@ def _as_int(value: Any, where: str) -> int:
 
 
 def _as_text(value: Any, where: str) -> str | None:
+    if isinstance(value, str) and not value.isascii() and _SURROGATE.search(value):
+        # JSON's "\ud800" escape yields text no store, log or answer can encode as UTF-8
+        raise BadRequest(f"{where} must be valid Unicode text")
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -338,7 +342,8 @@ class Runtime:
         """The digits a collect keeps from `data`, or None when the node must refuse them."""
         spec = node.spec
         limit = min(spec.get("max_length") or MAX_DIGITS, MAX_DIGITS)
-        terminator = spec.get("terminator")
+        # A collect with neither terminator nor length asks for "#" (see _expects), so takes it.
+        terminator = spec.get("terminator") or ("" if spec.get("length") else "#")
         if len(data) > limit + 1:
             return None
         if terminator and data.endswith(terminator):
@@ -418,8 +423,10 @@ class Runtime:
                 self.store.drop(call_id)
                 turn.response = self._cta(node.spec)
                 return turn
-            target = node.edges.get(key) or node.edges.get("default") or ""
-            turn.edges.append((node_id, key, target))
+            if kind == "branch" and key not in node.edges:
+                key = "default"  # a rule whose outcome has no edge goes the default way
+            target = node.edges.get(key, "")
+            turn.edges.append((node_id, key, target))  # an empty target: the edge is missing
             node_id = target
         self.store.drop(call_id)
         turn.response = {"prompt": list(LOOP_PROMPT), "num_characters": 0}
@@ -661,8 +668,8 @@ class WebhookApp:
         refusal = self._refuse_body(headers, body)
         if refusal is not None:
             return refusal
-        try:
-            request = json.loads(body)
+        try:  # JSON is UTF-8 (RFC 8259); json.loads(bytes) would also take UTF-16 and surrogates
+            request = json.loads(body.decode("utf-8-sig"))
         except (ValueError, RecursionError):
             return _error(400, "the body is not JSON")
         return self._answer(request, fields)
@@ -830,7 +837,7 @@ def app_from_env(
     `JAXL_MAX_CALLS` and `JAXL_TTL`.
     """
     env = os.environ if environ is None else environ
-    return build_app(
+    app = build_app(
         flow_document,
         redis_url=env.get("JAXL_REDIS_URL") or None,
         token=env.get("JAXL_WEBHOOK_TOKEN") or None,
@@ -838,6 +845,21 @@ def app_from_env(
         max_calls=int(env.get("JAXL_MAX_CALLS") or 100_000),
         ttl=int(env.get("JAXL_TTL") or 3600),
     )
+    _say_if_down(app.runtime.store)  # uvicorn and gunicorn workers start here, not in serve_flow
+    return app
+
+
+_SAID_DOWN: set[str] = set()
+
+
+def _say_if_down(store: Any) -> None:
+    """Say on stderr, once per process and URL, that the Redis a webhook starts with is down."""
+    if isinstance(store, RedisStore) and store.url not in _SAID_DOWN and not store.ping():
+        _SAID_DOWN.add(store.url)
+        log_to_stderr(
+            f"webhook: Redis at {redact(store.url)} is not answering; serving anyway "
+            "(callers hear an apology and /healthz answers 503 until it is back)"
+        )
 
 
 # -- http.server ----------------------------------------------------------------------------
@@ -845,6 +867,9 @@ class _Handler(BaseHTTPRequestHandler):
     """Feeds http.server requests to a `WebhookApp`, over keep-alive HTTP/1.1 connections."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without TCP_NODELAY each answer waits ~40 ms for the
+    # client's delayed ACK (Nagle's algorithm), capping a connection at ~25 requests a second.
+    disable_nagle_algorithm = True
     server_version = "jaxl-webhook"
     sys_version = ""
     app: WebhookApp
@@ -904,6 +929,8 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer a request http.server itself refuses (bad request line, huge headers) in JSON."""
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # an unreadable request line: answer it in
+            self.request_version = self.protocol_version  # HTTP/1.1, not as a bare body
         try:
             phrase = HTTPStatus(code).phrase
         except ValueError:
@@ -915,6 +942,20 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep http.server quiet: the app writes its own one-line JSON log."""
 
 
+class _Server(ThreadingHTTPServer):
+    """http.server's threading server, with a deep accept queue and quiet client hang-ups."""
+
+    # http.server queues only 5 connections not yet accepted; a burst of new callers past that
+    # waits seconds on TCP retries, so let the kernel queue as many as it allows.
+    request_queue_size = socket.SOMAXCONN
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its answer was written is no error of ours: no traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def make_server(
     app: WebhookApp, host: str = "127.0.0.1", port: int = 9919, *, timeout: float = 30.0
 ) -> ThreadingHTTPServer:
@@ -924,7 +965,7 @@ def make_server(
     seconds (idle keep-alive, or a client that never finishes its request) is closed.
     """
     handler = type("WebhookHandler", (_Handler,), {"app": app, "timeout": timeout})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = _Server((host, port), handler)
     server.daemon_threads = True
     return server
 
@@ -1104,11 +1145,7 @@ def serve_flow(
         log_to_stderr(f"webhook: {error}")
         return 2
     store = app.runtime.store
-    if isinstance(store, RedisStore) and not store.ping():
-        log_to_stderr(
-            f"webhook: Redis at {redact(store.url)} is not answering; serving anyway "
-            "(callers hear an apology and /healthz answers 503 until it is back)"
-        )
+    _say_if_down(store)
     try:
         server = make_server(app, host, port, timeout=timeout)
     except OSError as error:

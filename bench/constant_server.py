@@ -1,0 +1,121 @@
+"""A constant-answer webhook: the ceiling of the HTTP stack, and the load client's own ceiling.
+
+A raw ASGI app that answers every request with the Acme main-menu prompt and does nothing else.
+Served by uvicorn exactly like the webhook under test, it shows how many requests per second
+uvicorn itself allows on one core, and how many a load client can send. It answers a setup
+correctly, so `bench/load.py --mode setup` checks it; in calls mode every later step mismatches.
+
+With --raw it skips uvicorn: a bare uvloop protocol that finds each request's end and writes a
+canned HTTP/1.1 response, to push a load client to its own ceiling.
+
+Usage: python bench/constant_server.py --port 8000 [--no-access-log] [--raw]
+   or: uvicorn constant_server:asgi --app-dir bench --port 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+BODY = json.dumps(
+    {
+        "prompt": [
+            "Welcome to Acme.",
+            "Press 1 for sales.",
+            "Press 2 to enter your order number.",
+            "Press 9 to hear this again.",
+        ],
+        "num_characters": 1,
+    }
+).encode()
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+
+
+async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+RAW_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+    + str(len(BODY)).encode()
+    + b"\r\n\r\n"
+    + BODY
+)
+
+
+class _Raw:
+    """asyncio protocol: answers each complete request (headers + Content-Length body)."""
+
+    def connection_made(self, transport):  # type: ignore[no-untyped-def]
+        self.transport = transport
+        self.buf = b""
+
+    def data_received(self, data):  # type: ignore[no-untyped-def]
+        buf = self.buf + data
+        out = []
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = buf[:end].lower()
+            at = head.find(b"content-length:")
+            length = int(head[at + 15 : head.find(b"\r\n", at) % (len(head) + 1)]) if at >= 0 else 0
+            if len(buf) < end + 4 + length:
+                break
+            buf = buf[end + 4 + length :]
+            out.append(RAW_RESPONSE)
+        self.buf = buf
+        if out:
+            self.transport.write(b"".join(out))
+
+    def connection_lost(self, exc):  # type: ignore[no-untyped-def]
+        pass
+
+    def eof_received(self):  # type: ignore[no-untyped-def]
+        return False
+
+
+def serve_raw(host: str, port: int) -> None:
+    import asyncio
+
+    import uvloop
+
+    async def run() -> None:
+        server = await asyncio.get_running_loop().create_server(_Raw, host, port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    uvloop.run(run())
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Serve a constant answer (a ceiling).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument("--raw", action="store_true", help="a bare protocol, not uvicorn")
+    args = parser.parse_args()
+    if args.raw:
+        serve_raw(args.host, args.port)
+        return
+    uvicorn.run(
+        asgi,
+        host=args.host,
+        port=args.port,
+        http="httptools",
+        access_log=not args.no_access_log,
+        lifespan="off",
+    )
+
+
+if __name__ == "__main__":
+    main()

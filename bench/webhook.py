@@ -12,11 +12,11 @@ core 1):
                    SDK app, served by the SDK's `_start_server(app)` under uvicorn, one worker
 - `constant`       bench/constant_server.py under uvicorn: a constant answer, the HTTP ceiling
 
-Each is run with and without per-request logging. "on" is how each runs by default: uvicorn's
-access log (the SDK, the constant server, and ours under uvicorn, where the module also writes
-its own one-line JSON log), the module's JSON line alone (ours under gunicorn, which has no access
-log by default, and its stdlib server). "off": `--no-access-log`, JAXL_WEBHOOK_LOG=0 or
-`--no-log`. Server output goes to a file in a temporary folder.
+Each is run with and without per-request logging, one line per request on every side when "on":
+uvicorn's access log for the SDK and the constant server; for ours, the module's own JSON line
+(under uvicorn with --no-access-log, as the generated header says to run it, so nothing is
+logged twice). "off": `--no-access-log`, JAXL_WEBHOOK_LOG=0 or `--no-log`. Server output goes to
+a file in a temporary folder.
 Modes: `setup` (event 1, a new call id each request) and `calls` (whole 5-request Acme calls,
 every response checked against jaxl_designer's runtime). Concurrency 1, 16, 64.
 
@@ -128,7 +128,9 @@ class Server:
         if self.name in ("ours-uvicorn", "ours-redis"):
             cmd = [_bin("uvicorn"), "webhook:asgi", "--app-dir", here, *address]
             cmd += ["--workers", "1", "--http", "httptools", "--loop", "uvloop"]
-            return cmd + ([] if log else ["--no-access-log"])
+            # The module writes its own JSON line per request (as the generated header says to
+            # run it); uvicorn's access log on top would log every request twice.
+            return [*cmd, "--no-access-log"]
         if self.name == "ours-stdlib":
             return [PY, str(self.module), *address] + ([] if log else ["--no-log"])
         if self.name == "ours-gunicorn":

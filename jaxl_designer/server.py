@@ -51,8 +51,12 @@ def log_to_stderr(line: str) -> None:
     sys.stderr.flush()
 
 
+# One encoder for every answer and log line: json.dumps with options builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json(status: int, payload: Any, extra: Sequence[tuple[str, str]] = ()) -> Reply:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = _encode(payload).encode("utf-8")
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     headers.extend(extra)
     return status, headers, body
@@ -160,7 +164,7 @@ class WebhookApp:
             "ms": round((time.perf_counter() - started) * 1000, 3),
         }
         if self.log is not None:
-            self.log(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+            self.log(_encode(line))
 
     def _route(
         self,
@@ -545,6 +549,11 @@ def make_wsgi(app: WebhookApp) -> Callable[..., Iterable[bytes]]:
     return application
 
 
+_READ_HEADERS = frozenset(
+    {b"content-length", b"content-type", b"transfer-encoding", b"x-jaxl-token"}
+)
+
+
 async def _asgi_body(receive: Callable[[], Any], limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -586,9 +595,11 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             return
         if scope["type"] != "http":
             return
+        # ASGI servers give lower-case names; only these few are read, so only these are decoded.
         headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1")
+            name.decode("latin-1"): value.decode("latin-1")
             for name, value in scope.get("headers", ())
+            if name in _READ_HEADERS
         }
         length = body_length(headers, app.max_body)
         body = await _asgi_body(receive, app.max_body) if length is not None else b""

@@ -9,12 +9,13 @@ Run it (Python 3.10+, the standard library is enough for the first form):
 
     python webhook.py --host 127.0.0.1 --port 9919
     python webhook.py --port 9919 --redis-url redis://127.0.0.1:6379/0 --token SECRET
-    uvicorn webhook:asgi --port 9919 --workers 2
+    uvicorn webhook:asgi --port 9919 --workers 2 --no-access-log
     gunicorn webhook:wsgi --bind 127.0.0.1:9919 --workers 2 --threads 8
     jaxl apps run --app webhook:JaxlApp
 
 then point the IVR at https://YOUR-HOST/webhook/ (teardown as POST or DELETE), and at
-/healthz for health checks. uvicorn and gunicorn read their settings from the environment:
+/healthz for health checks. Every form logs one JSON line per request itself (hence uvicorn's
+--no-access-log). uvicorn and gunicorn read their settings from the environment:
 JAXL_REDIS_URL (several workers must share call state), JAXL_WEBHOOK_TOKEN, JAXL_WEBHOOK_LOG=0,
 JAXL_MAX_CALLS and JAXL_TTL. `JaxlApp` needs the Jaxl SDK: pip install 'jaxl-python[app]'.
 """
@@ -535,8 +536,12 @@ def log_to_stderr(line: str) -> None:
     sys.stderr.flush()
 
 
+# One encoder for every answer and log line: json.dumps with options builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json(status: int, payload: Any, extra: Sequence[tuple[str, str]] = ()) -> Reply:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = _encode(payload).encode("utf-8")
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     headers.extend(extra)
     return status, headers, body
@@ -644,7 +649,7 @@ class WebhookApp:
             "ms": round((time.perf_counter() - started) * 1000, 3),
         }
         if self.log is not None:
-            self.log(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+            self.log(_encode(line))
 
     def _route(
         self,
@@ -1029,6 +1034,11 @@ def make_wsgi(app: WebhookApp) -> Callable[..., Iterable[bytes]]:
     return application
 
 
+_READ_HEADERS = frozenset(
+    {b"content-length", b"content-type", b"transfer-encoding", b"x-jaxl-token"}
+)
+
+
 async def _asgi_body(receive: Callable[[], Any], limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -1070,9 +1080,11 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             return
         if scope["type"] != "http":
             return
+        # ASGI servers give lower-case names; only these few are read, so only these are decoded.
         headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1")
+            name.decode("latin-1"): value.decode("latin-1")
             for name, value in scope.get("headers", ())
+            if name in _READ_HEADERS
         }
         length = body_length(headers, app.max_body)
         body = await _asgi_body(receive, app.max_body) if length is not None else b""

@@ -10,24 +10,12 @@ __all__ = ["write_atomic", "write_atomic_bytes"]
 
 
 def write_atomic(path: str | os.PathLike[str], text: str, *, mode: int = 0o644) -> Path:
-    """Write `text` to `path` through a temporary file in the same folder, then rename it."""
-    target = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write `text` (UTF-8, newlines as given) to `path` the way `write_atomic_bytes` does."""
+    return write_atomic_bytes(path, text.encode("utf-8"), mode=mode)
 
 
 def write_atomic_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> Path:
-    """Write `data` (an image, say) to `path` the way `write_atomic` writes text."""
+    """Write `data` to `path` through a temporary file in the same folder, then rename it."""
     target = Path(path)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import missing
 
 from jaxl_designer.designer import NONE, Designer
 from jaxl_designer.examples import SORRY, acme
@@ -322,7 +323,7 @@ def test_hear_it_puts_the_prompt_on_the_audio_player() -> None:
     from jaxl_designer import speech
 
     if speech.available() is None:
-        pytest.skip("espeak-ng is installed by scripts/setup")
+        missing("espeak-ng is not installed (scripts/setup installs it)")
     designer = Designer(acme())
     designer.phone.hear.value = True
     designer.phone.dial.click()

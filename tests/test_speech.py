@@ -6,12 +6,14 @@ import io
 import wave
 
 import pytest
+from conftest import missing
 
 from jaxl_designer import speech
 
 
-@pytest.mark.skipif(speech.available() is None, reason="espeak-ng is installed by scripts/setup")
 def test_prompts_become_audible_wav() -> None:
+    if speech.available() is None:
+        missing("espeak-ng is not installed (scripts/setup installs it)")
     short = speech.speak(["Hi."])
     audio = speech.speak(["Welcome to Acme.", "Press 1 for sales.", "https://x.test/a.wav"])
     with wave.open(io.BytesIO(audio)) as wav:
@@ -21,8 +23,9 @@ def test_prompts_become_audible_wav() -> None:
         assert wav.getnframes() < frames
 
 
-@pytest.mark.skipif(speech.available() is None, reason="espeak-ng is installed by scripts/setup")
 def test_devanagari_is_spoken_too() -> None:
+    if speech.available() is None:
+        missing("espeak-ng is not installed (scripts/setup installs it)")
     audio = speech.speak(["स्वागत है।"])
     with wave.open(io.BytesIO(audio)) as wav:
         assert wav.getnframes() > 0

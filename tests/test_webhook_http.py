@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Processes, free_port, request
+from conftest import Processes, free_port, missing, request
 
 from jaxl_designer.examples import acme
 from jaxl_designer.export import export
@@ -198,10 +198,11 @@ def sdk_available() -> bool:
     return os.spawnv(os.P_WAIT, probe[0], probe) == 0
 
 
-@pytest.mark.skipif(not sdk_available(), reason="no .venv-sdk with jaxl-python (scripts/sdk-venv)")
 def test_jaxl_app_under_the_sdk_server_answers_like_the_runtime(
     webhook: Path, spawn: Processes
 ) -> None:
+    if not sdk_available():
+        missing("no .venv-sdk with jaxl-python (scripts/sdk-venv makes it)")
     port = free_port()
     spawn.start([str(SDK_PYTHON), "-c", SDK_SERVER, str(webhook.parent), str(port)], port=port)
     calls = scripts()

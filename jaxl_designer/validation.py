@@ -413,11 +413,12 @@ def _list(value: Any) -> list[Any]:
 
 
 def _loops(flow: Flow) -> list[Problem]:
-    silent = [n for n in flow.nodes if flow.kind(n) in ("say", "branch")]
+    order = {node: index for index, node in enumerate(flow.nodes)}
+    silent = [n for n in order if flow.graph.nodes[n]["kind"] in ("say", "branch")]
     sub = flow.graph.subgraph(silent)
     found = []
     for component in nx.strongly_connected_components(sub):
-        first = min(component, key=flow.nodes.index)
+        first = min(component, key=order.__getitem__)
         if len(component) > 1 or sub.has_edge(first, first):
             names = ", ".join(sorted(component))
             found.append(

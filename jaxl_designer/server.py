@@ -23,6 +23,7 @@ from .runtime import LOOP_PROMPT, BadRequest, MemoryStore, Runtime, StoreError
 __all__ = [
     "RedisStore",
     "WebhookApp",
+    "add_serving_arguments",
     "app_from_env",
     "build_app",
     "jaxl_app_class",
@@ -695,8 +696,8 @@ def serve_flow(
     return 0
 
 
-def _parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Serve this Jaxl webhook over HTTP.")
+def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
+    """The serving flags, shared by `python webhook.py` and `jaxl-designer serve`."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=9919, help="port to listen on (9919)")
     parser.add_argument(
@@ -717,6 +718,11 @@ def _parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds before an idle connection is closed"
     )
+
+
+def _parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Serve this Jaxl webhook over HTTP.")
+    add_serving_arguments(parser)
     return parser
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from ..fileformat import load
 from ..prepare import prepare
-from ..server import serve_flow
+from ..server import add_serving_arguments, serve_flow
 from ..validation import errors, validate
 from . import CommandError
 
@@ -19,27 +18,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the `serve` verb."""
     parser = subparsers.add_parser("serve", help="serve a flow as a Jaxl webhook over HTTP")
     parser.add_argument("flow", help="the flow file (JSON)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=9919, help="port to listen on (9919)")
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("JAXL_REDIS_URL") or None,
-        help="keep call state in Redis (env JAXL_REDIS_URL)",
-    )
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("JAXL_WEBHOOK_TOKEN") or None,
-        help="require this secret in X-Jaxl-Token or ?token= (env JAXL_WEBHOOK_TOKEN)",
-    )
     parser.add_argument("--env", help="the environment whose values fill {{parameters}}")
-    parser.add_argument("--no-log", action="store_true", help="no JSON line per request")
-    parser.add_argument("--ttl", type=int, default=3600, help="seconds an idle call is kept")
-    parser.add_argument(
-        "--max-calls", type=int, default=100_000, help="calls kept in memory without Redis"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds before an idle connection is closed"
-    )
+    add_serving_arguments(parser)
     parser.set_defaults(run=run)
 
 

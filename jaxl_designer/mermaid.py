@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from .flow import Flow
-from .render import EDGE_STYLES, NODE_STYLES, STATE_STYLES, path_parts, summary
+from .labels import path_parts, summary
+from .render import EDGE_STYLES, NODE_STYLES, STATE_STYLES
 
 __all__ = ["SHAPES", "to_mermaid"]
 

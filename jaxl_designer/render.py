@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import itertools
 import os
 import re
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +30,10 @@ from typing import Any
 
 import graphviz
 
+from .backend import RenderError, run_dot
 from .files import write_atomic, write_atomic_bytes
-from .flow import TARGETS, Flow
+from .flow import Flow
+from .labels import Edge, as_edge, clean, path_parts, shorten, summary
 
 __all__ = [
     "EDGE_STYLES",
@@ -51,7 +51,6 @@ __all__ = [
     "to_dot",
 ]
 
-Edge = tuple[str, str, str]
 
 #: How each kind of node is drawn (Graphviz node attributes); `missing` is an edge target that
 #: is not a node of the flow.
@@ -95,18 +94,8 @@ EDGE_STYLES: dict[str, dict[str, str]] = {
 }
 _FALLBACK_KEYS = frozenset({"invalid", "gave_up"})
 _STATE_ORDER = ("visited", "active", "warning", "error", "selected")
-_NOT_FOUND = (
-    "graphviz's dot program was not found: install graphviz "
-    "(apt-get install graphviz / brew install graphviz)"
-)
 # Characters XML 1.0 forbids, and lone surrogates UTF-8 cannot carry: replaced, never passed on.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 _PREFIX = re.compile(r"[A-Za-z0-9_-]*")
-_LINE_CHARS = 48
-
-
-class RenderError(RuntimeError):
-    """Drawing failed: `dot` is missing, failed or took too long. The message is one line."""
 
 
 @dataclass(frozen=True)
@@ -147,133 +136,6 @@ class RenderOptions:
             raise ValueError(f"id_prefix {self.id_prefix!r}: use letters, digits, - and _ only")
         if self.rankdir not in ("TB", "LR", "BT", "RL"):
             raise ValueError(f"rankdir {self.rankdir!r}: one of TB, LR, BT, RL")
-
-
-# -- what a node says ------------------------------------------------------------------------
-def _clean(text: str) -> str:
-    return _UNPRINTABLE.sub("\ufffd", text)
-
-
-def _shorten(text: str, limit: int = _LINE_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _first_words(prompt: Iterable[str], words: int) -> str:
-    said = " ".join(str(line) for line in prompt).split()
-    text = " ".join(said[:words])
-    return _shorten(text + " …" if len(said) > words else text)
-
-
-def _transfer_target(data: Mapping[str, Any]) -> str:
-    for name in TARGETS:
-        value = data.get(name)
-        if value is None:
-            continue
-        text = ", ".join(map(str, _listed(value)))
-        word = {"phone": "", "appusers": "app users ", "ivr": "IVR "}.get(name, f"{name} ")
-        return _shorten(f"→ {word}{text}")
-    return "→ ?"
-
-
-def _listed(value: Any) -> list[Any]:
-    # A file may hold anything where a list belongs; the drawing shows it rather than fail.
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _days(days: list[Any]) -> str:
-    week = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    if len(days) > 2 and all(day in week for day in days):
-        start = week.index(days[0])
-        if days == week[start : start + len(days)]:
-            return f"{days[0]}–{days[-1]}"
-    return ",".join(map(str, days)) or "every day"
-
-
-def _rule_text(rule: Mapping[str, Any]) -> str:
-    test, subject, value = rule.get("test"), rule.get("subject"), rule.get("value")
-    if test == "hours":
-        days = _days(_listed(rule.get("days")))
-        condition = f"{days} {rule.get('start', '')}–{rule.get('end', '')}"
-    elif test == "one_of":
-        condition = f"{subject} in {', '.join(map(str, _listed(rule.get('values'))))}"
-    elif test == "is_set":
-        condition = f"{subject} is set"
-    else:
-        symbol = {"equals": "=", "prefix": "starts", "matches": "~"}.get(str(test), str(test))
-        condition = f"{subject} {symbol} {value}"
-    return _shorten(f"{rule.get('outcome')}: {condition}")
-
-
-def summary(flow: Flow, node_id: str, words: int = 6) -> list[str]:
-    """The short lines a drawing shows under a node's id.
-
-    Args:
-        flow: The flow.
-        node_id: One of its nodes.
-        words: How many words of a prompt to show.
-
-    Returns:
-        Prompt words for menu, collect, say and hangup; the destination for a transfer
-        (`→ +918000000001`, `→ teams 101`); one line per rule for a branch.
-
-    Example:
-        >>> from jaxl_designer.examples import business_hours
-        >>> summary(business_hours(), "hours")
-        ['open: mon–fri 09:00–18:00']
-    """
-    data = flow.graph.nodes[node_id]
-    kind = data["kind"]
-    if kind == "transfer":
-        return [_transfer_target(data)]
-    if kind == "branch":
-        return [_rule_text(rule) for rule in _listed(data.get("rules")) if isinstance(rule, dict)]
-    if kind == "subflow":
-        return [_shorten(f"piece {data.get('piece')}")]
-    lines = [_first_words(_listed(data.get("prompt")), words)] if words > 0 else []
-    if kind == "collect" and data.get("var"):
-        lines.append(_shorten(f"into {data['var']}"))
-    return [line for line in lines if line]
-
-
-def path_parts(flow: Flow, path: Any) -> tuple[list[str], list[Edge]]:
-    """The nodes and edges a path highlight names.
-
-    Args:
-        flow: The flow drawn (to find the edges between nodes when only nodes are given).
-        path: None; a list of node ids; a pair `(nodes, edges)`; or a call or turn with
-            `.path` or `.nodes`, and `.edges`.
-
-    Returns:
-        The nodes in order (the last is the current one) and the edges taken.
-    """
-    if path is None:
-        return [], []
-    if isinstance(path, str):
-        return [path], []
-    if isinstance(path, tuple) and len(path) == 2 and not isinstance(path[0], str):
-        nodes, edges = path
-    elif isinstance(path, Sequence):
-        nodes = path
-        edges = _edges_between(flow, [str(node) for node in path])
-    else:
-        nodes = path.path if getattr(path, "path", None) is not None else path.nodes
-        edges = path.edges
-    return [str(node) for node in nodes], [_edge(edge) for edge in edges]
-
-
-def _edge(edge: Sequence[Any]) -> Edge:
-    source, key, target = edge
-    return str(source), str(key), str(target)
-
-
-def _edges_between(flow: Flow, nodes: Sequence[str]) -> list[Edge]:
-    taken: list[Edge] = []
-    for source, target in itertools.pairwise(nodes):
-        if source in flow:
-            taken += [(source, k, t) for k, t in flow.edges(source).items() if t == target]
-    return taken
 
 
 # -- the drawing as data ---------------------------------------------------------------------
@@ -317,7 +179,7 @@ def svg_ids(flow: Flow, options: RenderOptions | None = None) -> dict[str, tuple
 # -- DOT text --------------------------------------------------------------------------------
 def _quote(value: str) -> str:
     # Values are escStrings, where Graphviz reads `\\` as one backslash and decodes entities.
-    text = html.escape(_clean(value), quote=False).replace("\\", "\\\\").replace('"', '\\"')
+    text = html.escape(clean(value), quote=False).replace("\\", "\\\\").replace('"', '\\"')
     return '"' + text.replace("\n", "\\n") + '"'
 
 
@@ -329,7 +191,7 @@ def _html_label(bold: str, lines: Sequence[str]) -> str:
 
 
 def _html_text(text: str) -> str:
-    return html.escape(_clean(text).replace("\n", " ").replace("\t", " "))
+    return html.escape(clean(text).replace("\n", " ").replace("\t", " "))
 
 
 def _statement(
@@ -356,7 +218,7 @@ def _severities(problems: Iterable[Any]) -> tuple[dict[str, str], dict[Edge, str
         edge, node = getattr(problem, "edge", None), getattr(problem, "node", None)
         # An error outranks a warning on the same node or edge, whatever the order.
         if edge:
-            edges[_edge(edge)] = max(edges.get(_edge(edge), ""), severity, key=_rank)
+            edges[as_edge(edge)] = max(edges.get(as_edge(edge), ""), severity, key=_rank)
         elif node is not None:
             nodes[node] = max(nodes.get(node, ""), severity, key=_rank)
     return nodes, edges
@@ -390,7 +252,7 @@ def _node_line(flow: Flow, plan: _Plan, node: str, states: list[str], opts: Rend
     said = flow.graph.nodes[node].get("prompt") or lines
     attrs.update(
         id=f"{opts.id_prefix}node-{index}",
-        tooltip=_shorten("\n".join([node, *map(str, said)]), 400),
+        tooltip=shorten("\n".join([node, *map(str, said)]), 400),
         **{"class": " ".join(f"jd-{name}" for name in [kind, *marks])},
     )
     return _statement(f"n{index}", attrs, _html_label(node, lines))
@@ -405,7 +267,7 @@ def _edge_line(
     attrs = _merge(opts.edge_styles, [base, *ordered])
     attrs.update(
         id=f"{opts.id_prefix}edge-{j}",
-        tooltip=_shorten(f"{source} --{key}--> {target}", 400),
+        tooltip=shorten(f"{source} --{key}--> {target}", 400),
         **{"class": " ".join(f"jd-{name}" for name in [base, *ordered])},
     )
     head = f"n{plan.index[source]} -> n{plan.index[target]}"
@@ -520,30 +382,6 @@ def to_dot(
     return str(to_digraph(flow, options, path=path, problems=problems, selected=selected).source)
 
 
-# -- running dot -----------------------------------------------------------------------------
-def _run_dot(source: str, fmt: str, timeout: float, size: int) -> bytes:
-    # graphviz.Digraph.pipe() has no timeout: a huge flow must never hang a notebook.
-    try:
-        done = subprocess.run(
-            ["dot", f"-T{fmt}"],
-            input=source.encode("utf-8"),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise RenderError(_NOT_FOUND) from None
-    except subprocess.TimeoutExpired:
-        raise RenderError(
-            f"dot took longer than {timeout:g} s to draw {size} nodes: "
-            "pass a larger timeout or draw part of the flow"
-        ) from None
-    if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"]
-        raise RenderError(f"dot failed (exit status {done.returncode}): {said[0]}")
-    return done.stdout
-
-
 def render_svg(
     flow: Flow,
     options: RenderOptions | None = None,
@@ -559,7 +397,7 @@ def render_svg(
         RenderError: `dot` is not installed, failed, or ran past `timeout` seconds.
     """
     source = to_dot(flow, options, path=path, problems=problems, selected=selected)
-    return _run_dot(source, "svg", timeout, len(flow)).decode("utf-8")
+    return run_dot(source, "svg", timeout, len(flow)).decode("utf-8")
 
 
 def render_png(
@@ -573,7 +411,7 @@ def render_png(
 ) -> bytes:
     """The flow drawn as a PNG image by `dot`; arguments as `render_svg`."""
     source = to_dot(flow, options, path=path, problems=problems, selected=selected)
-    return _run_dot(source, "png", timeout, len(flow))
+    return run_dot(source, "png", timeout, len(flow))
 
 
 def render_file(

@@ -1,0 +1,150 @@
+"""What a drawing says: the short lines under each node, and which nodes and edges a path names.
+
+Shared by the Graphviz and Mermaid renderers; plain text, no markup (each renderer escapes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .flow import TARGETS, Flow
+
+__all__ = ["Edge", "as_edge", "clean", "path_parts", "shorten", "summary"]
+
+Edge = tuple[str, str, str]
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_LINE_CHARS = 48
+
+
+# -- what a node says ------------------------------------------------------------------------
+def clean(text: str) -> str:
+    """`text` with the characters no SVG or terminal can carry replaced by U+FFFD."""
+    return _UNPRINTABLE.sub("\ufffd", text)
+
+
+def shorten(text: str, limit: int = _LINE_CHARS) -> str:
+    """`text`, cut to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _first_words(prompt: Iterable[str], words: int) -> str:
+    said = " ".join(str(line) for line in prompt).split()
+    text = " ".join(said[:words])
+    return shorten(text + " …" if len(said) > words else text)
+
+
+def _transfer_target(data: Mapping[str, Any]) -> str:
+    for name in TARGETS:
+        value = data.get(name)
+        if value is None:
+            continue
+        text = ", ".join(map(str, _listed(value)))
+        word = {"phone": "", "appusers": "app users ", "ivr": "IVR "}.get(name, f"{name} ")
+        return shorten(f"→ {word}{text}")
+    return "→ ?"
+
+
+def _listed(value: Any) -> list[Any]:
+    # A file may hold anything where a list belongs; the drawing shows it rather than fail.
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _days(days: list[Any]) -> str:
+    week = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    if len(days) > 2 and all(day in week for day in days):
+        start = week.index(days[0])
+        if days == week[start : start + len(days)]:
+            return f"{days[0]}–{days[-1]}"
+    return ",".join(map(str, days)) or "every day"
+
+
+def _rule_text(rule: Mapping[str, Any]) -> str:
+    test, subject, value = rule.get("test"), rule.get("subject"), rule.get("value")
+    if test == "hours":
+        days = _days(_listed(rule.get("days")))
+        condition = f"{days} {rule.get('start', '')}–{rule.get('end', '')}"
+    elif test == "one_of":
+        condition = f"{subject} in {', '.join(map(str, _listed(rule.get('values'))))}"
+    elif test == "is_set":
+        condition = f"{subject} is set"
+    else:
+        symbol = {"equals": "=", "prefix": "starts", "matches": "~"}.get(str(test), str(test))
+        condition = f"{subject} {symbol} {value}"
+    return shorten(f"{rule.get('outcome')}: {condition}")
+
+
+def summary(flow: Flow, node_id: str, words: int = 6) -> list[str]:
+    """The short lines a drawing shows under a node's id.
+
+    Args:
+        flow: The flow.
+        node_id: One of its nodes.
+        words: How many words of a prompt to show.
+
+    Returns:
+        Prompt words for menu, collect, say and hangup; the destination for a transfer
+        (`→ +918000000001`, `→ teams 101`); one line per rule for a branch.
+
+    Example:
+        >>> from jaxl_designer.examples import business_hours
+        >>> summary(business_hours(), "hours")
+        ['open: mon–fri 09:00–18:00']
+    """
+    data = flow.graph.nodes[node_id]
+    kind = data["kind"]
+    if kind == "transfer":
+        return [_transfer_target(data)]
+    if kind == "branch":
+        return [_rule_text(rule) for rule in _listed(data.get("rules")) if isinstance(rule, dict)]
+    if kind == "subflow":
+        return [shorten(f"piece {data.get('piece')}")]
+    lines = [_first_words(_listed(data.get("prompt")), words)] if words > 0 else []
+    if kind == "collect" and data.get("var"):
+        lines.append(shorten(f"into {data['var']}"))
+    return [line for line in lines if line]
+
+
+def path_parts(flow: Flow, path: Any) -> tuple[list[str], list[Edge]]:
+    """The nodes and edges a path highlight names.
+
+    Args:
+        flow: The flow drawn (to find the edges between nodes when only nodes are given).
+        path: None; a list of node ids; a pair `(nodes, edges)`; or a call or turn with
+            `.path` or `.nodes`, and `.edges`.
+
+    Returns:
+        The nodes in order (the last is the current one) and the edges taken.
+    """
+    if path is None:
+        return [], []
+    if isinstance(path, str):
+        return [path], []
+    if isinstance(path, tuple) and len(path) == 2 and not isinstance(path[0], str):
+        nodes, edges = path
+    elif isinstance(path, Sequence):
+        nodes = path
+        edges = _edges_between(flow, [str(node) for node in path])
+    else:
+        nodes = path.path if getattr(path, "path", None) is not None else path.nodes
+        edges = path.edges
+    return [str(node) for node in nodes], [as_edge(edge) for edge in edges]
+
+
+def as_edge(edge: Sequence[Any]) -> Edge:
+    """Any (source, key, target) sequence as a tuple of strings."""
+    source, key, target = edge
+    return str(source), str(key), str(target)
+
+
+def _edges_between(flow: Flow, nodes: Sequence[str]) -> list[Edge]:
+    taken: list[Edge] = []
+    for source, target in itertools.pairwise(nodes):
+        if source in flow:
+            taken += [(source, k, t) for k, t in flow.edges(source).items() if t == target]
+    return taken

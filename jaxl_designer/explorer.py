@@ -16,193 +16,22 @@ import itertools
 import zoneinfo
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import runtime as _runtime
+from .exploration import FROM_NUMBER, TO_NUMBER, Edge, Exploration, Finding, Route
 from .flow import Flow
 from .prepare import prepare
 from .runtime import KEYS, LOOP_PROMPT, MAX_DIGITS, MemoryStore, Runtime, Turn
-from .scenarios import record
-from .simulator import Call, Simulator, request
+from .simulator import request
 
 __all__ = ["Edge", "Exploration", "Finding", "Route", "explore"]
 
-#: An edge as (source, key, target).
-Edge = tuple[str, str, str]
-#: The caller's numbers the simulator dials with unless told otherwise.
-FROM_NUMBER, TO_NUMBER = "+919999900000", "+918000000000"
 #: The time calls are placed at when the flow has no business-hours rule (a Monday morning).
 DEFAULT_NOW = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=datetime.timezone.utc)
 _CALL_FIELDS = frozenset({"from_number", "to_number"})
 _CALL_ID = 1  # every explored state is replayed under this one call id
 _END = None  # the successor of a turn that ended the call
-
-
-@dataclass(frozen=True)
-class Route:
-    """What a caller does to reach a place in a flow: dial (at a time, from a number), then keys.
-
-    `steps` are `("press", key)` and `("enter", digits)` pairs, in order; `now` is the ISO time the
-    call is placed at, when the flow has business hours.
-    """
-
-    steps: tuple[tuple[str, str], ...] = ()
-    now: str | None = None
-    from_number: str = FROM_NUMBER
-    to_number: str = TO_NUMBER
-
-    def then(self, action: str, value: str) -> Route:
-        """This route, one more step long."""
-        return replace(self, steps=(*self.steps, (action, value)))
-
-    def play(self, flow: Flow | Mapping[str, Any] | Simulator) -> Call:
-        """Place this call on `flow` (or on a simulator, at this route's time).
-
-        Returns:
-            The call after its last step.
-        """
-        sim = flow if isinstance(flow, Simulator) else Simulator(flow)
-        sim.set_time(self.now)
-        call = sim.dial(self.from_number, self.to_number)
-        for action, value in self.steps:
-            if action == "press":
-                call.press(value)
-            else:
-                call.enter(value)
-        return call
-
-    def __str__(self) -> str:
-        extras = [f"at {self.now}"] if self.now else []
-        if self.from_number != FROM_NUMBER:
-            extras.append(f"from {self.from_number}")
-        if self.to_number != TO_NUMBER:
-            extras.append(f"to {self.to_number}")
-        dial = f"dial ({', '.join(extras)})" if extras else "dial"
-        return ", ".join([dial, *(f"{action} {value}" for action, value in self.steps)])
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem the exploration met: the node, what happens there, and a route that shows it."""
-
-    node: str
-    message: str
-    route: Route
-
-    def __str__(self) -> str:
-        return f"{self.node}: {self.message}\n    reached by: {self.route}"
-
-
-@dataclass
-class Exploration:
-    """What exploring a flow found: coverage, problems, and a shortest route to each place.
-
-    `paths` maps each reached node id, and each taken edge `(source, key, target)`, to one
-    shortest route that reaches it. `endless` holds calls that can never end (no hangup or
-    transfer can be reached), `dead_ends` places where the caller is stuck or the call is cut off
-    by a missing edge, `unset` prompts that read a variable the call has not set, and
-    `no_valid_input` collects that refused every entry the explorer tried.
-    """
-
-    name: str
-    document: dict[str, Any]
-    nodes: list[str]
-    edges: list[Edge]
-    paths: dict[str | Edge, Route] = field(default_factory=dict)
-    endless: list[Finding] = field(default_factory=list)
-    dead_ends: list[Finding] = field(default_factory=list)
-    unset: list[Finding] = field(default_factory=list)
-    no_valid_input: list[Finding] = field(default_factory=list)
-    states: int = 0
-    requests: int = 0
-    limit: str | None = None
-
-    @property
-    def reached_nodes(self) -> list[str]:
-        """Nodes some call reaches, in flow order."""
-        return [node for node in self.nodes if node in self.paths]
-
-    @property
-    def unreached_nodes(self) -> list[str]:
-        """Nodes no explored call reaches, in flow order."""
-        return [node for node in self.nodes if node not in self.paths]
-
-    @property
-    def reached_edges(self) -> list[Edge]:
-        """Edges some call takes, in flow order."""
-        return [edge for edge in self.edges if edge in self.paths]
-
-    @property
-    def unreached_edges(self) -> list[Edge]:
-        """Edges no explored call takes, in flow order."""
-        return [edge for edge in self.edges if edge not in self.paths]
-
-    @property
-    def node_coverage(self) -> float:
-        """The share of nodes reached, from 0.0 to 1.0."""
-        return len(self.reached_nodes) / len(self.nodes) if self.nodes else 1.0
-
-    @property
-    def edge_coverage(self) -> float:
-        """The share of edges taken, from 0.0 to 1.0."""
-        return len(self.reached_edges) / len(self.edges) if self.edges else 1.0
-
-    @property
-    def ok(self) -> bool:
-        """True when no call is endless and there are no dead ends."""
-        return not self.endless and not self.dead_ends
-
-    def scenarios(self) -> list[dict[str, Any]]:
-        """One scenario per distinct route in `paths`, recorded on the simulator.
-
-        Each replays with `jaxl_designer.scenarios.run`, in process or over HTTP.
-        """
-        sim = Simulator(self.document)
-        found: list[dict[str, Any]] = []
-        seen: set[Route] = set()
-        for place, route in self.paths.items():
-            if route in seen:
-                continue
-            seen.add(route)
-            name = place if isinstance(place, str) else _edge_text(place)
-            found.append(record(route.play(sim), f"reach {name}", now=route.now))
-        return found
-
-    def report(self) -> str:
-        """The exploration as text: coverage, then each kind of problem with a route to it."""
-        lines = [f"{self.name}: {self.states} call states explored, {self.requests} requests sent"]
-        if self.limit:
-            lines.append(f"stopped early ({self.limit}): the results cover what was explored")
-        reached, edges = len(self.reached_nodes), len(self.reached_edges)
-        lines.append(
-            f"nodes reached: {reached} of {len(self.nodes)} ({_percent(self.node_coverage)})"
-        )
-        lines.append(f"edges taken: {edges} of {len(self.edges)} ({_percent(self.edge_coverage)})")
-        if self.unreached_nodes:
-            lines.append(f"nodes never reached: {', '.join(self.unreached_nodes)}")
-        if self.unreached_edges:
-            taken = ", ".join(_edge_text(edge) for edge in self.unreached_edges)
-            lines.append(f"edges never taken: {taken}")
-        for title, findings in (
-            ("endless calls", self.endless),
-            ("dead ends", self.dead_ends),
-            ("unset variables", self.unset),
-            ("collects without valid input", self.no_valid_input),
-        ):
-            lines.append(f"{title}: {len(findings) if findings else 'none'}")
-            lines.extend(f"  {finding}" for finding in findings)
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.report()
-
-    def __repr__(self) -> str:
-        return (
-            f"<Exploration {self.name!r}: nodes {_percent(self.node_coverage)}, "
-            f"edges {_percent(self.edge_coverage)}, {len(self.endless)} endless, "
-            f"{len(self.dead_ends)} dead ends, {len(self.unset)} unset>"
-        )
 
 
 def explore(
@@ -240,14 +69,6 @@ def explore(
     """
     document = prepare(flow, env).to_document() if isinstance(flow, Flow) else dict(flow)
     return _Explorer(document, depth, max_states).run()
-
-
-def _edge_text(edge: Edge) -> str:
-    return f"{edge[0]} --{edge[1]}--> {edge[2] or '(nothing)'}"
-
-
-def _percent(share: float) -> str:
-    return f"{share * 100:.0f}%" if share in (0.0, 1.0) else f"{share * 100:.1f}%"
 
 
 def _minutes(text: Any) -> int | None:

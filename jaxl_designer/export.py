@@ -29,7 +29,7 @@ FILES = ("flow.json", "webhook.py")
 #: A line every generated webhook starts with: how an export knows a file is its own.
 MARKER = '"""Jaxl webhook for the flow '
 #: The modules whose code the webhook carries verbatim, in order.
-SOURCES = ("runtime.py", "server.py")
+SOURCES = ("runtime.py", "server.py", "asgi.py")
 #: Top-level fields of a flow document the runtime does not read (the drawing, the parameters).
 _NOT_RUN = ("layout", "environments")
 _WIDTH = 100
@@ -239,6 +239,7 @@ def generate_webhook(
         imports=_merge_imports(imports),
         runtime=bodies[0],
         server=bodies[1],
+        asgi=bodies[2],
         flow=flow_literal(document),
     )
     if any(_width(line) > _WIDTH for line in text.splitlines()):

@@ -210,13 +210,17 @@ class _Prompt:
 
 
 class _Node:
-    __slots__ = ("edges", "id", "kind", "prompt", "spec")
+    __slots__ = ("edges", "fixed", "id", "kind", "prompt", "spec")
 
     def __init__(self, node_id: str, spec: Mapping[str, Any]) -> None:
         self.id = node_id
         self.kind: str = spec["kind"]
         self.spec = spec
         self.prompt = [_Prompt(str(line)) for line in spec.get("prompt") or ()]
+        #: The prompt's text when no line of it is a template: what every call hears.
+        self.fixed = (
+            None if any(p.templated for p in self.prompt) else [p.text for p in self.prompt]
+        )
         self.edges: dict[str, str] = dict(spec.get("edges") or {})
 
 
@@ -390,7 +394,9 @@ class Runtime:
                 turn.response = {"prompt": spoken, "num_characters": 0}
                 return turn
             turn.nodes.append(node_id)
-            if node.prompt:
+            if node.fixed is not None:
+                spoken.extend(node.fixed)
+            else:
                 spoken.extend(self._say(node, call))
             kind = node.kind
             if kind == "say":

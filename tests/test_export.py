@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jaxl_designer import asgi as asgi_module
 from jaxl_designer import runtime as runtime_module
 from jaxl_designer import server as server_module
 from jaxl_designer.cli import main as cli_main
@@ -188,7 +189,10 @@ def test_the_examples_command_regenerates_every_example(tmp_path: Path) -> None:
 
 
 # -- one source of truth -------------------------------------------------------------------
-@pytest.mark.parametrize("module", [runtime_module, server_module], ids=["runtime", "server"])
+CARRIED = [runtime_module, server_module, asgi_module]
+
+
+@pytest.mark.parametrize("module", CARRIED, ids=["runtime", "server", "asgi"])
 def test_every_function_and_class_is_carried_verbatim(module: Any) -> None:
     source = top_level(ast.parse(Path(module.__file__).read_text(encoding="utf-8")))
     webhook = top_level(ast.parse((EXPORTED / "acme" / "webhook.py").read_text(encoding="utf-8")))
@@ -199,7 +203,7 @@ def test_every_function_and_class_is_carried_verbatim(module: Any) -> None:
 
 def test_runtime_and_server_define_no_name_twice() -> None:
     names = []
-    for module in (runtime_module, server_module):
+    for module in CARRIED:
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -210,10 +214,13 @@ def test_runtime_and_server_define_no_name_twice() -> None:
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
 
-def test_the_server_imports_only_the_standard_library() -> None:
-    tree = ast.parse(Path(server_module.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize(
+    ("module", "siblings"), [(server_module, ["runtime"]), (asgi_module, ["server"])]
+)
+def test_the_server_imports_only_the_standard_library(module: Any, siblings: list[str]) -> None:
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     local = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.level]
-    assert [n.module for n in local] == ["runtime"]  # one line, dropped by the generator
+    assert [n.module for n in local] == siblings  # one line, dropped by the generator
     for node in tree.body:
         if isinstance(node, ast.Import):
             assert all(a.name.split(".")[0] in sys.stdlib_module_names for a in node.names)

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from conftest import Processes, free_port, request
 
+from jaxl_designer.asgi import make_asgi
 from jaxl_designer.examples import acme
 from jaxl_designer.fileformat import save
 from jaxl_designer.runtime import LOOP_PROMPT, NEUTRAL, MemoryStore, Runtime
-from jaxl_designer.server import WebhookApp, make_asgi, make_server, make_wsgi
+from jaxl_designer.server import WebhookApp, make_server, make_wsgi
 from jaxl_designer.simulator import request as webhook_request
 
 MAIN = Runtime(acme().to_document()).handle(webhook_request(1, 1))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import datetime
 import hmac
 import importlib
@@ -223,13 +224,17 @@ class _Prompt:
 
 
 class _Node:
-    __slots__ = ("edges", "id", "kind", "prompt", "spec")
+    __slots__ = ("edges", "fixed", "id", "kind", "prompt", "spec")
 
     def __init__(self, node_id: str, spec: Mapping[str, Any]) -> None:
         self.id = node_id
         self.kind: str = spec["kind"]
         self.spec = spec
         self.prompt = [_Prompt(str(line)) for line in spec.get("prompt") or ()]
+        #: The prompt's text when no line of it is a template: what every call hears.
+        self.fixed = (
+            None if any(p.templated for p in self.prompt) else [p.text for p in self.prompt]
+        )
         self.edges: dict[str, str] = dict(spec.get("edges") or {})
 
 
@@ -403,7 +408,9 @@ class Runtime:
                 turn.response = {"prompt": spoken, "num_characters": 0}
                 return turn
             turn.nodes.append(node_id)
-            if node.prompt:
+            if node.fixed is not None:
+                spoken.extend(node.fixed)
+            else:
                 spoken.extend(self._say(node, call))
             kind = node.kind
             if kind == "say":
@@ -528,12 +535,45 @@ WEBHOOK_PATHS = frozenset({"/webhook/", "/webhook"})
 HEALTH_PATHS = frozenset({"/healthz", "/healthz/"})
 WEBHOOK_METHODS = ("POST", "DELETE")
 HEALTH_METHODS = ("GET", "HEAD")
+#: How many encoded answers a webhook keeps for reuse.
+REPLY_CACHE = 1024
 
 
 def log_to_stderr(line: str) -> None:
-    """Write one log line to standard error."""
+    """Write one log line to standard error now."""
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
+
+
+_PENDING: list[str] = []
+
+
+def request_log(line: str) -> None:
+    """The request log: one line to standard error, batched per turn of a running event loop.
+
+    Under an ASGI server every line written during one turn of the loop goes out in one write
+    at the start of the next turn, instead of a system call per request; anywhere else (threads,
+    WSGI, http.server) the line is written at once.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        log_to_stderr(line)
+        return
+    _PENDING.append(line)
+    if len(_PENDING) == 1:
+        loop.call_soon(flush_request_log)
+
+
+def flush_request_log() -> None:
+    """Write the request log lines batched so far."""
+    if _PENDING:
+        lines = "\n".join(_PENDING)
+        _PENDING.clear()
+        log_to_stderr(lines)
+
+
+atexit.register(flush_request_log)
 
 
 # One encoder for every answer and log line: json.dumps with options builds a new one per call.
@@ -549,6 +589,30 @@ def _json(status: int, payload: Any, extra: Sequence[tuple[str, str]] = ()) -> R
 
 def _error(status: int, message: str, extra: Sequence[tuple[str, str]] = ()) -> Reply:
     return _json(status, {"error": message}, extra)
+
+
+_decode = json.JSONDecoder().raw_decode
+_SPACE = " \t\n\r"
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON: UTF-8 only (RFC 8259), whitespace around it allowed.
+
+    Raises ValueError (or RecursionError for absurd nesting) when it is not one JSON value.
+
+    Example:
+        >>> parse_json(b' {"event": 1} ')
+        {'event': 1}
+    """
+    # json.loads(bytes) would also take UTF-16 and lone surrogates; raw_decode skips the two
+    # whitespace scans json.loads makes, which cost as much as decoding a small request.
+    text = body.decode("utf-8-sig")
+    if text[:1] in _SPACE:  # also the empty body: raw_decode says "Expecting value"
+        text = text.lstrip(_SPACE)
+    value, end = _decode(text)
+    if end != len(text) and text[end:].strip(_SPACE):
+        raise ValueError(f"extra data after the JSON value at character {end}")
+    return value
 
 
 def _parse_length(value: str | None) -> int | None:
@@ -612,7 +676,7 @@ class WebhookApp:
         *,
         token: str | None = None,
         max_body: int = 64 * 1024,
-        log: LogSink | None = log_to_stderr,
+        log: LogSink | None = request_log,
     ) -> None:
         self.runtime = runtime
         self.token = token.encode("utf-8") if token else None
@@ -621,6 +685,7 @@ class WebhookApp:
         #: Whether answering can block on the network (a shared store), so async servers
         #: should answer in a worker thread rather than on their event loop.
         self.blocking = not isinstance(runtime.store, MemoryStore)
+        self._replies: dict[tuple[Any, ...], Reply] = {}
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
@@ -630,16 +695,21 @@ class WebhookApp:
         fields: dict[str, Any] = {}
         try:
             reply = self._route(method.upper(), path, query, headers, body, fields)
-        except Exception:  # a bug must not cost the caller the call: they hear an apology
-            log_to_stderr(traceback.format_exc().rstrip())
-            reply = self._apology()
+        except Exception:
+            reply = self._failed()
         if self.log is not None:
-            self._log_line(method, path, reply[0], fields, started)
+            self.log_request(method, path, reply[0], fields, started)
         return reply
 
-    def _log_line(
+    def _failed(self) -> Reply:
+        """A bug must not cost the caller the call: log it, and they hear an apology."""
+        log_to_stderr(traceback.format_exc().rstrip())
+        return self._apology()
+
+    def log_request(
         self, method: str, path: str, status: int, fields: dict[str, Any], started: float
     ) -> None:
+        """Write the request's JSON log line, when the app has a log."""
         line = {
             "method": method,
             "path": path,
@@ -673,11 +743,18 @@ class WebhookApp:
         refusal = self._refuse_body(headers, body)
         if refusal is not None:
             return refusal
-        try:  # JSON is UTF-8 (RFC 8259); json.loads(bytes) would also take UTF-16 and surrogates
-            request = json.loads(body.decode("utf-8-sig"))
+        return self.answer_json(body, fields)
+
+    def answer_json(self, body: bytes, fields: dict[str, Any]) -> Reply:
+        """Answer a webhook request body that passed every HTTP check; `fields` gets what to log."""
+        try:
+            request = parse_json(body)
         except (ValueError, RecursionError):
             return _error(400, "the body is not JSON")
-        return self._answer(request, fields)
+        try:
+            return self._answer(request, fields)
+        except Exception:
+            return self._failed()
 
     def _refuse_body(self, headers: Mapping[str, str], body: bytes) -> Reply | None:
         if "transfer-encoding" in headers:
@@ -700,9 +777,21 @@ class WebhookApp:
             if isinstance(state, dict):
                 fields["call_id"] = state.get("call_id")
         try:
-            return _json(200, runtime.handle(request))
+            response = runtime.handle(request)
         except BadRequest as error:
             return _error(error.status, str(error))
+        prompt = response.get("prompt")
+        if prompt is None:  # a transfer: rare, and it carries the caller's numbers
+            return _json(200, response)
+        # Most answers are a node's fixed prompt: encode each once, not on every request.
+        key = (response["num_characters"], *prompt)
+        reply = self._replies.get(key)
+        if reply is None:
+            reply = _json(200, response)
+            if len(self._replies) >= REPLY_CACHE:
+                self._replies.clear()  # prompts filled per call could crowd out the rest
+            self._replies[key] = reply
+        return reply
 
     @staticmethod
     def _apology() -> Reply:
@@ -830,7 +919,7 @@ def build_app(
     else:
         store = MemoryStore(max_calls=max_calls, ttl=float(ttl))
     runtime = Runtime(flow_document, store)
-    return WebhookApp(runtime, token=token or None, log=log_to_stderr if log else None)
+    return WebhookApp(runtime, token=token or None, log=request_log if log else None)
 
 
 def app_from_env(
@@ -1028,83 +1117,8 @@ def make_wsgi(app: WebhookApp) -> Callable[..., Iterable[bytes]]:
             headers,
             body,
         )
-        start_response(_reason(status), reply_headers)
+        start_response(_reason(status), list(reply_headers))  # a server may add to the list
         return [data]
-
-    return application
-
-
-_READ_HEADERS = frozenset(
-    {b"content-length", b"content-type", b"transfer-encoding", b"x-jaxl-token"}
-)
-
-
-async def _asgi_body(receive: Callable[[], Any], limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-        if not message.get("more_body", False) or size > limit:
-            break
-    return b"".join(chunks)
-
-
-async def _lifespan(receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-def make_asgi(app: WebhookApp) -> Callable[..., Any]:
-    """An ASGI callable for `app` (HTTP and lifespan), for uvicorn and other ASGI servers.
-
-    When the call state lives in a shared store, each request is answered in a worker thread
-    so a slow store never stalls the event loop.
-    """
-
-    async def application(
-        scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]
-    ) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        # ASGI servers give lower-case names; only these few are read, so only these are decoded.
-        headers = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in scope.get("headers", ())
-            if name in _READ_HEADERS
-        }
-        length = body_length(headers, app.max_body)
-        body = await _asgi_body(receive, app.max_body) if length is not None else b""
-        request = (
-            scope["method"],
-            scope["path"],
-            scope.get("query_string", b"").decode("latin-1"),
-            headers,
-            body,
-        )
-        if app.blocking:
-            status, reply_headers, data = await asyncio.to_thread(app.handle, *request)
-        else:
-            status, reply_headers, data = app.handle(*request)
-        raw = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in reply_headers
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": data})
 
     return application
 
@@ -1227,6 +1241,135 @@ def main(argv: Sequence[str] | None, flow_document: Mapping[str, Any]) -> int:
         ttl=args.ttl,
         timeout=args.timeout,
     )
+
+
+# -- ASGI (jaxl_designer/asgi.py) -----------------------------------------------------------
+
+_JSON_TYPE = (b"content-type", b"application/json")
+_JSON_HEADER = ("Content-Type", "application/json")
+
+
+async def _asgi_body(receive: Callable[[], Any], limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)  # past the limit, one chunk more is kept: enough to refuse the body
+        if not message.get("more_body", False) or size > limit:
+            break
+    return b"".join(chunks)
+
+
+async def _lifespan(receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _raw_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
+    _, headers, body = reply
+    if len(headers) == 2 and headers[0] == _JSON_HEADER:  # all but a 405: type and length
+        return [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def make_asgi(app: WebhookApp) -> Callable[..., Any]:
+    """An ASGI callable for `app` (HTTP and lifespan), for uvicorn and other ASGI servers.
+
+    When the call state lives in a shared store, each request is answered in a worker thread
+    so a slow store never stalls the event loop.
+
+    Example:
+        >>> from jaxl_designer.runtime import Runtime
+        >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
+        >>> asgi = make_asgi(WebhookApp(Runtime(flow), log=None))
+        >>> sent = []
+        >>> async def receive():
+        ...     return {"type": "http.request", "body": b'{"event": 1, "state": {"call_id": 1}}'}
+        >>> async def send(message):
+        ...     sent.append(message)
+        >>> scope = {"type": "http", "method": "POST", "path": "/webhook/", "headers": []}
+        >>> asyncio.run(asgi(scope, receive, send))
+        >>> sent[0]["status"], sent[1]["body"]
+        (200, b'{"prompt":["Bye."],"num_characters":0}')
+    """
+    max_body = app.max_body
+    answer_json = app.answer_json
+    handle = app.handle
+
+    def token_ok(given: bytes | None) -> bool:
+        if app.token is None:
+            return True
+        return given is not None and hmac.compare_digest(given, app.token)
+
+    async def application(
+        scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]
+    ) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send)
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        length = media = token = None
+        chunked = False
+        for name, value in scope.get("headers", ()):  # lower-case names, as ASGI promises
+            if name == b"content-length":
+                length = value
+            elif name == b"content-type":
+                media = value
+            elif name == b"x-jaxl-token":
+                token = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        plain = (
+            path in WEBHOOK_PATHS
+            and (method == "POST" or method == "DELETE")
+            and not chunked
+            and (media is None or media == b"application/json")
+            and length is not None
+            and length.isdigit()
+            and len(length) < 12
+            and int(length) <= max_body
+            and token_ok(token)
+        )
+        if plain and not app.blocking:
+            message = await receive()
+            if message.get("more_body", False) or message["type"] != "http.request":
+                body = message.get("body", b"") + await _asgi_body(receive, max_body)
+            else:
+                body = message["body"]  # the whole body came in one message, as it usually does
+            fields: dict[str, Any] = {}
+            reply = answer_json(body, fields)
+            if app.log is not None:
+                app.log_request(method, path, reply[0], fields, started)
+        else:
+            text = {"content-length": length, "content-type": media, "x-jaxl-token": token}
+            headers = {k: v.decode("latin-1") for k, v in text.items() if v is not None}
+            if chunked:
+                headers["transfer-encoding"] = "chunked"
+            # A body that will be refused is left unread.
+            read = body_length(headers, max_body) is not None
+            body = await _asgi_body(receive, max_body) if read else b""
+            query = scope.get("query_string", b"").decode("latin-1")
+            if app.blocking:
+                reply = await asyncio.to_thread(handle, method, path, query, headers, body)
+            else:
+                reply = handle(method, path, query, headers, body)
+        start = {"type": "http.response.start", "status": reply[0], "headers": _raw_headers(reply)}
+        await send(start)
+        await send({"type": "http.response.body", "body": reply[2]})
+
+    return application
 
 
 # -- the flow -------------------------------------------------------------------------------

@@ -1,0 +1,145 @@
+"""ASGI for the webhook (uvicorn and other servers), with a short path for a plain request.
+
+Every request Jaxl sends is a POST (or DELETE) of a small JSON body to `/webhook/`. Such a
+request passes every check `WebhookApp` makes, so it goes straight to the part they share,
+`WebhookApp.answer_json`; any other request goes through `WebhookApp.handle`, check by check.
+Both give the same answer (tests/test_asgi.py compares them on random requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .server import WEBHOOK_PATHS, Reply, WebhookApp, body_length
+
+__all__ = ["make_asgi"]
+
+_JSON_TYPE = (b"content-type", b"application/json")
+_JSON_HEADER = ("Content-Type", "application/json")
+
+
+async def _asgi_body(receive: Callable[[], Any], limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)  # past the limit, one chunk more is kept: enough to refuse the body
+        if not message.get("more_body", False) or size > limit:
+            break
+    return b"".join(chunks)
+
+
+async def _lifespan(receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _raw_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
+    _, headers, body = reply
+    if len(headers) == 2 and headers[0] == _JSON_HEADER:  # all but a 405: type and length
+        return [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def make_asgi(app: WebhookApp) -> Callable[..., Any]:
+    """An ASGI callable for `app` (HTTP and lifespan), for uvicorn and other ASGI servers.
+
+    When the call state lives in a shared store, each request is answered in a worker thread
+    so a slow store never stalls the event loop.
+
+    Example:
+        >>> from jaxl_designer.runtime import Runtime
+        >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
+        >>> asgi = make_asgi(WebhookApp(Runtime(flow), log=None))
+        >>> sent = []
+        >>> async def receive():
+        ...     return {"type": "http.request", "body": b'{"event": 1, "state": {"call_id": 1}}'}
+        >>> async def send(message):
+        ...     sent.append(message)
+        >>> scope = {"type": "http", "method": "POST", "path": "/webhook/", "headers": []}
+        >>> asyncio.run(asgi(scope, receive, send))
+        >>> sent[0]["status"], sent[1]["body"]
+        (200, b'{"prompt":["Bye."],"num_characters":0}')
+    """
+    max_body = app.max_body
+    answer_json = app.answer_json
+    handle = app.handle
+
+    def token_ok(given: bytes | None) -> bool:
+        if app.token is None:
+            return True
+        return given is not None and hmac.compare_digest(given, app.token)
+
+    async def application(
+        scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]
+    ) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send)
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        length = media = token = None
+        chunked = False
+        for name, value in scope.get("headers", ()):  # lower-case names, as ASGI promises
+            if name == b"content-length":
+                length = value
+            elif name == b"content-type":
+                media = value
+            elif name == b"x-jaxl-token":
+                token = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        plain = (
+            path in WEBHOOK_PATHS
+            and (method == "POST" or method == "DELETE")
+            and not chunked
+            and (media is None or media == b"application/json")
+            and length is not None
+            and length.isdigit()
+            and len(length) < 12
+            and int(length) <= max_body
+            and token_ok(token)
+        )
+        if plain and not app.blocking:
+            message = await receive()
+            if message.get("more_body", False) or message["type"] != "http.request":
+                body = message.get("body", b"") + await _asgi_body(receive, max_body)
+            else:
+                body = message["body"]  # the whole body came in one message, as it usually does
+            fields: dict[str, Any] = {}
+            reply = answer_json(body, fields)
+            if app.log is not None:
+                app.log_request(method, path, reply[0], fields, started)
+        else:
+            text = {"content-length": length, "content-type": media, "x-jaxl-token": token}
+            headers = {k: v.decode("latin-1") for k, v in text.items() if v is not None}
+            if chunked:
+                headers["transfer-encoding"] = "chunked"
+            # A body that will be refused is left unread.
+            read = body_length(headers, max_body) is not None
+            body = await _asgi_body(receive, max_body) if read else b""
+            query = scope.get("query_string", b"").decode("latin-1")
+            if app.blocking:
+                reply = await asyncio.to_thread(handle, method, path, query, headers, body)
+            else:
+                reply = handle(method, path, query, headers, body)
+        start = {"type": "http.response.start", "status": reply[0], "headers": _raw_headers(reply)}
+        await send(start)
+        await send({"type": "http.response.body", "body": reply[2]})
+
+    return application

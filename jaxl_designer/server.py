@@ -262,6 +262,8 @@ class WebhookApp:
             return _error(400, "the body is not JSON")
         try:
             return self._answer(request, fields)
+        except StateNotLoaded:
+            raise  # the server reads the call's state and asks again
         except Exception:
             return self._failed()
 
@@ -328,6 +330,17 @@ class WebhookApp:
 
 
 # -- Redis ----------------------------------------------------------------------------------
+class StateNotLoaded(Exception):
+    """Raised by a store that reads ahead when a request needs a call's state it has not read.
+
+    The ASGI adapter reads the state from Redis without blocking, then answers again.
+    """
+
+    def __init__(self, call_id: int) -> None:
+        super().__init__(call_id)
+        self.call_id = call_id
+
+
 class RedisStore:
     """Call state in Redis, shared by every worker and surviving restarts: JSON with a TTL.
 
@@ -374,9 +387,13 @@ class RedisStore:
         except self._errors as error:
             raise StoreError(f"Redis at {redact(self.url)} is not answering: {error}") from None
 
-    def load(self, call_id: int) -> dict[str, Any] | None:
-        """Return the state of a call, or None when the call is unknown or expired."""
-        raw = self._call("get", f"{self.prefix}{call_id}")
+    def key(self, call_id: int) -> str:
+        """The Redis key of a call's state."""
+        return f"{self.prefix}{call_id}"
+
+    @staticmethod
+    def decode(raw: bytes | str | None) -> dict[str, Any] | None:
+        """A call's state from the value kept in Redis; None when there is none, or not ours."""
         if raw is None:
             return None
         try:
@@ -385,14 +402,22 @@ class RedisStore:
             return None  # not ours, or damaged: treated as a call we do not know
         return state if isinstance(state, dict) else None
 
+    @staticmethod
+    def encode(state: dict[str, Any]) -> str:
+        """The value kept in Redis for a call's state."""
+        return _encode(state)
+
+    def load(self, call_id: int) -> dict[str, Any] | None:
+        """Return the state of a call, or None when the call is unknown or expired."""
+        return self.decode(self._call("get", self.key(call_id)))
+
     def save(self, call_id: int, state: dict[str, Any]) -> None:
         """Keep a call's state for `ttl` seconds after this request."""
-        value = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
-        self._call("set", f"{self.prefix}{call_id}", value, ex=self.ttl)
+        self._call("set", self.key(call_id), self.encode(state), ex=self.ttl)
 
     def drop(self, call_id: int) -> None:
         """Forget a call."""
-        self._call("delete", f"{self.prefix}{call_id}")
+        self._call("delete", self.key(call_id))
 
     def ping(self) -> bool:
         """Whether Redis answers now."""

@@ -179,6 +179,8 @@ def fill(text: str, values: Mapping[str, Any]) -> str:
 
 
 def _as_int(value: Any, where: str) -> int:
+    if type(value) is int:  # what JSON gives, nearly always
+        return value
     if isinstance(value, bool):
         raise BadRequest(f"{where} must be an integer")
     if isinstance(value, int):
@@ -189,6 +191,8 @@ def _as_int(value: Any, where: str) -> int:
 
 
 def _as_text(value: Any, where: str) -> str | None:
+    if value is None or (type(value) is str and value.isascii()):
+        return value  # what JSON gives, nearly always
     if isinstance(value, str) and not value.isascii() and _SURROGATE.search(value):
         # JSON's "\ud800" escape yields text no store, log or answer can encode as UTF-8
         raise BadRequest(f"{where} must be valid Unicode text")

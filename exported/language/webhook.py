@@ -195,6 +195,8 @@ def fill(text: str, values: Mapping[str, Any]) -> str:
 
 
 def _as_int(value: Any, where: str) -> int:
+    if type(value) is int:  # what JSON gives, nearly always
+        return value
     if isinstance(value, bool):
         raise BadRequest(f"{where} must be an integer")
     if isinstance(value, int):
@@ -205,6 +207,8 @@ def _as_int(value: Any, where: str) -> int:
 
 
 def _as_text(value: Any, where: str) -> str | None:
+    if value is None or (type(value) is str and value.isascii()):
+        return value  # what JSON gives, nearly always
     if isinstance(value, str) and not value.isascii() and _SURROGATE.search(value):
         # JSON's "\ud800" escape yields text no store, log or answer can encode as UTF-8
         raise BadRequest(f"{where} must be valid Unicode text")
@@ -593,6 +597,17 @@ def _error(status: int, message: str, extra: Sequence[tuple[str, str]] = ()) -> 
     return _json(status, {"error": message}, extra)
 
 
+_QUOTED = {text: _encode(text) for text in (*WEBHOOK_PATHS, *WEBHOOK_METHODS)}
+
+
+def _quoted(text: str) -> str:
+    return _QUOTED.get(text) or _encode(text)
+
+
+def _json_value(value: Any) -> str:
+    return str(value) if type(value) is int else _encode(value)
+
+
 _decode = json.JSONDecoder().raw_decode
 _SPACE = " \t\n\r"
 
@@ -608,7 +623,9 @@ def parse_json(body: bytes) -> Any:
     """
     # json.loads(bytes) would also take UTF-16 and lone surrogates; raw_decode skips the two
     # whitespace scans json.loads makes, which cost as much as decoding a small request.
-    text = body.decode("utf-8-sig")
+    text = body.decode("utf-8")
+    if text[:1] == "\ufeff":  # a byte order mark, allowed before JSON; "utf-8-sig" is 10x slower
+        text = text[1:]
     if text[:1] in _SPACE:  # also the empty body: raw_decode says "Expecting value"
         text = text.lstrip(_SPACE)
     value, end = _decode(text)
@@ -712,16 +729,15 @@ class WebhookApp:
         self, method: str, path: str, status: int, fields: dict[str, Any], started: float
     ) -> None:
         """Write the request's JSON log line, when the app has a log."""
-        line = {
-            "method": method,
-            "path": path,
-            "status": status,
-            "event": fields.get("event"),
-            "call_id": fields.get("call_id"),
-            "ms": round((time.perf_counter() - started) * 1000, 3),
-        }
-        if self.log is not None:
-            self.log(_encode(line))
+        if self.log is None:
+            return
+        ms = round((time.perf_counter() - started) * 1000, 3)
+        event, call_id = fields.get("event"), fields.get("call_id")
+        # Formatted, not encoded from a dict: a third of the cost, for a line on every request.
+        self.log(
+            f'{{"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
+            f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}}}'
+        )
 
     def _route(
         self,

@@ -1317,10 +1317,18 @@ async def _lifespan(receive: Callable[[], Any], send: Callable[[Any], Any]) -> N
             return
 
 
+_LENGTHS: dict[int, tuple[bytes, bytes]] = {}
+
+
 def _raw_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
     _, headers, body = reply
     if len(headers) == 2 and headers[0] == _JSON_HEADER:  # all but a 405: type and length
-        return [_JSON_TYPE, (b"content-length", b"%d" % len(body))]
+        length = _LENGTHS.get(len(body))  # the same few lengths come back again and again
+        if length is None:
+            length = (b"content-length", b"%d" % len(body))
+            if len(_LENGTHS) < 4096:
+                _LENGTHS[len(body)] = length
+        return [_JSON_TYPE, length]  # a new list: a server may add its own headers to it
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
@@ -1617,7 +1625,7 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             if scope["type"] == "lifespan":
                 await _lifespan(receive, send)
             return
-        started = time.perf_counter()
+        started = time.perf_counter() if app.log is not None else 0.0
         method: str = scope["method"]
         path: str = scope["path"]
         length = media = token = None

@@ -22,7 +22,7 @@ from . import runtime as _runtime
 from .exploration import FROM_NUMBER, TO_NUMBER, Edge, Exploration, Finding, Route
 from .flow import Flow
 from .prepare import prepare
-from .runtime import KEYS, LOOP_PROMPT, MAX_DIGITS, MemoryStore, Runtime, Turn
+from .runtime import KEYS, LOOP_PROMPT, MAX_DIGITS, Runtime, Turn
 from .simulator import request
 
 __all__ = ["Edge", "Exploration", "Finding", "Route", "explore"]
@@ -43,7 +43,7 @@ def explore(
 ) -> Exploration:
     """Explore every call state of `flow` a caller can reach, breadth first.
 
-    Calls are placed on the real runtime (a `MemoryStore`, a frozen clock): at each place a call
+    Calls are placed on the real runtime (a one-call store, a frozen clock): at each place a call
     waits, every key of a menu is pressed (keys without an edge act alike, so one stands for
     all), and a collect gets a few entries: valid ones, one with a non-digit key, one too long,
     and the bare terminator. The explorer never decides what a call does; it sends input and
@@ -158,6 +158,23 @@ def _maybe_unset(document: Mapping[str, Any], templates: Mapping[str, list[str]]
     }
 
 
+class _OneCall:
+    """The explorer's call store: one call, kept as the very dict the runtime changes in place,
+    so the explorer sees a call's state after a turn even when the call ended in it."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] | None = None
+
+    def load(self, call_id: int) -> dict[str, Any] | None:
+        return self.state
+
+    def save(self, call_id: int, state: dict[str, Any]) -> None:
+        self.state = state
+
+    def drop(self, call_id: int) -> None:
+        self.state = None
+
+
 class _State:
     """One explored call state: its key, the call's stored state, and the route there."""
 
@@ -185,7 +202,7 @@ class _Explorer:
         self.specs: dict[str, Mapping[str, Any]] = dict(document["nodes"])
         self.depth = depth
         self.max_states = max_states
-        self.store = MemoryStore(max_calls=4)
+        self.store = _OneCall()
         self.now = DEFAULT_NOW.timestamp()
         # The runtime reads the frozen clock through this closure, so each state sets its own.
         self.runtime = Runtime(document, self.store, clock=lambda: self.now)

@@ -20,10 +20,12 @@ a file in a temporary folder.
 Modes: `setup` (event 1, a new call id each request) and `calls` (whole 5-request Acme calls,
 every response checked against jaxl_designer's runtime). Concurrency 1, 16, 64.
 
-Runs alternate between servers (A B A B ...), N rounds (default 3); each cell is the median of
-its N runs; errors and mismatches are summed. Before measuring, each server must answer one
-whole Acme call right. Prints a table with the ratio of req/s to the SDK's, same logging, mode
-and concurrency, then exits.
+All servers of a round run at once (idle, each costs nothing) and every cell is measured on
+each server in turn (A B A B ...), so a slow spell of the machine hits both sides of a ratio;
+N rounds (default 3); each cell is the median of its N runs; errors and mismatches are summed.
+Before measuring, each server must answer one whole Acme call right. Prints a table with the
+req/s and p99 ratios to the SDK's (median over rounds of the ratio within a round, same
+logging, mode and concurrency), then exits.
 
 Usage:
     python bench/webhook.py                # full run (about 20 minutes)
@@ -251,7 +253,8 @@ def _client_run(
     lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
     if out.returncode != 0 or not lines:
         raise RuntimeError(f"load.py failed: {out.stdout}\n{out.stderr}")
-    return json.loads(lines[-1])  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
 
 
 @dataclass
@@ -266,6 +269,44 @@ class Cell:
 
     def total(self, key: str) -> int:
         return sum(int(r[key]) for r in self.runs)
+
+    def versus(self, other: Cell, key: str) -> float:
+        """The median over rounds of this cell's figure over the other's in the same round."""
+        theirs = {r["round"]: r[key] for r in other.runs}
+        return statistics.median(
+            r[key] / theirs[r["round"]] for r in self.runs if r["round"] in theirs
+        )
+
+
+def start_checked(
+    server: Server,
+    log: bool,
+    redis_url: str | None,
+    args: argparse.Namespace,
+    tmp: Path,
+    stack: contextlib.ExitStack,
+    broken: dict[tuple[str, bool], str],
+) -> tuple[int, int] | None:
+    """Start a server for the rest of `stack` and check one whole call; its (port, pid)."""
+    key = (server.name, log)
+    if key in broken:
+        return None
+    port = free_port()
+    cmd = server.command(port, log, redis_url, args.gunicorn_worker)
+    logfile = tmp / f"{server.name}-{'log' if log else 'nolog'}.log"
+    proc = stack.enter_context(running(cmd, server.env(log, redis_url), logfile))
+    try:
+        wait_ready(port, proc)
+        problems = load.check_call("127.0.0.1", port)
+    except (RuntimeError, OSError) as exc:
+        problems = [str(exc)]
+    if server.name == "constant":
+        problems = []  # it answers setups only, by design
+    if problems:
+        tail = logfile.read_text(errors="replace")[-800:]
+        broken[key] = "; ".join(problems)[:300] + f" | log: {tail}"
+        return None
+    return port, proc.pid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -336,32 +377,23 @@ def main(argv: list[str] | None = None) -> int:
         with redis_cm or contextlib.nullcontext() as redis_url:
             for round_no in range(args.runs):
                 for log in logs:
-                    for server in servers:  # A B A B: every server once per round
-                        key = (server.name, log)
-                        if key in broken:
-                            continue
-                        port = free_port()
-                        cmd = server.command(port, log, redis_url, args.gunicorn_worker)
-                        env = server.env(log, redis_url)
-                        logfile = tmp / f"{server.name}-{'log' if log else 'nolog'}.log"
-                        with running(cmd, env, logfile) as proc:
-                            try:
-                                wait_ready(port, proc)
-                                problems = load.check_call("127.0.0.1", port)
-                            except (RuntimeError, OSError) as exc:
-                                problems = [str(exc)]
-                            if server.name == "constant":
-                                problems = []  # it answers setups only, by design
-                            if problems:
-                                tail = logfile.read_text(errors="replace")[-800:]
-                                broken[key] = "; ".join(problems)[:300] + f" | log: {tail}"
-                                continue
-                            for mode in modes:
-                                if server.name == "constant" and mode == "calls":
-                                    continue
-                                for level in levels:
+                    # Every server up at once (idle ones cost nothing), so each cell runs A B A B
+                    # within seconds and a slow spell of this shared machine hits both sides.
+                    with contextlib.ExitStack() as stack:
+                        ports = {}
+                        for server in servers:
+                            ready = start_checked(server, log, redis_url, args, tmp, stack, broken)
+                            if ready is not None:
+                                ports[server.name] = ready
+                        for mode in modes:
+                            for level in levels:
+                                for server in servers:
+                                    if server.name not in ports:
+                                        continue
+                                    if server.name == "constant" and mode == "calls":
+                                        continue
+                                    port, pid = ports[server.name]
                                     wait_quiet(args.quiet_wait)
-                                    pgids = {proc.pid} | REDIS_PGIDS
                                     result = client_run(
                                         port,
                                         mode,
@@ -369,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                                         args.duration,
                                         args.warmup,
                                         args.client,
-                                        pgids,
+                                        {pid} | REDIS_PGIDS,
                                     )
                                     result.update(server=server.name, log=log, round=round_no)
                                     every.append(result)
@@ -400,7 +432,7 @@ def print_table(
     head = (
         f"{'server':14} {'logging':7} {'mode':5} {'conc':>4} {'req/s':>8} {'calls/s':>8} "
         f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'errors':>6} {'mismatch':>8} "
-        f"{'vs sdk':>6} {'other':>5}"
+        f"{'vs sdk':>6} {'p99 vs':>6} {'other':>5}"
     )
     print(head)
     print("-" * len(head))
@@ -413,15 +445,20 @@ def print_table(
                     if cell is None:
                         continue
                     rps = cell.median("rps")
-                    ratio = f"{rps / sdk.median('rps'):5.2f}x" if sdk else "     -"
+                    ratio = f"{cell.versus(sdk, 'rps'):5.2f}x" if sdk else "     -"
+                    p99 = f"{cell.versus(sdk, 'p99_ms'):5.2f}x" if sdk else "     -"
                     cps = f"{cell.median('cps'):8.0f}" if mode == "calls" else f"{'-':>8}"
                     print(
                         f"{server.name:14} {'on' if log else 'off':7} {mode:5} {level:4} "
                         f"{rps:8.0f} {cps} {cell.median('p50_ms'):7.2f} "
                         f"{cell.median('p90_ms'):7.2f} {cell.median('p99_ms'):7.2f} "
-                        f"{cell.total('errors'):6} {cell.total('mismatches'):8} {ratio} "
+                        f"{cell.total('errors'):6} {cell.total('mismatches'):8} {ratio} {p99} "
                         f"{cell.worst('other_cpu'):5.0%}"
                     )
+    print(
+        "vs sdk, p99 vs: the median over rounds of req/s (p99 latency) over the SDK's in the same "
+        "round, same logging, mode and concurrency."
+    )
     print(
         "other: the most CPU (share of one core) that programs other than the server, redis and "
         "the client used during any run of the cell; over ~10% the figures are skewed."

@@ -28,8 +28,15 @@ __all__ = ["FILES", "ExportError", "ExportResult", "export", "export_examples", 
 FILES = ("flow.json", "webhook.py")
 #: A line every generated webhook starts with: how an export knows a file is its own.
 MARKER = '"""Jaxl webhook for the flow '
-#: The modules whose code the webhook carries verbatim, in order.
-SOURCES = ("runtime.py", "server.py", "asgi.py")
+#: The modules whose code the webhook carries verbatim, in order, and what each is.
+SOURCES = {
+    "runtime.py": "the call runtime",
+    "webhook_app.py": "HTTP: a request in, a reply out",
+    "redis_store.py": "call state in Redis",
+    "server.py": "serving: http.server, WSGI, the Jaxl SDK, the command line",
+    "redis_async.py": "Redis on the event loop",
+    "asgi.py": "ASGI",
+}
 #: Top-level fields of a flow document the runtime does not read (the drawing, the parameters).
 _NOT_RUN = ("layout", "environments")
 _WIDTH = 100
@@ -224,11 +231,12 @@ def generate_webhook(
         raise ExportError(f"flow {flow.name!r}: {error}") from None
     document = {k: v for k, v in runnable.to_document().items() if k not in _NOT_RUN}
     imports: list[ast.stmt] = []
-    bodies = []
-    for name in SOURCES:
+    sections = []
+    for name, what in SOURCES.items():
         found, body = _split(_source(name))
         imports += found
-        bodies.append(body)
+        title = f"# -- {what} (jaxl_designer/{name}) "
+        sections.append(f"{title:-<93}\n{body}")
     description = " ".join(flow.description.split())
     if description:
         description = "\n" + textwrap.fill(_docstring_text(description), 96) + "\n"
@@ -237,9 +245,7 @@ def generate_webhook(
         version=_version(),
         description=description,
         imports=_merge_imports(imports),
-        runtime=bodies[0],
-        server=bodies[1],
-        asgi=bodies[2],
+        code="\n\n\n".join(sections),
         flow=flow_literal(document),
     )
     if any(_width(line) > _WIDTH for line in text.splitlines()):

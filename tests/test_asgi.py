@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from jaxl_designer.asgi import make_asgi
 from jaxl_designer.examples import acme
 from jaxl_designer.runtime import Runtime
-from jaxl_designer.server import WebhookApp, body_length
 from jaxl_designer.simulator import request as webhook_request
+from jaxl_designer.webhook_app import WebhookApp, body_length
 
 FLOW = acme().to_document()
 TOKEN = "s3cret"

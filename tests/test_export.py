@@ -16,8 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxl_designer import asgi as asgi_module
+from jaxl_designer import redis_async as redis_async_module
+from jaxl_designer import redis_store as redis_store_module
 from jaxl_designer import runtime as runtime_module
 from jaxl_designer import server as server_module
+from jaxl_designer import webhook_app as webhook_app_module
 from jaxl_designer.cli import main as cli_main
 from jaxl_designer.examples import EXAMPLES, acme
 from jaxl_designer.export import (
@@ -189,10 +192,11 @@ def test_the_examples_command_regenerates_every_example(tmp_path: Path) -> None:
 
 
 # -- one source of truth -------------------------------------------------------------------
-CARRIED = [runtime_module, server_module, asgi_module]
+CARRIED = [runtime_module, webhook_app_module, redis_store_module, server_module,
+           redis_async_module, asgi_module]  # fmt: skip
 
 
-@pytest.mark.parametrize("module", CARRIED, ids=["runtime", "server", "asgi"])
+@pytest.mark.parametrize("module", CARRIED, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_every_function_and_class_is_carried_verbatim(module: Any) -> None:
     source = top_level(ast.parse(Path(module.__file__).read_text(encoding="utf-8")))
     webhook = top_level(ast.parse((EXPORTED / "acme" / "webhook.py").read_text(encoding="utf-8")))
@@ -215,7 +219,15 @@ def test_runtime_and_server_define_no_name_twice() -> None:
 
 
 @pytest.mark.parametrize(
-    ("module", "siblings"), [(server_module, ["runtime"]), (asgi_module, ["runtime", "server"])]
+    ("module", "siblings"),
+    [
+        (webhook_app_module, ["runtime"]),
+        (redis_store_module, ["runtime"]),
+        (server_module, ["redis_store", "runtime", "webhook_app"]),
+        (redis_async_module, ["redis_store", "runtime", "webhook_app"]),
+        (asgi_module, ["redis_async", "redis_store", "runtime", "webhook_app"]),
+    ],
+    ids=lambda value: getattr(value, "__name__", "").rsplit(".", 1)[-1] or None,
 )
 def test_the_server_imports_only_the_standard_library(module: Any, siblings: list[str]) -> None:
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))

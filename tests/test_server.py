@@ -19,8 +19,9 @@ from jaxl_designer.asgi import make_asgi
 from jaxl_designer.examples import acme
 from jaxl_designer.fileformat import save
 from jaxl_designer.runtime import LOOP_PROMPT, NEUTRAL, MemoryStore, Runtime
-from jaxl_designer.server import WebhookApp, make_server, make_wsgi
+from jaxl_designer.server import make_server, make_wsgi
 from jaxl_designer.simulator import request as webhook_request
+from jaxl_designer.webhook_app import WebhookApp
 
 MAIN = Runtime(acme().to_document()).handle(webhook_request(1, 1))
 SALES = {"to_number": "+918000000001", "from_number": None}

@@ -50,7 +50,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 __all__ = ["FLOW", "app", "asgi", "main", "wsgi"]
 
 # -- the call runtime (jaxl_designer/runtime.py) --------------------------------------------
-
 #: The keys of a phone keypad, in the order people read them.
 KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
 #: What the official SDK answers to pings, teardowns and events it does not handle.
@@ -537,8 +536,7 @@ def _open(rule: Mapping[str, Any], now: float) -> bool:
     return clock >= start or clock < end  # hours that run past midnight
 
 
-# -- HTTP (jaxl_designer/server.py) ---------------------------------------------------------
-
+# -- HTTP: a request in, a reply out (jaxl_designer/webhook_app.py) -------------------------
 #: An HTTP answer: status, headers, body.
 Reply = tuple[int, list[tuple[str, str]], bytes]
 #: Where the one-line JSON request log goes; None turns it off.
@@ -600,7 +598,8 @@ def _json(status: int, payload: Any, extra: Sequence[tuple[str, str]] = ()) -> R
     return status, headers, body
 
 
-def _error(status: int, message: str, extra: Sequence[tuple[str, str]] = ()) -> Reply:
+def error_reply(status: int, message: str, extra: Sequence[tuple[str, str]] = ()) -> Reply:
+    """An error answer: the status and `{"error": message}`."""
     return _json(status, {"error": message}, extra)
 
 
@@ -757,14 +756,14 @@ class WebhookApp:
     ) -> Reply:
         if path in HEALTH_PATHS:
             if method not in HEALTH_METHODS:
-                return _error(405, "use GET", [("Allow", ", ".join(HEALTH_METHODS))])
+                return error_reply(405, "use GET", [("Allow", ", ".join(HEALTH_METHODS))])
             return self._health(method)
         if path not in WEBHOOK_PATHS:
-            return _error(404, f"no such path: {path} (the webhook is at /webhook/)")
+            return error_reply(404, f"no such path: {path} (the webhook is at /webhook/)")
         if method not in WEBHOOK_METHODS:
-            return _error(405, "use POST or DELETE", [("Allow", ", ".join(WEBHOOK_METHODS))])
+            return error_reply(405, "use POST or DELETE", [("Allow", ", ".join(WEBHOOK_METHODS))])
         if not self._authorized(query, headers):
-            return _error(401, "missing or wrong token")
+            return error_reply(401, "missing or wrong token")
         refusal = self._refuse_body(headers, body)
         if refusal is not None:
             return refusal
@@ -775,7 +774,7 @@ class WebhookApp:
         try:
             request = parse_json(body)
         except (ValueError, RecursionError):
-            return _error(400, "the body is not JSON")
+            return error_reply(400, "the body is not JSON")
         try:
             return self._answer(request, fields)
         except StateNotLoaded:
@@ -785,15 +784,15 @@ class WebhookApp:
 
     def _refuse_body(self, headers: Mapping[str, str], body: bytes) -> Reply | None:
         if "transfer-encoding" in headers:
-            return _error(411, "send the body with a Content-Length, not chunked")
+            return error_reply(411, "send the body with a Content-Length, not chunked")
         length = _parse_length(headers.get("content-length"))
         if length is None:
-            return _error(400, "Content-Length is not a number")
+            return error_reply(400, "Content-Length is not a number")
         if length > self.max_body or len(body) > self.max_body:
-            return _error(413, f"the body is over {self.max_body} bytes")
+            return error_reply(413, f"the body is over {self.max_body} bytes")
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media not in ("", "application/json"):
-            return _error(415, f"the body must be application/json, not {media}")
+            return error_reply(415, f"the body must be application/json, not {media}")
         return None
 
     def _answer(self, request: Any, fields: dict[str, Any]) -> Reply:
@@ -806,7 +805,7 @@ class WebhookApp:
         try:
             response = runtime.handle(request)
         except BadRequest as error:
-            return _error(error.status, str(error))
+            return error_reply(error.status, str(error))
         prompt = response.get("prompt")
         if prompt is None:  # a transfer: rare, and it carries the caller's numbers
             return _json(200, response)
@@ -845,7 +844,6 @@ class WebhookApp:
         return status, headers, b"" if method == "HEAD" else body
 
 
-# -- Redis ----------------------------------------------------------------------------------
 class StateNotLoaded(Exception):
     """Raised by a store that reads ahead when a request needs a call's state it has not read.
 
@@ -857,6 +855,7 @@ class StateNotLoaded(Exception):
         self.call_id = call_id
 
 
+# -- call state in Redis (jaxl_designer/redis_store.py) -------------------------------------
 class RedisStore:
     """Call state in Redis, shared by every worker and surviving restarts: JSON with a TTL.
 
@@ -921,7 +920,7 @@ class RedisStore:
     @staticmethod
     def encode(state: dict[str, Any]) -> str:
         """The value kept in Redis for a call's state."""
-        return _encode(state)
+        return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
 
     def load(self, call_id: int) -> dict[str, Any] | None:
         """Return the state of a call, or None when the call is unknown or expired."""
@@ -952,6 +951,7 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+# -- serving: http.server, WSGI, the Jaxl SDK, the command line (jaxl_designer/server.py) ---
 # -- building an app ------------------------------------------------------------------------
 def build_app(
     flow_document: Mapping[str, Any],
@@ -1079,7 +1079,7 @@ class _Handler(BaseHTTPRequestHandler):
             phrase = HTTPStatus(code).phrase
         except ValueError:
             phrase = "error"
-        status, headers, body = _error(code, message or phrase)
+        status, headers, body = error_reply(code, message or phrase)
         self._reply(status, headers, body)
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -1125,7 +1125,7 @@ def serve(app: WebhookApp, host: str = "127.0.0.1", port: int = 9919, **options:
         server.server_close()
 
 
-# -- WSGI and ASGI --------------------------------------------------------------------------
+# -- WSGI -----------------------------------------------------------------------------------
 def _reason(status: int) -> str:
     try:
         return f"{status} {HTTPStatus(status).phrase}"
@@ -1293,53 +1293,7 @@ def main(argv: Sequence[str] | None, flow_document: Mapping[str, Any]) -> int:
     )
 
 
-# -- ASGI (jaxl_designer/asgi.py) -----------------------------------------------------------
-
-_JSON_TYPE = (b"content-type", b"application/json")
-_JSON_HEADER = ("Content-Type", "application/json")
-
-
-async def _asgi_body(receive: Callable[[], Any], limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        chunks.append(chunk)  # past the limit, one chunk more is kept: enough to refuse the body
-        if not message.get("more_body", False) or size > limit:
-            break
-    return b"".join(chunks)
-
-
-async def _lifespan(receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-_LENGTHS: dict[int, tuple[bytes, bytes]] = {}
-
-
-def _raw_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
-    _, headers, body = reply
-    if len(headers) == 2 and headers[0] == _JSON_HEADER:  # all but a 405: type and length
-        length = _LENGTHS.get(len(body))  # the same few lengths come back again and again
-        if length is None:
-            length = (b"content-length", b"%d" % len(body))
-            if len(_LENGTHS) < 4096:
-                _LENGTHS[len(body)] = length
-        return [_JSON_TYPE, length]  # a new list: a server may add its own headers to it
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-
-
-# -- Redis on the event loop ------------------------------------------------------------------
+# -- Redis on the event loop (jaxl_designer/redis_async.py) ---------------------------------
 class _Resp(asyncio.Protocol):
     """One connection to Redis (RESP2): commands pipelined, each reply resolving one future.
 
@@ -1518,7 +1472,7 @@ class AsyncRedis:
             await connection.send(b"SET", key, value, b"EX", self.ttl)
 
 
-class _ReadAhead:
+class ReadAhead:
     """The runtime's call store when the server reads and writes Redis around it, not in it.
 
     Before answering, the server says what it knows of the call (`begin`); the runtime's reads
@@ -1559,13 +1513,58 @@ class _ReadAhead:
         self.writes[call_id] = None
 
 
+# -- ASGI (jaxl_designer/asgi.py) -----------------------------------------------------------
+_JSON_TYPE = (b"content-type", b"application/json")
+_JSON_HEADER = ("Content-Type", "application/json")
+
+
+async def _asgi_body(receive: Callable[[], Any], limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)  # past the limit, one chunk more is kept: enough to refuse the body
+        if not message.get("more_body", False) or size > limit:
+            break
+    return b"".join(chunks)
+
+
+async def _lifespan(receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+_LENGTHS: dict[int, tuple[bytes, bytes]] = {}
+
+
+def _raw_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
+    _, headers, body = reply
+    if len(headers) == 2 and headers[0] == _JSON_HEADER:  # all but a 405: type and length
+        length = _LENGTHS.get(len(body))  # the same few lengths come back again and again
+        if length is None:
+            length = (b"content-length", b"%d" % len(body))
+            if len(_LENGTHS) < 4096:
+                _LENGTHS[len(body)] = length
+        return [_JSON_TYPE, length]  # a new list: a server may add its own headers to it
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
 def _answer_with_redis(app: WebhookApp) -> Callable[[bytes, dict[str, Any]], Any] | None:
     """For an app whose calls live in Redis: an async answer for a plain request, or None."""
     store = app.runtime.store
     if not isinstance(store, RedisStore) or not AsyncRedis.usable(store.url):
         return None
     redis = AsyncRedis(store)
-    ahead = _ReadAhead()
+    ahead = ReadAhead()
     staged = copy.copy(app)
     staged.runtime = Runtime(app.runtime.flow, ahead, app.runtime.clock)
 

@@ -1,0 +1,344 @@
+"""The webhook's HTTP logic, apart from any server: a request in, a reply out, one log line."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import hmac
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs
+
+from .runtime import LOOP_PROMPT, BadRequest, MemoryStore, Runtime
+
+__all__ = [
+    "StateNotLoaded",
+    "WebhookApp",
+    "body_length",
+    "error_reply",
+    "flush_request_log",
+    "log_to_stderr",
+    "parse_json",
+    "request_log",
+]
+
+#: An HTTP answer: status, headers, body.
+Reply = tuple[int, list[tuple[str, str]], bytes]
+#: Where the one-line JSON request log goes; None turns it off.
+LogSink = Callable[[str], None]
+
+WEBHOOK_PATHS = frozenset({"/webhook/", "/webhook"})
+HEALTH_PATHS = frozenset({"/healthz", "/healthz/"})
+WEBHOOK_METHODS = ("POST", "DELETE")
+HEALTH_METHODS = ("GET", "HEAD")
+#: How many encoded answers a webhook keeps for reuse.
+REPLY_CACHE = 1024
+
+
+def log_to_stderr(line: str) -> None:
+    """Write one log line to standard error now."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+_PENDING: list[str] = []
+
+
+def request_log(line: str) -> None:
+    """The request log: one line to standard error, batched per turn of a running event loop.
+
+    Under an ASGI server every line written during one turn of the loop goes out in one write
+    at the start of the next turn, instead of a system call per request; anywhere else (threads,
+    WSGI, http.server) the line is written at once.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        log_to_stderr(line)
+        return
+    _PENDING.append(line)
+    if len(_PENDING) == 1:
+        loop.call_soon(flush_request_log)
+
+
+def flush_request_log() -> None:
+    """Write the request log lines batched so far."""
+    if _PENDING:
+        lines = "\n".join(_PENDING)
+        _PENDING.clear()
+        log_to_stderr(lines)
+
+
+atexit.register(flush_request_log)
+
+
+# One encoder for every answer and log line: json.dumps with options builds a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _json(status: int, payload: Any, extra: Sequence[tuple[str, str]] = ()) -> Reply:
+    body = _encode(payload).encode("utf-8")
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    headers.extend(extra)
+    return status, headers, body
+
+
+def error_reply(status: int, message: str, extra: Sequence[tuple[str, str]] = ()) -> Reply:
+    """An error answer: the status and `{"error": message}`."""
+    return _json(status, {"error": message}, extra)
+
+
+_QUOTED = {text: _encode(text) for text in (*WEBHOOK_PATHS, *WEBHOOK_METHODS)}
+
+
+def _quoted(text: str) -> str:
+    return _QUOTED.get(text) or _encode(text)
+
+
+def _json_value(value: Any) -> str:
+    return str(value) if type(value) is int else _encode(value)
+
+
+_decode = json.JSONDecoder().raw_decode
+_SPACE = " \t\n\r"
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON: UTF-8 only (RFC 8259), whitespace around it allowed.
+
+    Raises ValueError (or RecursionError for absurd nesting) when it is not one JSON value.
+
+    Example:
+        >>> parse_json(b' {"event": 1} ')
+        {'event': 1}
+    """
+    # json.loads(bytes) would also take UTF-16 and lone surrogates; raw_decode skips the two
+    # whitespace scans json.loads makes, which cost as much as decoding a small request.
+    text = body.decode("utf-8")
+    if text[:1] == "\ufeff":  # a byte order mark, allowed before JSON; "utf-8-sig" is 10x slower
+        text = text[1:]
+    if text[:1] in _SPACE:  # also the empty body: raw_decode says "Expecting value"
+        text = text.lstrip(_SPACE)
+    value, end = _decode(text)
+    if end != len(text) and text[end:].strip(_SPACE):
+        raise ValueError(f"extra data after the JSON value at character {end}")
+    return value
+
+
+def _parse_length(value: str | None) -> int | None:
+    """The Content-Length as a number of bytes, 0 when absent, None when it is not a number."""
+    if value is None or value.strip() == "":
+        return 0
+    text = value.strip()
+    if not text.isdigit() or not text.isascii() or len(text) > 18:
+        return None
+    return int(text)
+
+
+def body_length(headers: Mapping[str, str], max_body: int) -> int | None:
+    """How many body bytes a server adapter should read: None when it must read none at all."""
+    if "transfer-encoding" in headers:
+        return None
+    length = _parse_length(headers.get("content-length"))
+    if length is None or length > max_body:
+        return None
+    return length
+
+
+class WebhookApp:
+    """The webhook's HTTP logic, apart from any server: a request in, a reply out.
+
+    How a request is answered, in order (every error is JSON `{"error": "..."}`):
+
+    - a path other than `/webhook/`, `/webhook` or `/healthz`: 404;
+    - a method the path does not take: 405 with `Allow` (`/webhook/` takes POST and DELETE);
+    - a token is set and the request carries no matching `X-Jaxl-Token` header or `?token=`: 401;
+    - `Transfer-Encoding` (a chunked body): 411; a `Content-Length` that is not a number: 400;
+      a body over `max_body`: 413;
+    - a `Content-Type` other than `application/json` (any charset): 415; none at all is accepted;
+    - a body that is not JSON: 400; fields of the wrong type: 422 (the runtime's `BadRequest`);
+    - anything unexpected: logged here, and the caller hears an apology (200), never a 500.
+
+    The event number in the body decides what a request does, whatever the method: a teardown
+    (event 3) is accepted as the specification's POST and as the SDK's DELETE, and a DELETE that
+    carries another event is answered as that event, so the answer depends on the body alone.
+    `/healthz` answers 200 `{"ok": true}`, or 503 when the call store (Redis) is not answering.
+
+    Args:
+        runtime: The call runtime that answers webhook events.
+        token: A shared secret the request must carry, or None to accept any request.
+        max_body: The largest request body accepted, in bytes.
+        log: Where one JSON line per request goes; None for no request log.
+
+    Example:
+        >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
+        >>> app = WebhookApp(Runtime(flow), log=None)
+        >>> app.handle("GET", "/healthz", "", {}, b"")[2]
+        b'{"ok":true}'
+        >>> status, headers, body = app.handle("PUT", "/webhook/", "", {}, b"")
+        >>> status, headers[-1]
+        (405, ('Allow', 'POST, DELETE'))
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        token: str | None = None,
+        max_body: int = 64 * 1024,
+        log: LogSink | None = request_log,
+    ) -> None:
+        self.runtime = runtime
+        self.token = token.encode("utf-8") if token else None
+        self.max_body = max_body
+        self.log = log
+        #: Whether answering can block on the network (a shared store), so async servers
+        #: should answer in a worker thread rather than on their event loop.
+        self.blocking = not isinstance(runtime.store, MemoryStore)
+        self._replies: dict[tuple[Any, ...], Reply] = {}
+
+    def handle(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """Answer one request; `headers` has lower-case names. Never raises."""
+        started = time.perf_counter()
+        fields: dict[str, Any] = {}
+        try:
+            reply = self._route(method.upper(), path, query, headers, body, fields)
+        except Exception:
+            reply = self._failed()
+        if self.log is not None:
+            self.log_request(method, path, reply[0], fields, started)
+        return reply
+
+    def _failed(self) -> Reply:
+        """A bug must not cost the caller the call: log it, and they hear an apology."""
+        log_to_stderr(traceback.format_exc().rstrip())
+        return self._apology()
+
+    def log_request(
+        self, method: str, path: str, status: int, fields: dict[str, Any], started: float
+    ) -> None:
+        """Write the request's JSON log line, when the app has a log."""
+        if self.log is None:
+            return
+        ms = round((time.perf_counter() - started) * 1000, 3)
+        event, call_id = fields.get("event"), fields.get("call_id")
+        # Formatted, not encoded from a dict: a third of the cost, for a line on every request.
+        self.log(
+            f'{{"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
+            f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}}}'
+        )
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fields: dict[str, Any],
+    ) -> Reply:
+        if path in HEALTH_PATHS:
+            if method not in HEALTH_METHODS:
+                return error_reply(405, "use GET", [("Allow", ", ".join(HEALTH_METHODS))])
+            return self._health(method)
+        if path not in WEBHOOK_PATHS:
+            return error_reply(404, f"no such path: {path} (the webhook is at /webhook/)")
+        if method not in WEBHOOK_METHODS:
+            return error_reply(405, "use POST or DELETE", [("Allow", ", ".join(WEBHOOK_METHODS))])
+        if not self._authorized(query, headers):
+            return error_reply(401, "missing or wrong token")
+        refusal = self._refuse_body(headers, body)
+        if refusal is not None:
+            return refusal
+        return self.answer_json(body, fields)
+
+    def answer_json(self, body: bytes, fields: dict[str, Any]) -> Reply:
+        """Answer a webhook request body that passed every HTTP check; `fields` gets what to log."""
+        try:
+            request = parse_json(body)
+        except (ValueError, RecursionError):
+            return error_reply(400, "the body is not JSON")
+        try:
+            return self._answer(request, fields)
+        except StateNotLoaded:
+            raise  # the server reads the call's state and asks again
+        except Exception:
+            return self._failed()
+
+    def _refuse_body(self, headers: Mapping[str, str], body: bytes) -> Reply | None:
+        if "transfer-encoding" in headers:
+            return error_reply(411, "send the body with a Content-Length, not chunked")
+        length = _parse_length(headers.get("content-length"))
+        if length is None:
+            return error_reply(400, "Content-Length is not a number")
+        if length > self.max_body or len(body) > self.max_body:
+            return error_reply(413, f"the body is over {self.max_body} bytes")
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media not in ("", "application/json"):
+            return error_reply(415, f"the body must be application/json, not {media}")
+        return None
+
+    def _answer(self, request: Any, fields: dict[str, Any]) -> Reply:
+        runtime = self.runtime
+        if isinstance(request, dict):
+            fields["event"] = request.get("event")
+            state = request.get("state")
+            if isinstance(state, dict):
+                fields["call_id"] = state.get("call_id")
+        try:
+            response = runtime.handle(request)
+        except BadRequest as error:
+            return error_reply(error.status, str(error))
+        prompt = response.get("prompt")
+        if prompt is None:  # a transfer: rare, and it carries the caller's numbers
+            return _json(200, response)
+        # Most answers are a node's fixed prompt: encode each once, not on every request.
+        key = (response["num_characters"], *prompt)
+        reply = self._replies.get(key)
+        if reply is None:
+            reply = _json(200, response)
+            if len(self._replies) >= REPLY_CACHE:
+                self._replies.clear()  # prompts filled per call could crowd out the rest
+            self._replies[key] = reply
+        return reply
+
+    @staticmethod
+    def _apology() -> Reply:
+        return _json(200, {"prompt": list(LOOP_PROMPT), "num_characters": 0})
+
+    def _authorized(self, query: str, headers: Mapping[str, str]) -> bool:
+        if self.token is None:
+            return True
+        given = headers.get("x-jaxl-token")
+        if given is None and "token=" in query:
+            given = (parse_qs(query).get("token") or [""])[0]
+        return hmac.compare_digest((given or "").encode("utf-8"), self.token)
+
+    def _health(self, method: str) -> Reply:
+        ping = getattr(self.runtime.store, "ping", None)
+        try:
+            answering = ping is None or bool(ping())
+        except Exception:
+            answering = False
+        if not answering:
+            status, headers, body = _json(503, {"ok": False, "error": "the store is not answering"})
+        else:
+            status, headers, body = _json(200, {"ok": True})
+        return status, headers, b"" if method == "HEAD" else body
+
+
+class StateNotLoaded(Exception):
+    """Raised by a store that reads ahead when a request needs a call's state it has not read.
+
+    The ASGI adapter reads the state from Redis without blocking, then answers again.
+    """
+
+    def __init__(self, call_id: int) -> None:
+        super().__init__(call_id)
+        self.call_id = call_id

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hmac
 import time
 from collections.abc import Callable
 from typing import Any
@@ -125,12 +124,9 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
     answer_json = app.answer_json
     handle = app.handle
     answer_with_redis = _answer_with_redis(app)
-    inline = not app.blocking
-
-    def token_ok(given: bytes | None) -> bool:
-        if app.token is None:
-            return True
-        return given is not None and hmac.compare_digest(given, app.token)
+    # The short path answers on the loop: with state in memory, or in Redis read asynchronously.
+    short_path = answer_with_redis is not None or not app.blocking
+    token_matches = app.token_matches
 
     async def application(
         scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]
@@ -162,9 +158,9 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             and length.isdigit()
             and len(length) < 12
             and int(length) <= max_body
-            and token_ok(token)
+            and token_matches(token)
         )
-        if plain and (inline or answer_with_redis is not None):
+        if plain and short_path:
             message = await receive()
             if message.get("more_body", False) or message["type"] != "http.request":
                 body = message.get("body", b"") + await _asgi_body(receive, max_body)

@@ -85,7 +85,7 @@ class MemoryStore:
 
     Each call's state is kept as `marshal` bytes, not as the dicts themselves: 100,000 waiting
     calls are then objects the garbage collector never walks, where dicts made every full
-    collection walk them all (pauses of 20-50 ms under load), and they take a third the memory.
+    collection walk them all (pauses of 20-50 ms under load), and they take less memory.
     A state holds JSON values only, so nothing is lost; `load` gives a fresh dict each time.
 
     Example:

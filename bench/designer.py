@@ -1,7 +1,7 @@
 """Designer speed on large flows: validation, exploration, drawing, and a redraw after one edit.
 
 Prints one table (median of --runs, seconds) and the goal each figure is held to. Flows come from
-`jaxl_designer.generate.big_flow(n)`: menus of up to 9 keys with back edges to main.
+`jaxl_designer.core.generate.big_flow(n)`: menus of up to 9 keys with back edges to main.
 
     python bench/designer.py            # the full table (3,000-node drawings take a while)
     python bench/designer.py --quick    # one run each, no 3,000-node drawing
@@ -16,11 +16,11 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from jaxl_designer.designer import Designer
-from jaxl_designer.explorer import explore
-from jaxl_designer.generate import big_flow
-from jaxl_designer.render import render_svg
-from jaxl_designer.validation import validate
+from jaxl_designer.core.explorer import explore
+from jaxl_designer.core.generate import big_flow
+from jaxl_designer.core.validation import validate
+from jaxl_designer.drawing.render import render_svg
+from jaxl_designer.notebook.designer import Designer
 
 
 def timed(action: Callable[[], object], runs: int) -> float:

@@ -4,7 +4,7 @@ Two modes, both on loopback only and bounded by a duration or a count:
 
 - `setup`: event 1 (setup) for a new call id on every request.
 - `calls`: whole Acme calls of 5 requests (setup, press 2, data "123*", press 1, teardown as
-  DELETE); each response is compared with what `jaxl_designer.runtime.Runtime` answers.
+  DELETE); each response is compared with what `jaxl_designer.core.runtime.Runtime` answers.
 
 Two clients:
 
@@ -52,7 +52,7 @@ SENTINEL = 987654321987
 
 # -- what a call sends and what it must get back -------------------------------------------
 def _request(event: int, call_id: int, option: str | None, data: str | None) -> dict[str, Any]:
-    from jaxl_designer.simulator import request
+    from jaxl_designer.core.simulator import request
 
     payload = request(event, call_id, option=option, data=data)
     # The SDK's pydantic model requires state.options; real Jaxl traffic carries it.
@@ -72,9 +72,9 @@ CALL_STEPS: list[tuple[str, int, str | None, str | None]] = [
 
 def expected_responses() -> list[dict[str, Any]]:
     """What our runtime answers to each step of the Acme call, computed in process."""
-    from jaxl_designer.examples import acme
-    from jaxl_designer.prepare import prepare
-    from jaxl_designer.runtime import Runtime
+    from jaxl_designer.core.examples import acme
+    from jaxl_designer.core.prepare import prepare
+    from jaxl_designer.core.runtime import Runtime
 
     flow = prepare(acme(), None)
     document = flow.to_document() if hasattr(flow, "to_document") else flow

@@ -1,10 +1,10 @@
-"""Events per second through `jaxl_designer.runtime.Runtime`, in process, no HTTP.
+"""Events per second through `jaxl_designer.core.runtime.Runtime`, in process, no HTTP.
 
 Workloads (each the median of 5 rounds; each round a fresh Runtime with its MemoryStore):
 
 - `acme calls`: whole Acme calls of 5 events (setup, press 2, "123*", press 1, teardown).
 - `acme setups`: event 1 for a new call id, never torn down (the store's bound is hit).
-- `big-N walks`: a flow of N nodes (`jaxl_designer.generate.big_flow(N)` when that module
+- `big-N walks`: a flow of N nodes (`jaxl_designer.core.generate.big_flow(N)` when that module
   exists, else a menu tree built here: menus of 9 keys, leaves that hang up, transfer, or collect
   digits and go back to the top); calls that walk it with keys chosen at random (seeded, 1 in 10
   a key the menu lacks), up to 12 inputs, then a teardown.
@@ -30,10 +30,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jaxl_designer.examples import acme  # noqa: E402
-from jaxl_designer.prepare import prepare  # noqa: E402
-from jaxl_designer.runtime import KEYS, MemoryStore, Runtime  # noqa: E402
-from jaxl_designer.simulator import request  # noqa: E402
+from jaxl_designer.core.examples import acme  # noqa: E402
+from jaxl_designer.core.prepare import prepare  # noqa: E402
+from jaxl_designer.core.runtime import KEYS, MemoryStore, Runtime  # noqa: E402
+from jaxl_designer.core.simulator import request  # noqa: E402
 
 
 def _document(flow: Any) -> dict[str, Any]:
@@ -50,10 +50,10 @@ def acme_document() -> dict[str, Any]:
 def big_document(n: int) -> tuple[dict[str, Any], str]:
     """A flow of `n` nodes and where it came from."""
     try:
-        from jaxl_designer.generate import big_flow  # type: ignore[import-not-found]
+        from jaxl_designer.core.generate import big_flow  # type: ignore[import-not-found]
     except ImportError:
         return menu_tree(n), "menu tree built by bench/runtime.py"
-    return _document(big_flow(n)), "jaxl_designer.generate.big_flow"
+    return _document(big_flow(n)), "jaxl_designer.core.generate.big_flow"
 
 
 def menu_tree(n: int) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 This is the "theirs" side of bench/webhook.py: a `jaxl.api.base.BaseJaxlApp` that keeps each
 call's place in a dict keyed by call_id in process memory, as the SDK's examples do. It answers
-exactly what `jaxl_designer.runtime.Runtime` answers for the Acme flow of
+exactly what `jaxl_designer.core.runtime.Runtime` answers for the Acme flow of
 `jaxl_designer/examples.py` (main menu 1/2/9, order number collected until `*`, confirm 1/2,
 "Sorry, that is not a valid choice." on other keys, and a restart for a call it does not know);
 bench/sdk_server.py checks that before serving. Runs in `.venv-sdk` (scripts/sdk-venv).

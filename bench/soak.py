@@ -34,7 +34,7 @@ import test_fuzz_http as fuzz  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from jaxl_designer.simulator import request as webhook_request  # noqa: E402
+from jaxl_designer.core.simulator import request as webhook_request  # noqa: E402
 
 TOTAL = {"requests": 0, "faults": 0, "calls": 0, "failures": 0}
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .examples import acme
-from .export import export
-from .fileformat import FlowFileError, dumps, load, loads, save
-from .flow import Flow
-from .runtime import Runtime
-from .simulator import Simulator
-from .validation import Problem, validate
+from .core.examples import acme
+from .core.fileformat import FlowFileError, dumps, load, loads, save
+from .core.flow import Flow
+from .core.runtime import Runtime
+from .core.simulator import Simulator
+from .core.validation import Problem, validate
+from .exporter.export import export
 
 __all__ = [
     "Designer",
@@ -35,9 +35,9 @@ __version__ = "0.1.0"
 # Layers above the core load on first use, so `import jaxl_designer` never pulls in widgets.
 # (`export` is imported above instead: its submodule would otherwise shadow the function.)
 _LAZY = {
-    "Designer": "jaxl_designer.designer",
-    "explore": "jaxl_designer.explorer",
-    "render_svg": "jaxl_designer.render",
+    "Designer": "jaxl_designer.notebook.designer",
+    "explore": "jaxl_designer.core.explorer",
+    "render_svg": "jaxl_designer.drawing.render",
 }
 
 

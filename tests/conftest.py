@@ -238,8 +238,8 @@ LEAKS = re.compile(r'Traceback|File "|\b[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+(?:Erro
 
 def export_acme(folder: Path) -> Path:
     """Export Acme into `folder` and return its webhook.py."""
-    from jaxl_designer.examples import acme
-    from jaxl_designer.export import export
+    from jaxl_designer.core.examples import acme
+    from jaxl_designer.exporter.export import export
 
     return export(acme(), folder).webhook
 
@@ -409,7 +409,7 @@ class PlayedCall:
         return self._step("POST", 2, option=key)
 
     def _step(self, method: str, event: int, teardown: bool = False, **fields: Any) -> Step:
-        from jaxl_designer.simulator import request as webhook_request
+        from jaxl_designer.core.simulator import request as webhook_request
 
         if fields.get("option") is not None and fields.get("data") is None:
             self.option = fields["option"]
@@ -455,8 +455,8 @@ class CallPlan:
     """A source of random Acme calls, reproducible from `seed`, with fresh call ids."""
 
     def __init__(self, seed: int, first_id: int | None = None) -> None:
-        from jaxl_designer.examples import acme
-        from jaxl_designer.runtime import Runtime
+        from jaxl_designer.core.examples import acme
+        from jaxl_designer.core.runtime import Runtime
 
         self.rnd = random.Random(seed)
         self.runtime = Runtime(acme().to_document())

@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from jaxl_designer.flow import Flow
-from jaxl_designer.runtime import KEYS
-from jaxl_designer.validation import errors, validate
+from jaxl_designer.core.flow import Flow
+from jaxl_designer.core.runtime import KEYS
+from jaxl_designer.core.validation import errors, validate
 
 __all__ = ["VARIABLES", "valid_flows"]
 

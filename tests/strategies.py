@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from jaxl_designer.flow import FIELDS, FORMAT, KINDS, VERSION, edge_order
+from jaxl_designer.core.flow import FIELDS, FORMAT, KINDS, VERSION, edge_order
 
 __all__ = ["documents", "json_values", "node_ids", "prompts"]
 

@@ -9,11 +9,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jaxl_designer.asgi import make_asgi
-from jaxl_designer.examples import acme
-from jaxl_designer.runtime import Runtime
-from jaxl_designer.simulator import request as webhook_request
-from jaxl_designer.webhook_app import WebhookApp, body_length
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.runtime import Runtime
+from jaxl_designer.core.simulator import request as webhook_request
+from jaxl_designer.webhook.app import WebhookApp, body_length
+from jaxl_designer.webhook.asgi import make_asgi
 
 FLOW = acme().to_document()
 TOKEN = "s3cret"

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from conftest import Processes, RedisServer, free_port
 
-from jaxl_designer.redis_async import AsyncRedis
-from jaxl_designer.redis_store import RedisStore
-from jaxl_designer.runtime import StoreError
+from jaxl_designer.core.runtime import StoreError
+from jaxl_designer.webhook.redis_async import AsyncRedis
+from jaxl_designer.webhook.redis_store import RedisStore
 
 pytestmark = pytest.mark.redis
 

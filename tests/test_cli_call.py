@@ -9,8 +9,8 @@ import sys
 import pexpect
 import pytest
 
-from jaxl_designer.examples import acme
-from jaxl_designer.fileformat import save
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.fileformat import save
 
 COMMAND = [sys.executable, "-m", "jaxl_designer"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jaxl_designer.cli import main
-from jaxl_designer.diff import COLOURS
-from jaxl_designer.examples import acme
-from jaxl_designer.fileformat import save
+from jaxl_designer.core.diff import COLOURS
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.fileformat import save
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from jaxl_designer.cli import main
-from jaxl_designer.examples import acme
-from jaxl_designer.fileformat import save
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.fileformat import save
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jaxl_designer.examples import acme
-from jaxl_designer.fileformat import save
-from jaxl_designer.flow import Flow
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.fileformat import save
+from jaxl_designer.core.flow import Flow
 
 
 def _validate(*args: str | Path) -> subprocess.CompletedProcess[str]:

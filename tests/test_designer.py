@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import missing
 
-from jaxl_designer.designer import NONE, Designer
-from jaxl_designer.examples import SORRY, acme
-from jaxl_designer.fileformat import load, save
-from jaxl_designer.flow import Flow
-from jaxl_designer.simulator import Simulator
+from jaxl_designer.core.examples import SORRY, acme
+from jaxl_designer.core.fileformat import load, save
+from jaxl_designer.core.flow import Flow
+from jaxl_designer.core.simulator import Simulator
+from jaxl_designer.notebook.designer import NONE, Designer
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -320,7 +320,7 @@ def test_code_and_clicks_edit_the_same_flow(tmp_path: Path) -> None:
 
 
 def test_hear_it_puts_the_prompt_on_the_audio_player() -> None:
-    from jaxl_designer import speech
+    from jaxl_designer.notebook import speech
 
     if speech.available() is None:
         missing("espeak-ng is not installed (scripts/setup installs it)")
@@ -336,7 +336,7 @@ def test_hear_it_puts_the_prompt_on_the_audio_player() -> None:
 
 
 def test_hear_it_without_an_engine_says_so_once_and_goes_on_in_text(monkeypatch) -> None:
-    from jaxl_designer import speech
+    from jaxl_designer.notebook import speech
 
     monkeypatch.setattr(speech, "available", lambda: None)
     designer = Designer(acme())

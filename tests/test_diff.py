@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jaxl_designer.diff import COLOURS, diff, render_diff_svg, to_dot
-from jaxl_designer.examples import acme, business_hours
+from jaxl_designer.core.diff import COLOURS, diff, render_diff_svg, to_dot
+from jaxl_designer.core.examples import acme, business_hours
 
 
 def lines(old, new) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jaxl_designer import Simulator, loads, validate
-from jaxl_designer.environments import ResolveError, missing, parameters, resolve
-from jaxl_designer.examples import acme
-from jaxl_designer.fileformat import dumps
+from jaxl_designer.core.environments import ResolveError, missing, parameters, resolve
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.fileformat import dumps
 
 
 def parameterised_acme():

@@ -8,11 +8,11 @@ import pytest
 from flow_strategies import valid_flows
 from hypothesis import given, settings
 
-from jaxl_designer.examples import EXAMPLES, acme, business_hours, language_select
-from jaxl_designer.explorer import Route, explore
-from jaxl_designer.flow import Flow
-from jaxl_designer.generate import big_flow
-from jaxl_designer.scenarios import run
+from jaxl_designer.core.examples import EXAMPLES, acme, business_hours, language_select
+from jaxl_designer.core.explorer import Route, explore
+from jaxl_designer.core.flow import Flow
+from jaxl_designer.core.generate import big_flow
+from jaxl_designer.core.scenarios import run
 
 
 def _looping_menu() -> Flow:

@@ -26,8 +26,8 @@ from conftest import (
     webhook_command,
 )
 
-from jaxl_designer.runtime import STORE_DOWN_PROMPT
-from jaxl_designer.simulator import request as webhook_request
+from jaxl_designer.core.runtime import STORE_DOWN_PROMPT
+from jaxl_designer.core.simulator import request as webhook_request
 
 MAIN = ["Welcome to Acme.", "Press 1 for sales.", "Press 2 to enter your order number.",
         "Press 9 to hear this again."]  # fmt: skip

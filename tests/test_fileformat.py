@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import documents
 
-from jaxl_designer.examples import EXAMPLES, acme
-from jaxl_designer.fileformat import FlowFileError, dumps, from_document, load, loads, save
-from jaxl_designer.flow import Flow
+from jaxl_designer.core.examples import EXAMPLES, acme
+from jaxl_designer.core.fileformat import FlowFileError, dumps, from_document, load, loads, save
+from jaxl_designer.core.flow import Flow
 
 
 def _acme_document() -> dict[str, Any]:

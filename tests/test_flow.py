@@ -5,9 +5,9 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from jaxl_designer.examples import acme
-from jaxl_designer.flow import FIELDS, KINDS, Flow, edge_order
-from jaxl_designer.runtime import KEYS
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.flow import FIELDS, KINDS, Flow, edge_order
+from jaxl_designer.core.runtime import KEYS
 
 
 def test_every_kind_has_a_builder() -> None:

@@ -24,8 +24,8 @@ from conftest import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jaxl_designer.runtime import KEYS, MAX_DIGITS
-from jaxl_designer.simulator import request as webhook_request
+from jaxl_designer.core.runtime import KEYS, MAX_DIGITS
+from jaxl_designer.core.simulator import request as webhook_request
 
 MAX_BODY = 64 * 1024
 #: What the fuzz did, for the report (bench/soak.py prints it).

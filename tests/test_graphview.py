@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jaxl_designer.designer import Designer
-from jaxl_designer.examples import acme
-from jaxl_designer.graphview import _ESM, GraphView
+from jaxl_designer.core.examples import acme
+from jaxl_designer.notebook.designer import Designer
+from jaxl_designer.notebook.graphview import _ESM, GraphView
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -9,11 +9,11 @@ import re
 import pytest
 
 from jaxl_designer.cli import main
-from jaxl_designer.examples import EXAMPLES
-from jaxl_designer.fileformat import load
-from jaxl_designer.flow import Flow
+from jaxl_designer.core.examples import EXAMPLES
+from jaxl_designer.core.fileformat import load
+from jaxl_designer.core.flow import Flow
+from jaxl_designer.core.simulator import Simulator
 from jaxl_designer.interop import InteropError, from_jaxl, to_jaxl
-from jaxl_designer.simulator import Simulator
 
 GREETING = (
     "Welcome to Acme. Press 1 for sales, 2 for support, 3 for the front desk, "
@@ -251,8 +251,8 @@ def test_the_cli_imports_and_exports_with_losses_on_stderr(tmp_path, capsys) -> 
     assert err.splitlines() == [f"{source}: " + from_jaxl(JAXL).unmapped[0]]
     assert load(flow_file).edges("main")["9"] == "hours"
 
-    from jaxl_designer.examples import acme
-    from jaxl_designer.fileformat import save
+    from jaxl_designer.core.examples import acme
+    from jaxl_designer.core.fileformat import save
 
     save(acme(), tmp_path / "acme.json")
     target = tmp_path / "out.json"

@@ -69,7 +69,7 @@ def _source(module: str) -> Path:
 
 def test_the_blocker_blocks() -> None:
     code = _IMPORT_BLOCKED.format(blocked=BLOCKED, module="flow").replace(
-        'importlib.import_module("jaxl_designer.flow")', 'importlib.import_module("graphviz")'
+        'importlib.import_module("jaxl_designer.core.flow")', 'importlib.import_module("graphviz")'
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0

@@ -48,8 +48,8 @@ def test_two_uvicorn_workers_sharing_redis_answer_thousands_of_calls_exactly(
 
 def test_a_wrong_answer_is_caught(tmp_path: Path, spawn: Processes) -> None:
     """The checker itself: a server answering another flow is reported, not passed."""
-    from jaxl_designer.examples import support_menu
-    from jaxl_designer.export import export
+    from jaxl_designer.core.examples import support_menu
+    from jaxl_designer.exporter.export import export
 
     other = export(support_menu(), tmp_path / "support").webhook
     port = free_port()

@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from strategies import documents
 from test_render import HOSTILE_IDS, every_kind, hostile
 
-from jaxl_designer.examples import acme
-from jaxl_designer.fileformat import from_document
-from jaxl_designer.flow import Flow
-from jaxl_designer.mermaid import SHAPES, to_mermaid
-from jaxl_designer.simulator import Simulator
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.fileformat import from_document
+from jaxl_designer.core.flow import Flow
+from jaxl_designer.core.simulator import Simulator
+from jaxl_designer.drawing.mermaid import SHAPES, to_mermaid
 
 NODE = re.compile(r'^    (n\d+)(\S*?)"(.*)"(\S*)$')
 LINK = re.compile(r'^    (\w+) (-->|-\.->)(?:\|"(.*)"\|)? (n\d+)$')

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import Processes, free_port, request
 
-from jaxl_designer.examples import EXAMPLES
-from jaxl_designer.explorer import explore
-from jaxl_designer.export import export
+from jaxl_designer.core.examples import EXAMPLES
+from jaxl_designer.core.explorer import explore
+from jaxl_designer.exporter.export import export
 
 # business_hours answers by the wall clock, which a running server cannot be told; its routes are
 # replayed against the simulator at fixed times in tests/test_explorer.py instead.

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from conftest import Processes, exchange, free_port, http_request, webhook_command
 
-from jaxl_designer.examples import acme
-from jaxl_designer.export import export, generate_webhook
-from jaxl_designer.runtime import NEUTRAL, Runtime
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.runtime import NEUTRAL, Runtime
+from jaxl_designer.exporter.export import export, generate_webhook
 
 MAIN = {
     "prompt": ["Welcome to Acme.", "Press 1 for sales.", "Press 2 to enter your order number.",
@@ -232,7 +232,7 @@ import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
-from jaxl_designer.fileformat import FlowFileError, dumps, load, save  # noqa: E402
+from jaxl_designer.core.fileformat import FlowFileError, dumps, load, save  # noqa: E402
 
 
 def _broken(text: str) -> dict[str, bytes]:
@@ -275,7 +275,7 @@ def test_a_broken_flow_file_is_one_line_naming_the_place_and_is_left_byte_for_by
 
 def test_the_designer_keeps_the_users_flow_when_a_file_will_not_load(tmp_path: Path) -> None:
     pytest.importorskip("ipywidgets")
-    from jaxl_designer.designer import Designer
+    from jaxl_designer.notebook.designer import Designer
 
     path = tmp_path / "flow.json"
     path.write_bytes(_broken(dumps(acme()))["truncated"])
@@ -292,8 +292,8 @@ def test_the_designer_keeps_the_users_flow_when_a_file_will_not_load(tmp_path: P
 
 EXPORTER = """
 import sys
-from jaxl_designer.export import export
-from jaxl_designer.generate import big_flow
+from jaxl_designer.exporter.export import export
+from jaxl_designer.core.generate import big_flow
 flows = [big_flow(int(n)) for n in sys.argv[2:]]
 print("ready", flush=True)
 while True:
@@ -308,7 +308,7 @@ def test_an_export_killed_at_any_moment_leaves_each_file_whole_old_or_new(tmp_pa
     The two files are replaced one after the other, so after a crash flow.json may already be
     the new version while webhook.py is still the old one: running the export again fixes that.
     """
-    from jaxl_designer.generate import big_flow
+    from jaxl_designer.core.generate import big_flow
 
     sizes = ("2000", "2400")
     out = tmp_path / "out"

@@ -14,11 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import documents
 
-from jaxl_designer.examples import acme, business_hours
-from jaxl_designer.fileformat import from_document
-from jaxl_designer.flow import KINDS, Flow
-from jaxl_designer.generate import big_flow
-from jaxl_designer.render import (
+from jaxl_designer.core.examples import acme, business_hours
+from jaxl_designer.core.fileformat import from_document
+from jaxl_designer.core.flow import KINDS, Flow
+from jaxl_designer.core.generate import big_flow
+from jaxl_designer.core.simulator import Simulator
+from jaxl_designer.drawing.render import (
     EDGE_STYLES,
     STATE_STYLES,
     RenderError,
@@ -30,7 +31,6 @@ from jaxl_designer.render import (
     to_digraph,
     to_dot,
 )
-from jaxl_designer.simulator import Simulator
 
 SVG = "{http://www.w3.org/2000/svg}"
 # Everything graphviz draws with; anything else in a drawing came from a label.

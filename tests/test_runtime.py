@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from jaxl_designer.examples import acme, business_hours, support_menu
-from jaxl_designer.flow import Flow
-from jaxl_designer.runtime import NEUTRAL, BadRequest, MemoryStore, Runtime, StoreError, fill
-from jaxl_designer.simulator import request
+from jaxl_designer.core.examples import acme, business_hours, support_menu
+from jaxl_designer.core.flow import Flow
+from jaxl_designer.core.runtime import NEUTRAL, BadRequest, MemoryStore, Runtime, StoreError, fill
+from jaxl_designer.core.simulator import request
 
 MAIN = [
     "Welcome to Acme.",
@@ -360,7 +360,7 @@ def test_a_bad_time_zone_takes_the_default_outcome_instead_of_crashing() -> None
 
 
 def test_a_rule_whose_outcome_has_no_edge_is_recorded_as_the_default_edge() -> None:
-    from jaxl_designer.simulator import Simulator
+    from jaxl_designer.core.simulator import Simulator
 
     flow = Flow("vip")
     rule = {"outcome": "vip", "test": "prefix", "subject": "from_number", "value": "+91"}

@@ -10,8 +10,8 @@ from flow_strategies import valid_flows
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from jaxl_designer.flow import Flow
-from jaxl_designer.runtime import KEYS, MAX_DIGITS, BadRequest, MemoryStore, Runtime
+from jaxl_designer.core.flow import Flow
+from jaxl_designer.core.runtime import KEYS, MAX_DIGITS, BadRequest, MemoryStore, Runtime
 
 NOW = 1_767_607_200.0  # 2026-01-05 10:00 UTC, a Monday
 DIALLED = (11, 12)  # calls that start with a setup event; 13 and 404 are never dialled

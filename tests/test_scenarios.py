@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from jaxl_designer import scenarios
-from jaxl_designer.examples import acme, business_hours
-from jaxl_designer.simulator import Simulator
+from jaxl_designer.core import scenarios
+from jaxl_designer.core.examples import acme, business_hours
+from jaxl_designer.core.simulator import Simulator
 
 
 def order_call():

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import documents
 
-from jaxl_designer.examples import EXAMPLES, acme
-from jaxl_designer.fileformat import FlowFileError, from_document
-from jaxl_designer.flow import FIELDS, FORMAT, KINDS
-from jaxl_designer.schema import flow_schema
+from jaxl_designer.core.examples import EXAMPLES, acme
+from jaxl_designer.core.fileformat import FlowFileError, from_document
+from jaxl_designer.core.flow import FIELDS, FORMAT, KINDS
+from jaxl_designer.core.schema import flow_schema
 
 VALIDATOR = jsonschema.Draft202012Validator(flow_schema())
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from conftest import Processes, exchange, free_port, http_request, webhook_command
 
-from jaxl_designer.examples import acme
-from jaxl_designer.export import ExportError, export, generate_webhook
-from jaxl_designer.flow import Flow
-from jaxl_designer.simulator import request as webhook_request
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.flow import Flow
+from jaxl_designer.core.simulator import request as webhook_request
+from jaxl_designer.exporter.export import ExportError, export, generate_webhook
 
 ORDER = {"prompt": ["Please enter your order number followed by star"], "num_characters": "*"}
 
@@ -222,7 +222,7 @@ HOSTILE = [
 
 def test_hostile_prompts_and_labels_stay_text_in_a_drawing() -> None:
     render = pytest.importorskip(
-        "jaxl_designer.render", reason="jaxl_designer/render.py does not exist yet"
+        "jaxl_designer.drawing.render", reason="jaxl_designer/render.py does not exist yet"
     )
     import xml.etree.ElementTree as ElementTree
 

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from conftest import Processes, free_port, request
 
-from jaxl_designer.asgi import make_asgi
-from jaxl_designer.examples import acme
-from jaxl_designer.fileformat import save
-from jaxl_designer.runtime import LOOP_PROMPT, NEUTRAL, MemoryStore, Runtime
-from jaxl_designer.server import make_server, make_wsgi
-from jaxl_designer.simulator import request as webhook_request
-from jaxl_designer.webhook_app import WebhookApp
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.fileformat import save
+from jaxl_designer.core.runtime import LOOP_PROMPT, NEUTRAL, MemoryStore, Runtime
+from jaxl_designer.core.simulator import request as webhook_request
+from jaxl_designer.webhook.app import WebhookApp
+from jaxl_designer.webhook.asgi import make_asgi
+from jaxl_designer.webhook.server import make_server, make_wsgi
 
 MAIN = Runtime(acme().to_document()).handle(webhook_request(1, 1))
 SALES = {"to_number": "+918000000001", "from_number": None}

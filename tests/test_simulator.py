@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jaxl_designer.examples import acme, business_hours, language_select
-from jaxl_designer.runtime import Runtime
-from jaxl_designer.simulator import CallAssertionError, Simulator
+from jaxl_designer.core.examples import acme, business_hours, language_select
+from jaxl_designer.core.runtime import Runtime
+from jaxl_designer.core.simulator import CallAssertionError, Simulator
 
 
 def test_each_step_sends_the_exact_spec_request() -> None:

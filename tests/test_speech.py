@@ -8,7 +8,7 @@ import wave
 import pytest
 from conftest import missing
 
-from jaxl_designer import speech
+from jaxl_designer.notebook import speech
 
 
 def test_prompts_become_audible_wav() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jaxl_designer import Flow, Simulator, loads, validate
-from jaxl_designer.fileformat import dumps, save
-from jaxl_designer.pieces import LIBRARY, PieceError, build, exits
-from jaxl_designer.subflows import expand
+from jaxl_designer.core.fileformat import dumps, save
+from jaxl_designer.core.pieces import LIBRARY, PieceError, build, exits
+from jaxl_designer.core.subflows import expand
 
 
 def bank() -> Flow:

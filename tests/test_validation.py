@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import documents
 
-from jaxl_designer.examples import EXAMPLES
-from jaxl_designer.fileformat import from_document
-from jaxl_designer.flow import Flow
-from jaxl_designer.validation import CODES, Problem, errors, validate
+from jaxl_designer.core.examples import EXAMPLES
+from jaxl_designer.core.fileformat import from_document
+from jaxl_designer.core.flow import Flow
+from jaxl_designer.core.validation import CODES, Problem, errors, validate
 
 PHONE = "+918000000001"
 AUDIO = "https://example.com/welcome.mp3"

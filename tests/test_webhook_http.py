@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from conftest import Processes, free_port, missing, request
 
-from jaxl_designer.examples import acme
-from jaxl_designer.export import export
-from jaxl_designer.runtime import STORE_DOWN_PROMPT, Runtime
-from jaxl_designer.simulator import request as webhook_request
+from jaxl_designer.core.examples import acme
+from jaxl_designer.core.runtime import STORE_DOWN_PROMPT, Runtime
+from jaxl_designer.core.simulator import request as webhook_request
+from jaxl_designer.exporter.export import export
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -49,7 +49,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 __all__ = ["FLOW", "app", "asgi", "main", "wsgi"]
 
-# -- the call runtime (jaxl_designer/runtime.py) --------------------------------------------
+# -- the call runtime (jaxl_designer/core/runtime.py) ---------------------------------------
 #: The keys of a phone keypad, in the order people read them.
 KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
 #: What the official SDK answers to pings, teardowns and events it does not handle.
@@ -536,7 +536,7 @@ def _open(rule: Mapping[str, Any], now: float) -> bool:
     return clock >= start or clock < end  # hours that run past midnight
 
 
-# -- HTTP: a request in, a reply out (jaxl_designer/webhook_app.py) -------------------------
+# -- HTTP: a request in, a reply out (jaxl_designer/webhook/app.py) -------------------------
 #: An HTTP answer: status, headers, body.
 Reply = tuple[int, list[tuple[str, str]], bytes]
 #: Where the one-line JSON request log goes; None turns it off.
@@ -861,7 +861,7 @@ class StateNotLoaded(Exception):
         self.call_id = call_id
 
 
-# -- call state in Redis (jaxl_designer/redis_store.py) -------------------------------------
+# -- call state in Redis (jaxl_designer/webhook/redis_store.py) -----------------------------
 class RedisStore:
     """Call state in Redis, shared by every worker and surviving restarts: JSON with a TTL.
 
@@ -957,7 +957,7 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-# -- serving: http.server, WSGI, the Jaxl SDK, the command line (jaxl_designer/server.py) ---
+# -- serving: http.server, WSGI, the Jaxl SDK, the CLI (jaxl_designer/webhook/server.py) ----
 # -- building an app ------------------------------------------------------------------------
 def build_app(
     flow_document: Mapping[str, Any],
@@ -1299,7 +1299,7 @@ def main(argv: Sequence[str] | None, flow_document: Mapping[str, Any]) -> int:
     )
 
 
-# -- Redis on the event loop (jaxl_designer/redis_async.py) ---------------------------------
+# -- Redis on the event loop (jaxl_designer/webhook/redis_async.py) -------------------------
 class _Resp(asyncio.Protocol):
     """One connection to Redis (RESP2): commands pipelined, each reply resolving one future.
 
@@ -1519,7 +1519,7 @@ class ReadAhead:
         self.writes[call_id] = None
 
 
-# -- ASGI (jaxl_designer/asgi.py) -----------------------------------------------------------
+# -- ASGI (jaxl_designer/webhook/asgi.py) ---------------------------------------------------
 _JSON_TYPE = (b"content-type", b"application/json")
 _JSON_HEADER = ("Content-Type", "application/json")
 
@@ -1606,7 +1606,7 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
     thread, so a slow Redis never stalls the loop.
 
     Example:
-        >>> from jaxl_designer.runtime import Runtime
+        >>> from jaxl_designer.core.runtime import Runtime
         >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
         >>> asgi = make_asgi(WebhookApp(Runtime(flow), log=None))
         >>> sent = []

@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from ..fileformat import FlowFileError
+from ..core.fileformat import FlowFileError
 
 __all__ = ["CommandError", "main"]
 

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..fileformat import load
-from ..runtime import KEYS
-from ..scenarios import record, save
-from ..simulator import Call, Simulator
+from ..core.fileformat import load
+from ..core.runtime import KEYS
+from ..core.scenarios import record, save
+from ..core.simulator import Call, Simulator
 from . import CommandError
 
 __all__ = ["register", "run"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..diff import diff, render_diff_svg
-from ..fileformat import load
-from ..files import write_atomic
+from ..core.diff import diff, render_diff_svg
+from ..core.fileformat import load
+from ..core.files import write_atomic
 from . import CommandError
 
 __all__ = ["register", "run"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..explorer import explore
-from ..fileformat import load
+from ..core.explorer import explore
+from ..core.fileformat import load
 from . import CommandError
 
 __all__ = ["register", "run"]

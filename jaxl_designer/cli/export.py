@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..export import ExportError, export, export_examples
-from ..fileformat import load
+from ..core.fileformat import load
+from ..exporter.export import ExportError, export, export_examples
 from . import CommandError
 
 __all__ = ["register", "run"]

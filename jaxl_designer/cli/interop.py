@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..fileformat import load, save
-from ..files import write_atomic
+from ..core.fileformat import load, save
+from ..core.files import write_atomic
 from ..interop import InteropError, from_jaxl, to_jaxl
 from . import CommandError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..fileformat import load
-from ..render import RenderError, RenderOptions, render_file
+from ..core.fileformat import load
+from ..drawing.render import RenderError, RenderOptions, render_file
 from . import CommandError
 
 __all__ = ["register", "run"]

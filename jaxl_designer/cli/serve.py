@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..fileformat import load
-from ..prepare import prepare
-from ..server import add_serving_arguments, serve_flow
-from ..validation import errors, validate
+from ..core.fileformat import load
+from ..core.prepare import prepare
+from ..core.validation import errors, validate
+from ..webhook.server import add_serving_arguments, serve_flow
 from . import CommandError
 
 __all__ = ["register", "run"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..fileformat import load
-from ..scenarios import ScenarioError, run
-from ..scenarios import load as load_scenario
+from ..core.fileformat import load
+from ..core.scenarios import ScenarioError, run
+from ..core.scenarios import load as load_scenario
 
 __all__ = ["register", "run_tests"]
 

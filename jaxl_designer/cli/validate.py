@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..fileformat import load
-from ..validation import errors, validate
+from ..core.fileformat import load
+from ..core.validation import errors, validate
 
 __all__ = ["register"]
 

@@ -22,7 +22,7 @@ Jaxl would say to confirm input is not published; the confirm menu's wording is 
 Node positions are not part of the schema and are left out without a report.
 
 Example:
-    >>> from jaxl_designer.examples import acme
+    >>> from jaxl_designer.core.examples import acme
     >>> result = to_jaxl(acme())
     >>> sorted(result.document["ivrs"][0]["options"])
     ['1', '2', '9']

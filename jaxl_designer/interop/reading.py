@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..flow import Flow
-from ..runtime import KEYS
+from ..core.flow import Flow
+from ..core.runtime import KEYS
 from .schema import (
     CONFIRM_PROMPT,
     DIRECTORIES,

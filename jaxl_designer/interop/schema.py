@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..flow import Flow
+from ..core.flow import Flow
 
 __all__ = [
     "CONFIRM_PROMPT",

@@ -6,9 +6,9 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from ..environments import PARAMETER
-from ..flow import Flow
-from ..runtime import KEYS
+from ..core.environments import PARAMETER
+from ..core.flow import Flow
+from ..core.runtime import KEYS
 from .schema import (
     CONFIRM_PROMPT,
     DIRECTORIES,

@@ -1,8 +1,8 @@
 """Scenarios: a simulated call as data (steps and expected responses), saved, replayed, reported.
 
 Example:
-    >>> from jaxl_designer.examples import acme
-    >>> from jaxl_designer.simulator import Simulator
+    >>> from jaxl_designer.core.examples import acme
+    >>> from jaxl_designer.core.simulator import Simulator
     >>> call = Simulator(acme()).dial()
     >>> _ = call.press("1")
     >>> scenario = record(call, "sales")

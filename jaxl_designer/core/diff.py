@@ -1,7 +1,7 @@
 """Flow diff: what changed between two versions of a flow, in words and as one drawing.
 
 Example:
-    >>> from jaxl_designer.examples import acme
+    >>> from jaxl_designer.core.examples import acme
     >>> old, new = acme(), acme()
     >>> new.update("confirm", prompt=["You entered {order}.", "Press 1 to accept."])
     >>> new.connect("main", "3", "sales")

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from ..core.flow import FIELDS, TARGETS, Flow, edge_order
 from .controls import NONE, button, css_name, number, parse_json
-from .flow import FIELDS, TARGETS, Flow, edge_order
 
 if TYPE_CHECKING:
     from .designer import Designer

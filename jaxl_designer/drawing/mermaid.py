@@ -5,7 +5,7 @@ letters, digits and plain punctuation becomes a Mermaid entity code (`#35;` for 
 id or prompt can break the chart or bring markup into the page.
 
 Example:
-    >>> from jaxl_designer.examples import acme
+    >>> from jaxl_designer.core.examples import acme
     >>> chart = to_mermaid(acme()).splitlines()
     >>> chart[0]
     'flowchart TD'
@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from .flow import Flow
+from ..core.flow import Flow
 from .labels import path_parts, summary
 from .render import EDGE_STYLES, NODE_STYLES, STATE_STYLES
 
@@ -80,7 +80,7 @@ def to_mermaid(flow: Flow, *, path: Any = None, words: int = 6) -> str:
 
     Args:
         flow: The flow to draw.
-        path: A call's path to highlight (any form `jaxl_designer.render.path_parts` takes).
+        path: A call's path to highlight (any form `jaxl_designer.drawing.render.path_parts` takes).
         words: How many words of a prompt a node shows.
 
     Returns:

@@ -14,13 +14,13 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from .environments import ResolveError
-from .examples import EXAMPLES
-from .fileformat import dumps
-from .files import write_atomic
-from .flow import Flow
-from .prepare import prepare
-from .validation import Problem, errors, validate
+from ..core.environments import ResolveError
+from ..core.examples import EXAMPLES
+from ..core.fileformat import dumps
+from ..core.files import write_atomic
+from ..core.flow import Flow
+from ..core.prepare import prepare
+from ..core.validation import Problem, errors, validate
 
 __all__ = ["FILES", "ExportError", "ExportResult", "export", "export_examples", "generate_webhook"]
 
@@ -30,12 +30,12 @@ FILES = ("flow.json", "webhook.py")
 MARKER = '"""Jaxl webhook for the flow '
 #: The modules whose code the webhook carries verbatim, in order, and what each is.
 SOURCES = {
-    "runtime.py": "the call runtime",
-    "webhook_app.py": "HTTP: a request in, a reply out",
-    "redis_store.py": "call state in Redis",
-    "server.py": "serving: http.server, WSGI, the Jaxl SDK, the command line",
-    "redis_async.py": "Redis on the event loop",
-    "asgi.py": "ASGI",
+    "core/runtime.py": "the call runtime",
+    "webhook/app.py": "HTTP: a request in, a reply out",
+    "webhook/redis_store.py": "call state in Redis",
+    "webhook/server.py": "serving: http.server, WSGI, the Jaxl SDK, the CLI",
+    "webhook/redis_async.py": "Redis on the event loop",
+    "webhook/asgi.py": "ASGI",
 }
 #: Top-level fields of a flow document the runtime does not read (the drawing, the parameters).
 _NOT_RUN = ("layout", "environments")
@@ -75,11 +75,11 @@ def _version() -> str:
 
 
 def _source(name: str) -> str:
-    return resources.files("jaxl_designer").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("jaxl_designer").joinpath(*name.split("/")).read_text(encoding="utf-8")
 
 
 def _template() -> Template:
-    text = resources.files("jaxl_designer").joinpath("templates", "webhook.py.tmpl")
+    text = resources.files("jaxl_designer.exporter").joinpath("templates", "webhook.py.tmpl")
     return Template(text.read_text(encoding="utf-8"))
 
 
@@ -219,7 +219,7 @@ def generate_webhook(
     folder the flow's piece files are read from.
 
     Example:
-        >>> from jaxl_designer.examples import acme
+        >>> from jaxl_designer.core.examples import acme
         >>> text = generate_webhook(acme())
         >>> "generated: edit the flow, not this file" in text, text == generate_webhook(acme())
         (True, True)
@@ -236,7 +236,7 @@ def generate_webhook(
         found, body = _split(_source(name))
         imports += found
         title = f"# -- {what} (jaxl_designer/{name}) "
-        sections.append(f"{title:-<93}\n{body}")
+        sections.append(f"{title:-<93}".rstrip() + f"\n{body}")
     description = " ".join(flow.description.split())
     if description:
         description = "\n" + textwrap.fill(_docstring_text(description), 96) + "\n"

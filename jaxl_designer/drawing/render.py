@@ -10,7 +10,7 @@ Each `<g>` also carries classes such as `jd-menu`, `jd-visited`, `jd-error` for 
 never reach the DOT text as names: a drawing is safe whatever a user typed.
 
 Example:
-    >>> from jaxl_designer.examples import acme
+    >>> from jaxl_designer.core.examples import acme
     >>> svg_ids(acme())["jd-edge-0"]
     ('edge', 'main', '1', 'sales')
     >>> 'label=<<B>sales</B><BR/>→ +918000000001>' in to_dot(acme())
@@ -30,9 +30,9 @@ from typing import Any
 
 import graphviz
 
+from ..core.files import write_atomic, write_atomic_bytes
+from ..core.flow import Flow
 from .backend import RenderError, run_dot
-from .files import write_atomic, write_atomic_bytes
-from .flow import Flow
 from .labels import Edge, as_edge, clean, path_parts, shorten, summary
 
 __all__ = [
@@ -108,7 +108,7 @@ class RenderOptions:
         path: Nodes a call went through; the last is the current node, drawn strongest.
         path_edges: Edges the call took, as (source, key, target).
         problems: Objects with `.node`, `.edge` and `.severity` ("error" or "warning"),
-            such as `jaxl_designer.validation.Problem`.
+            such as `jaxl_designer.core.validation.Problem`.
         selected: The selected node, drawn with a double outline.
         large_graph: From this many nodes on, layout is tuned for speed over neatness and
             edge keys sit at the edge's start instead of its middle.

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .flow import TARGETS, Flow
+from ..core.flow import TARGETS, Flow
 
 __all__ = ["Edge", "as_edge", "clean", "path_parts", "shorten", "summary"]
 
@@ -92,7 +92,7 @@ def summary(flow: Flow, node_id: str, words: int = 6) -> list[str]:
         (`→ +918000000001`, `→ teams 101`); one line per rule for a branch.
 
     Example:
-        >>> from jaxl_designer.examples import business_hours
+        >>> from jaxl_designer.core.examples import business_hours
         >>> summary(business_hours(), "hours")
         ['open: mon–fri 09:00–18:00']
     """

@@ -52,7 +52,7 @@ _FIXED_EDGES: dict[str, tuple[str, ...]] = {
     "say": ("next",),
     "hangup": (),
     "transfer": (),
-    "subflow": (),  # a piece's exits: see jaxl_designer.subflows.piece_exits
+    "subflow": (),  # a piece's exits: see jaxl_designer.core.subflows.piece_exits
 }
 
 
@@ -92,7 +92,7 @@ class Flow:
         self.description = description
         self.entry = entry
         self.recovery: dict[str, Any] | None = dict(recovery) if recovery else None
-        #: Values of `{{parameters}}` per environment name (see `jaxl_designer.environments`).
+        #: Values of `{{parameters}}` per environment name (see `jaxl_designer.core.environments`).
         self.environments: dict[str, dict[str, Any]] = {}
         self.layout: dict[str, list[float]] = {}
 
@@ -262,7 +262,7 @@ class Flow:
         *,
         exits: Mapping[str, str] | None = None,
     ) -> str:
-        """Include a reusable piece (`jaxl_designer.pieces`); `exits` maps its exits to targets."""
+        """Include a reusable piece (see `core.pieces`); `exits` maps its exits to targets."""
         self.add(node_id, "subflow", piece=piece, params=dict(params or {}))
         self._connect_all(node_id, exits)
         return node_id
@@ -377,6 +377,6 @@ class Flow:
 
     def _repr_svg_(self) -> str:
         # Drawing is a layer above the model: imported only when a notebook asks to show one.
-        from .render import render_svg
+        from ..drawing.render import render_svg
 
         return render_svg(self)

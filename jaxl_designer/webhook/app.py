@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
-from .runtime import LOOP_PROMPT, BadRequest, MemoryStore, Runtime
+from ..core.runtime import LOOP_PROMPT, BadRequest, MemoryStore, Runtime
 
 __all__ = [
     "StateNotLoaded",

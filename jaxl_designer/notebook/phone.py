@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
+from ..core.simulator import Call
 from .controls import NONE, button, css_name, text
-from .simulator import Call
 
 if TYPE_CHECKING:
     from .designer import Designer

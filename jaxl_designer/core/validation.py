@@ -1,7 +1,7 @@
 """Validation: every problem in a flow, with a stable code, a severity and the node or edge.
 
 Example:
-    >>> from jaxl_designer.flow import Flow
+    >>> from jaxl_designer.core.flow import Flow
     >>> flow = Flow("x")
     >>> flow.menu("main", "Press 1 for sales.", keys={"2": "gone"})
     'main'

@@ -13,9 +13,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..core.runtime import MemoryStore, Runtime
+from .app import WebhookApp, body_length, error_reply, log_to_stderr, request_log
 from .redis_store import RedisStore, redact
-from .runtime import MemoryStore, Runtime
-from .webhook_app import WebhookApp, body_length, error_reply, log_to_stderr, request_log
 
 __all__ = [
     "add_serving_arguments",

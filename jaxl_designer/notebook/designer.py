@@ -1,7 +1,7 @@
 """The designer: one notebook cell to draw, edit, validate, dial, save and export a flow.
 
 Example:
-    >>> from jaxl_designer.flow import Flow
+    >>> from jaxl_designer.core.flow import Flow
     >>> designer = Designer(Flow("demo"))
     >>> designer.kind.value, designer.node_id.value = "hangup", "bye"
     >>> designer.add.click()
@@ -22,18 +22,18 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..core.fileformat import FlowFileError, load, save
+from ..core.flow import KINDS, Flow
+from ..core.simulator import Call, CallAssertionError, Simulator
+from ..core.validation import Problem, validate
+from ..drawing.render import RenderError, RenderOptions, render_svg, svg_ids
+from ..exporter.export import ExportError
+from ..exporter.export import export as export_flow
 from .controls import NONE, button, css_name, one_line, text
-from .export import ExportError
-from .export import export as export_flow
-from .fileformat import FlowFileError, load, save
-from .flow import KINDS, Flow
 from .graphview import GraphView, Target
 from .inspector import Inspector
 from .phone import Phone
-from .render import RenderError, RenderOptions, render_svg, svg_ids
-from .simulator import Call, CallAssertionError, Simulator
 from .speech import SpeechUnavailable, speak
-from .validation import Problem, validate
 
 __all__ = ["NONE", "Designer", "css_name"]
 

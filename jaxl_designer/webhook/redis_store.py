@@ -7,7 +7,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from .runtime import StoreError
+from ..core.runtime import StoreError
 
 __all__ = ["RedisStore", "redact"]
 

@@ -5,7 +5,7 @@ values per environment (`dev`, `prod`, …) in the flow file's `environments`. B
 `resolve` puts one environment's values in, so the runtime only ever sees plain targets.
 
 Example:
-    >>> from jaxl_designer.flow import Flow
+    >>> from jaxl_designer.core.flow import Flow
     >>> flow = Flow("x")
     >>> flow.transfer("sales", phone="{{sales_phone}}")
     'sales'

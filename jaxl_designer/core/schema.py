@@ -20,6 +20,10 @@ def flow_schema() -> dict[str, Any]:
         >>> schema["properties"]["format"]
         {'const': 'jaxl-designer/flow'}
     """
-    text = resources.files(__name__).joinpath(SCHEMA).read_text(encoding="utf-8")
+    text = (
+        resources.files(__package__ or "jaxl_designer.core")
+        .joinpath(SCHEMA)
+        .read_text(encoding="utf-8")
+    )
     document: dict[str, Any] = json.loads(text)
     return document

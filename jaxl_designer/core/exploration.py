@@ -135,7 +135,7 @@ class Exploration:
     def scenarios(self) -> list[dict[str, Any]]:
         """One scenario per distinct route in `paths`, recorded on the simulator.
 
-        Each replays with `jaxl_designer.scenarios.run`, in process or over HTTP.
+        Each replays with `jaxl_designer.core.scenarios.run`, in process or over HTTP.
         """
         sim = Simulator(self.document)
         found: list[dict[str, Any]] = []

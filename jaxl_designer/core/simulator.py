@@ -5,7 +5,7 @@ exported webhook runs, and keeps the transcript and the path, so a simulated cal
 over HTTP or saved as a scenario.
 
 Example:
-    >>> from jaxl_designer.examples import acme
+    >>> from jaxl_designer.core.examples import acme
     >>> call = Simulator(acme()).dial()
     >>> call.press("2")["num_characters"]
     '*'

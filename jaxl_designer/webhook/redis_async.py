@@ -8,9 +8,9 @@ from collections import deque
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ..core.runtime import StoreError
+from .app import StateNotLoaded
 from .redis_store import RedisStore, redact
-from .runtime import StoreError
-from .webhook_app import StateNotLoaded
 
 __all__ = ["AsyncRedis", "ReadAhead"]
 

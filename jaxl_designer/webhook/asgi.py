@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..core.runtime import Runtime, StoreError
+from .app import WEBHOOK_PATHS, Reply, StateNotLoaded, WebhookApp, body_length
 from .redis_async import AsyncRedis, ReadAhead
 from .redis_store import RedisStore
-from .runtime import Runtime, StoreError
-from .webhook_app import WEBHOOK_PATHS, Reply, StateNotLoaded, WebhookApp, body_length
 
 __all__ = ["make_asgi"]
 
@@ -107,7 +107,7 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
     thread, so a slow Redis never stalls the loop.
 
     Example:
-        >>> from jaxl_designer.runtime import Runtime
+        >>> from jaxl_designer.core.runtime import Runtime
         >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
         >>> asgi = make_asgi(WebhookApp(Runtime(flow), log=None))
         >>> sent = []

@@ -1,7 +1,7 @@
 """Explore a flow: every call state a caller can reach, what is never reached, and how to get there.
 
 Example:
-    >>> from jaxl_designer.examples import acme
+    >>> from jaxl_designer.core.examples import acme
     >>> exploration = explore(acme())
     >>> exploration.node_coverage, exploration.edge_coverage, exploration.ok
     (1.0, 1.0, True)

@@ -1,11 +1,12 @@
 """Sub-flows: expand each `subflow` node into the piece it includes, wiring its named exits.
 
-A `subflow` node names a piece (`jaxl_designer.pieces`) and its parameters; its edges are keyed by
-the piece's exit names. `expand` returns a flow with no `subflow` nodes, the piece's nodes taking
-ids `<subflow node>/<piece node>`, which is what the simulator runs and export writes.
+A `subflow` node names a piece (`jaxl_designer.core.pieces`) and its parameters; its edges are
+keyed by the piece's exit names. `expand` returns a flow with no `subflow` nodes, the piece's
+nodes taking ids `<subflow node>/<piece node>`, which is what the simulator runs and export
+writes.
 
 Example:
-    >>> from jaxl_designer.flow import Flow
+    >>> from jaxl_designer.core.flow import Flow
     >>> flow = Flow("bank")
     >>> flow.add("account", "subflow", piece="collect_and_confirm", params={"var": "acct"})
     'account'

@@ -1,0 +1,1 @@
+"""The webhook: the HTTP code an export carries verbatim (standard library and the runtime only)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .core.errors import JaxlDesignerError
 from .core.examples import acme
 from .core.fileformat import FlowFileError, dumps, load, loads, save
 from .core.flow import Flow
@@ -17,6 +18,7 @@ __all__ = [
     "Designer",
     "Flow",
     "FlowFileError",
+    "JaxlDesignerError",
     "Problem",
     "Runtime",
     "Simulator",

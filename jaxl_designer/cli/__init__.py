@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from ..core.fileformat import FlowFileError
+from ..core.errors import JaxlDesignerError
 
 __all__ = ["CommandError", "main"]
 
@@ -15,7 +15,7 @@ __all__ = ["CommandError", "main"]
 VERBS = ["validate", "diff", "interop", "call", "test", "export", "serve", "explore", "render"]
 
 
-class CommandError(Exception):
+class CommandError(JaxlDesignerError):
     """A mistake in how the command was called: printed as one line, exit status 2."""
 
 
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (FlowFileError, CommandError) as error:
+    except JaxlDesignerError as error:
         print(f"jaxl-designer {args.verb}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import JaxlDesignerError
 from .flow import TARGETS, Flow
 
 __all__ = ["PARAMETER", "ResolveError", "missing", "parameters", "resolve"]
@@ -31,7 +32,7 @@ PARAMETER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _FIELDS = (*TARGETS, "from_number")
 
 
-class ResolveError(ValueError):
+class ResolveError(JaxlDesignerError, ValueError):
     """A flow cannot be resolved for an environment: one line saying which and what is missing."""
 
 

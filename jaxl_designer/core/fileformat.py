@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .errors import JaxlDesignerError
 from .files import write_atomic
 from .flow import FIELDS, FORMAT, KINDS, VERSION, Flow
 
@@ -31,7 +32,7 @@ _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARAMETER = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}")
 
 
-class FlowFileError(ValueError):
+class FlowFileError(JaxlDesignerError, ValueError):
     """A flow file that cannot be read: the message is one line naming the file and the place."""
 
 
@@ -234,7 +235,9 @@ def load(path: str | os.PathLike[str]) -> Flow:
         raise FlowFileError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except OSError as error:
         raise FlowFileError(f"{path}: cannot read: {error.strerror}") from None
-    return loads(text, str(path))
+    flow = loads(text, str(path))
+    flow.folder = Path(os.path.abspath(path)).parent
+    return flow
 
 
 def dumps(flow: Flow) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -95,6 +96,9 @@ class Flow:
         #: Values of `{{parameters}}` per environment name (see `jaxl_designer.core.environments`).
         self.environments: dict[str, dict[str, Any]] = {}
         self.layout: dict[str, list[float]] = {}
+        #: The folder piece files are read from: the flow file's own folder when the flow was
+        #: loaded from one, else None (the current directory, for a flow built in code).
+        self.folder: Path | None = None
 
     # -- reading ----------------------------------------------------------------------------
     @property

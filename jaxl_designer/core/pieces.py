@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .errors import JaxlDesignerError
 from .flow import Flow
 
 __all__ = ["LIBRARY", "PieceError", "build", "describe", "exits"]
@@ -23,7 +24,7 @@ _DAYS = ["mon", "tue", "wed", "thu", "fri"]
 SORRY = "Sorry, that is not a valid choice."
 
 
-class PieceError(ValueError):
+class PieceError(JaxlDesignerError, ValueError):
     """A piece that cannot be built: unknown name, unreadable file or wrong parameters."""
 
 

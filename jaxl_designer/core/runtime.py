@@ -24,7 +24,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 __all__ = [
+    "CALL_TTL",
     "KEYS",
+    "MAX_CALLS",
     "NEUTRAL",
     "BadRequest",
     "CallStore",
@@ -39,6 +41,9 @@ __all__ = [
 KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
 #: What the official SDK answers to pings, teardowns and events it does not handle.
 NEUTRAL: dict[str, Any] = {"prompt": [" . "], "num_characters": 0}
+#: How many calls an in-memory store keeps at most, and for how long an idle call is kept (s).
+MAX_CALLS = 100_000
+CALL_TTL = 3600
 #: No collected input is kept, or read back, beyond this many characters, whatever a node allows.
 MAX_DIGITS = 64
 #: Default recovery for a call the store does not know, or input that does not fit.
@@ -98,8 +103,8 @@ class MemoryStore:
 
     def __init__(
         self,
-        max_calls: int = 100_000,
-        ttl: float = 3600.0,
+        max_calls: int = MAX_CALLS,
+        ttl: float = CALL_TTL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_calls < 1 or ttl <= 0:

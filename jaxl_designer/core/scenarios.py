@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import JaxlDesignerError
 from .files import write_atomic
 from .flow import Flow
 from .simulator import Call, Simulator
@@ -29,7 +30,7 @@ FORMAT = "jaxl-designer/scenario"
 _ACTIONS = ("dial", "press", "enter", "hangup")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(JaxlDesignerError, ValueError):
     """A scenario file that cannot be read: one line naming the file and the place."""
 
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import JaxlDesignerError
 from .flow import Flow
 from .prepare import prepare
 from .runtime import KEYS, CallStore, MemoryStore, Runtime, Turn
@@ -35,7 +36,7 @@ __all__ = ["Call", "CallAssertionError", "Simulator", "Step", "request"]
 _call_ids = itertools.count(random.randrange(1_000_000, 9_000_000) * 1000)
 
 
-class CallAssertionError(AssertionError):
+class CallAssertionError(JaxlDesignerError, AssertionError):
     """A simulated call did not do what a test expected; the message holds the transcript."""
 
 

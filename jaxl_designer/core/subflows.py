@@ -38,16 +38,20 @@ def has_subflows(flow: Flow) -> bool:
 
 
 def piece_exits(flow: Flow, node: str, base: Path | None = None) -> set[str]:
-    """The exit names the piece of a `subflow` node offers."""
+    """The exit names the piece of a `subflow` node offers (piece files read from `base`)."""
     data = flow.graph.nodes[node]
-    return exits(build(str(data.get("piece")), data.get("params"), base))
+    folder = base if base is not None else flow.folder
+    return exits(build(str(data.get("piece")), data.get("params"), folder))
 
 
 def expand(flow: Flow, base: Path | None = None, *, strict: bool = True, _depth: int = 0) -> Flow:
     """A copy of `flow` with every `subflow` node replaced by the nodes of its piece.
 
+    Piece files are read from `base`, else from the flow's own folder (`Flow.folder`), else
+    from the current directory; a piece file's own pieces are read from its folder.
     With `strict=False` a piece that cannot be built is left in place instead of raising.
     """
+    folder = base if base is not None else flow.folder
     if not has_subflows(flow):
         return flow.copy()
     if _depth >= MAX_DEPTH:
@@ -56,8 +60,8 @@ def expand(flow: Flow, base: Path | None = None, *, strict: bool = True, _depth:
     for node in [n for n in flow.nodes if flow.kind(n) == "subflow"]:
         data = flow.graph.nodes[node]
         try:
-            piece = build(str(data.get("piece")), data.get("params"), base)
-            piece = expand(piece, base, strict=strict, _depth=_depth + 1)
+            piece = build(str(data.get("piece")), data.get("params"), folder)
+            piece = expand(piece, piece.folder or folder, strict=strict, _depth=_depth + 1)
         except PieceError:
             if strict:
                 raise

@@ -120,7 +120,7 @@ def validate(flow: Flow, base: Path | None = None) -> list[Problem]:
     """Every problem in `flow`: errors first, then warnings, each in node order.
 
     Sub-flows are checked as they run, expanded; a problem inside one points at its node.
-    `base` is the folder piece files are read from (the flow file's folder).
+    `base` is the folder piece files are read from; by default the flow's own (`Flow.folder`).
     """
     found = list(_subflow_nodes(flow, base))
     # A piece that cannot be built is reported above; the rest is checked without it.

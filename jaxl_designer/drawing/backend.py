@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+from ..core.errors import JaxlDesignerError
+
 __all__ = ["RenderError", "run_dot"]
 
 _NOT_FOUND = (
@@ -12,7 +14,7 @@ _NOT_FOUND = (
 )
 
 
-class RenderError(RuntimeError):
+class RenderError(JaxlDesignerError, RuntimeError):
     """Drawing failed: `dot` is missing, failed or took too long. The message is one line."""
 
 

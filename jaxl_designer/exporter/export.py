@@ -15,6 +15,7 @@ from string import Template
 from typing import Any
 
 from ..core.environments import ResolveError
+from ..core.errors import JaxlDesignerError
 from ..core.examples import EXAMPLES
 from ..core.fileformat import dumps
 from ..core.files import write_atomic
@@ -43,7 +44,7 @@ _WIDTH = 100
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
-class ExportError(ValueError):
+class ExportError(JaxlDesignerError, ValueError):
     """A flow that cannot be exported, or a folder it cannot be written to: one line saying why."""
 
     def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.errors import JaxlDesignerError
 from ..core.flow import Flow
 
 __all__ = [
@@ -42,7 +43,7 @@ DIRECTORIES = ("groups", "devices", "phones")
 EDGES = {"invalid": "what a wrong key does", "gave_up": "where too many wrong keys lead"}
 
 
-class InteropError(ValueError):
+class InteropError(JaxlDesignerError, ValueError):
     """A document that is not Jaxl's IVR schema: one line naming the place."""
 
 

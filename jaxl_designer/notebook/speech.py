@@ -10,6 +10,8 @@ import subprocess
 import wave
 from collections.abc import Sequence
 
+from ..core.errors import JaxlDesignerError
+
 __all__ = ["SpeechUnavailable", "available", "speak"]
 
 _URL = re.compile(r"https?://", re.IGNORECASE)
@@ -17,7 +19,7 @@ _URL = re.compile(r"https?://", re.IGNORECASE)
 _DEVANAGARI = re.compile(r"[\u0900-\u097F]")
 
 
-class SpeechUnavailable(RuntimeError):
+class SpeechUnavailable(JaxlDesignerError, RuntimeError):
     """No text-to-speech engine on this machine: the phone carries on in text."""
 
 

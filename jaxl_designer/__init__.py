@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .__about__ import __version__ as __version__
 from .core.errors import JaxlDesignerError
 from .core.examples import acme
 from .core.fileformat import FlowFileError, dumps, load, loads, save
@@ -32,7 +33,6 @@ __all__ = [
     "save",
     "validate",
 ]
-__version__ = "0.1.0"
 
 # Layers above the core load on first use, so `import jaxl_designer` never pulls in widgets.
 # (`export` is imported above instead: its submodule would otherwise shadow the function.)
@@ -41,6 +41,16 @@ _LAZY = {
     "explore": "jaxl_designer.core.explorer",
     "render_svg": "jaxl_designer.drawing.render",
 }
+
+
+def _render_svg(flow: Flow) -> str:
+    render: Any = __getattr__("render_svg")
+    return str(render(flow))
+
+
+# A notebook shows a Flow as its drawing; the model is handed the renderer instead of importing
+# a layer above it.
+Flow.svg_renderer = _render_svg
 
 
 def __getattr__(name: str) -> Any:

@@ -50,10 +50,27 @@ from urllib.parse import parse_qs, unquote, urlsplit
 __all__ = ["FLOW", "app", "asgi", "main", "wsgi"]
 
 # -- the call runtime (jaxl_designer/core/runtime.py) ---------------------------------------
+# -- call facts: the protocol and the flow, as every other module reads them -------------------
+#: The events Jaxl sends: a call is set up (and digits entered before any key), a key or
+#: digits arrive, the call is torn down.
+SETUP, OPTION, TEARDOWN = 1, 2, 3
+#: What a prompt or a branch rule may read of the call itself, besides collected variables.
+CALLER_FIELDS = ("from_number", "to_number")
+#: The tests a branch rule can make.
+RULE_TESTS = ("equals", "one_of", "prefix", "matches", "is_set", "hours")
+#: The days a business-hours rule names, Monday first.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: The numbers a simulated call is from and to unless told otherwise.
+DEFAULT_FROM_NUMBER = "+919999900000"
+DEFAULT_TO_NUMBER = "+918000000000"
+
 #: The keys of a phone keypad, in the order people read them.
 KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
 #: What the official SDK answers to pings, teardowns and events it does not handle.
 NEUTRAL: dict[str, Any] = {"prompt": [" . "], "num_characters": 0}
+#: How many calls an in-memory store keeps at most, and for how long an idle call is kept (s).
+MAX_CALLS = 100_000
+CALL_TTL = 3600
 #: No collected input is kept, or read back, beyond this many characters, whatever a node allows.
 MAX_DIGITS = 64
 #: Default recovery for a call the store does not know, or input that does not fit.
@@ -63,8 +80,9 @@ DEFAULT_RECOVERY: dict[str, Any] = {
 }
 STORE_DOWN_PROMPT = ["Sorry, we cannot take your call right now. Please call again later."]
 LOOP_PROMPT = ["Sorry, this line is not working right now. Please call again later."]
+#: The node kinds at which a call waits for the caller.
 WAITING = frozenset({"menu", "collect"})
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}")
 _INT = re.compile(r"[+-]?[0-9]{1,19}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -113,8 +131,8 @@ class MemoryStore:
 
     def __init__(
         self,
-        max_calls: int = 100_000,
-        ttl: float = 3600.0,
+        max_calls: int = MAX_CALLS,
+        ttl: float = CALL_TTL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_calls < 1 or ttl <= 0:
@@ -198,6 +216,114 @@ def fill(text: str, values: Mapping[str, Any]) -> str:
         return text
 
     return _FIELD.sub(one, text)
+
+
+def template_fields(text: str) -> list[tuple[str, str]]:
+    """The `{name}` fields of a prompt line, each as (its text, the name it reads).
+
+    Example:
+        >>> template_fields("Order {order:digits} for {from_number}, {{not a field}}")
+        [('{order:digits}', 'order'), ('{from_number}', 'from_number')]
+    """
+    return [(m.group(0), m.group(1)) for m in _FIELD.finditer(text) if m.group(1)]
+
+
+def is_phone_number(text: str) -> bool:
+    """Whether `text` is a phone number in E.164 form, as a transfer needs it (`+918000000001`)."""
+    return _E164.fullmatch(text) is not None
+
+
+def expects(spec: Mapping[str, Any]) -> int | str:
+    """What a waiting node asks Jaxl to collect (`num_characters`): a count, or the end key.
+
+    A menu takes one key; a collect a fixed number of digits, or digits up to its terminator
+    (`#` when it names none).
+    """
+    if spec.get("kind") == "menu":
+        return 1
+    length = spec.get("length")
+    return int(length) if length else str(spec.get("terminator") or "#")
+
+
+def ends_call(response: Mapping[str, Any]) -> bool:
+    """Whether an answer ends the call: a transfer (no prompt) or nothing more to collect."""
+    return "prompt" not in response or response.get("num_characters") == 0
+
+
+def event_for(action: str, pressed: bool = False) -> int:
+    """The event a caller's action arrives as: "dial", "press", "enter" or "hangup".
+
+    Digits entered before any key was pressed on the call answer the setup prompt, so Jaxl
+    sends them as event 1 (`pressed` tells whether a key was pressed earlier in the call).
+
+    Example:
+        >>> event_for("enter"), event_for("enter", pressed=True), event_for("hangup")
+        (1, 2, 3)
+    """
+    if action == "enter":
+        return OPTION if pressed else SETUP
+    events = {"dial": SETUP, "press": OPTION, "hangup": TEARDOWN}
+    if action not in events:
+        raise ValueError(f"{action!r} is not a caller action (dial, press, enter, hangup)")
+    return events[action]
+
+
+def request(
+    event: int,
+    call_id: int,
+    *,
+    from_number: str = DEFAULT_FROM_NUMBER,
+    to_number: str = DEFAULT_TO_NUMBER,
+    option: str | None = None,
+    data: str | None = None,
+    pk: int = 1,
+    org: str = "Acme",
+) -> dict[str, Any]:
+    """A webhook request exactly as Jaxl sends it (the specification's JSON envelope)."""
+    return {
+        "pk": pk,
+        "event": event,
+        "state": {
+            "call_id": call_id,
+            "from_number": from_number,
+            "to_number": to_number,
+            "direction": 1,
+            "org": {"name": org},
+            "metadata": None,
+            "greeting_message": None,
+        },
+        "option": option,
+        "data": data,
+    }
+
+
+def rule_holds(
+    rule: Mapping[str, Any], call: Mapping[str, Any], clock: Callable[[], float]
+) -> bool:
+    """Whether a branch rule holds for a call's state (`vars` and caller fields) at `clock()`.
+
+    A subject is looked up among the collected variables first, then the caller fields.
+    """
+    test = rule.get("test")
+    if test == "hours":
+        return _open(rule, clock())
+    subject = rule.get("subject", "")
+    variables = call.get("vars") or {}
+    value = variables.get(subject) if subject in variables else call.get(subject)
+    if test == "is_set":
+        return value not in (None, "")
+    if value is None:
+        return False
+    text = str(value)
+    if test == "equals":
+        return text == str(rule.get("value"))
+    if test == "one_of":
+        return text in [str(v) for v in rule.get("values") or ()]
+    if test == "prefix":
+        return text.startswith(str(rule.get("value")))
+    if test == "matches":
+        return re.fullmatch(str(rule.get("value")), text) is not None
+    return False
 
 
 def _as_int(value: Any, where: str) -> int:
@@ -296,23 +422,20 @@ class Runtime:
         option = _as_text(request.get("option"), "option")
         data = _as_text(request.get("data"), "data")
         if state is None:
-            if event == 2:
+            if event == OPTION:
                 raise BadRequest("state is required for event 2")
             return Turn(dict(NEUTRAL))  # event 1 without state: the configure ping
         if "call_id" not in state:
             raise BadRequest("state.call_id is required")
         call_id = _as_int(state["call_id"], "state.call_id")
-        caller = {
-            "from_number": _as_text(state.get("from_number"), "state.from_number"),
-            "to_number": _as_text(state.get("to_number"), "state.to_number"),
-        }
+        caller = {name: _as_text(state.get(name), "state." + name) for name in CALLER_FIELDS}
         try:
-            if event == 3:
+            if event == TEARDOWN:
                 self.store.drop(call_id)
                 return Turn(dict(NEUTRAL), call_id)
-            if event == 1 and not data:
+            if event == SETUP and not data:
                 return self._start(call_id, caller, Turn({}, call_id), [])
-            if event not in (1, 2):
+            if event != SETUP and event != OPTION:
                 return Turn(dict(NEUTRAL), call_id)
             call = self.store.load(call_id)
             if call is None:
@@ -341,7 +464,7 @@ class Runtime:
 
     def _digits(self, call_id: int, call: dict[str, Any], data: str) -> Turn:
         node = self.nodes.get(call.get("node", ""))
-        caller = {"from_number": call.get("from_number"), "to_number": call.get("to_number")}
+        caller = {name: call.get(name) for name in CALLER_FIELDS}
         if node is None or node.kind != "collect":
             return self._recover(call_id, caller)
         turn = Turn({}, call_id)
@@ -433,7 +556,7 @@ class Runtime:
                 call["node"] = node_id
                 self.store.save(call_id, call)
                 turn.waiting_on = node_id
-                turn.response = {"prompt": spoken, "num_characters": self._expects(node)}
+                turn.response = {"prompt": spoken, "num_characters": expects(node.spec)}
                 return turn
             elif kind == "hangup":
                 self.store.drop(call_id)
@@ -458,23 +581,12 @@ class Runtime:
         for line in node.prompt:
             if line.templated:
                 if values is None:
-                    values = {
-                        "from_number": call.get("from_number"),
-                        "to_number": call.get("to_number"),
-                        **call["vars"],
-                    }
+                    values = {name: call.get(name) for name in CALLER_FIELDS}
+                    values.update(call["vars"])
                 lines.append(fill(line.text, values))
             else:
                 lines.append(line.text)
         return lines
-
-    @staticmethod
-    def _expects(node: _Node) -> int | str:
-        if node.kind == "menu":
-            return 1
-        spec = node.spec
-        length = spec.get("length")
-        return int(length) if length else str(spec.get("terminator") or "#")
 
     @staticmethod
     def _cta(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -492,30 +604,9 @@ class Runtime:
     # -- branches ---------------------------------------------------------------------------
     def _decide(self, node: _Node, call: dict[str, Any]) -> str:
         for rule in node.spec.get("rules") or ():
-            if self._holds(rule, call):
+            if rule_holds(rule, call, self.clock):
                 return str(rule["outcome"])
         return "default"
-
-    def _holds(self, rule: Mapping[str, Any], call: dict[str, Any]) -> bool:
-        test = rule.get("test")
-        if test == "hours":
-            return _open(rule, self.clock())
-        subject = rule.get("subject", "")
-        value = call["vars"].get(subject) if subject in call["vars"] else call.get(subject)
-        if test == "is_set":
-            return value not in (None, "")
-        if value is None:
-            return False
-        text = str(value)
-        if test == "equals":
-            return text == str(rule.get("value"))
-        if test == "one_of":
-            return text in [str(v) for v in rule.get("values") or ()]
-        if test == "prefix":
-            return text.startswith(str(rule.get("value")))
-        if test == "matches":
-            return re.fullmatch(str(rule.get("value")), text) is not None
-        return False
 
 
 def _open(rule: Mapping[str, Any], now: float) -> bool:
@@ -527,7 +618,7 @@ def _open(rule: Mapping[str, Any], now: float) -> bool:
     local = datetime.datetime.fromtimestamp(now, zone)
     if local.date().isoformat() in (rule.get("holidays") or ()):
         return False
-    if _DAYS[local.weekday()] not in (rule.get("days") or _DAYS):
+    if WEEKDAYS[local.weekday()] not in (rule.get("days") or WEEKDAYS):
         return False
     clock = local.strftime("%H:%M")
     start, end = str(rule.get("start") or "00:00"), str(rule.get("end") or "24:00")

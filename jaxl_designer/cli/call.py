@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.fileformat import load
-from ..core.runtime import KEYS
+from ..core.runtime import DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER, KEYS
 from ..core.scenarios import record, save
 from ..core.simulator import Call, Simulator
 from . import CommandError
@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "call", help="call a flow from the terminal: hear prompts, press keys"
     )
     parser.add_argument("flow", help="the flow file")
-    parser.add_argument("--from", dest="from_number", default="+919999900000", metavar="N")
-    parser.add_argument("--to", dest="to_number", default="+918000000000", metavar="N")
+    parser.add_argument("--from", dest="from_number", default=DEFAULT_FROM_NUMBER, metavar="N")
+    parser.add_argument("--to", dest="to_number", default=DEFAULT_TO_NUMBER, metavar="N")
     parser.add_argument("--at", metavar="ISO-TIME", help="the time the call is placed")
     parser.add_argument("--env", help="the environment whose values fill {{parameters}}")
     parser.add_argument("--record", metavar="SCENARIO", help="save the call as a scenario file")

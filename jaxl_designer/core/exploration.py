@@ -7,15 +7,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .flow import Flow
+from .runtime import DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER
 from .scenarios import record
 from .simulator import Call, Simulator
 
-__all__ = ["FROM_NUMBER", "TO_NUMBER", "Edge", "Exploration", "Finding", "Route"]
+__all__ = ["Edge", "Exploration", "Finding", "Route"]
 
 #: An edge as (source, key, target).
 Edge = tuple[str, str, str]
 #: The caller's numbers the simulator dials with unless told otherwise.
-FROM_NUMBER, TO_NUMBER = "+919999900000", "+918000000000"
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class Route:
 
     steps: tuple[tuple[str, str], ...] = ()
     now: str | None = None
-    from_number: str = FROM_NUMBER
-    to_number: str = TO_NUMBER
+    from_number: str = DEFAULT_FROM_NUMBER
+    to_number: str = DEFAULT_TO_NUMBER
 
     def then(self, action: str, value: str) -> Route:
         """This route, one more step long."""
@@ -53,9 +53,9 @@ class Route:
 
     def __str__(self) -> str:
         extras = [f"at {self.now}"] if self.now else []
-        if self.from_number != FROM_NUMBER:
+        if self.from_number != DEFAULT_FROM_NUMBER:
             extras.append(f"from {self.from_number}")
-        if self.to_number != TO_NUMBER:
+        if self.to_number != DEFAULT_TO_NUMBER:
             extras.append(f"to {self.to_number}")
         dial = f"dial ({', '.join(extras)})" if extras else "dial"
         return ", ".join([dial, *(f"{action} {value}" for action, value in self.steps)])

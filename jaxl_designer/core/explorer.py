@@ -18,18 +18,29 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
-from . import runtime as _runtime
-from .exploration import FROM_NUMBER, TO_NUMBER, Edge, Exploration, Finding, Route
+from .exploration import Edge, Exploration, Finding, Route
 from .flow import Flow
 from .prepare import prepare
-from .runtime import KEYS, LOOP_PROMPT, MAX_DIGITS, Runtime, Turn
-from .simulator import request
+from .runtime import (
+    CALLER_FIELDS,
+    DEFAULT_FROM_NUMBER,
+    DEFAULT_TO_NUMBER,
+    KEYS,
+    LOOP_PROMPT,
+    MAX_DIGITS,
+    Runtime,
+    Turn,
+    event_for,
+    expects,
+    request,
+    rule_holds,
+    template_fields,
+)
 
 __all__ = ["Edge", "Exploration", "Finding", "Route", "explore"]
 
 #: The time calls are placed at when the flow has no business-hours rule (a Monday morning).
 DEFAULT_NOW = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=datetime.timezone.utc)
-_CALL_FIELDS = frozenset({"from_number", "to_number"})
 _CALL_ID = 1  # every explored state is replayed under this one call id
 _END = None  # the successor of a turn that ended the call
 
@@ -204,8 +215,8 @@ class _Explorer:
         self.max_states = max_states
         self.store = _OneCall()
         self.now = DEFAULT_NOW.timestamp()
-        # The runtime reads the frozen clock through this closure, so each state sets its own.
-        self.runtime = Runtime(document, self.store, clock=lambda: self.now)
+        # The runtime reads the frozen clock through this method, so each state sets its own.
+        self.runtime = Runtime(document, self.store, clock=self._clock)
         edges = [
             (node, str(key), str(target))
             for node, spec in self.specs.items()
@@ -229,10 +240,10 @@ class _Explorer:
         self.templates: dict[str, list[str]] = {}
         for node, spec in self.specs.items():
             names = [
-                match.group(1)
+                name
                 for line in spec.get("prompt") or ()
-                for match in _runtime._FIELD.finditer(str(line))
-                if match.group(1) and match.group(1) not in _CALL_FIELDS
+                for _, name in template_fields(str(line))
+                if name not in CALLER_FIELDS
             ]
             if names:
                 self.templates[node] = list(dict.fromkeys(names))
@@ -252,6 +263,9 @@ class _Explorer:
         self.result = Exploration(
             str(document.get("name") or "flow"), document, list(self.specs), edges
         )
+
+    def _clock(self) -> float:
+        return self.now
 
     # -- the search -------------------------------------------------------------------------
     def run(self) -> Exploration:
@@ -280,12 +294,13 @@ class _Explorer:
     def _contexts(self) -> list[tuple[tuple[int, float], Route]]:
         """Where calls start: each representative clock, with each representative caller."""
         callers: dict[str, list[str]] = {}
-        for subject, default in (("from_number", FROM_NUMBER), ("to_number", TO_NUMBER)):
+        defaults = (DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER)
+        for subject, default in zip(CALLER_FIELDS, defaults, strict=True):
             rules = self.rules_on.get(subject, [])
             kept: dict[tuple[bool, ...], str] = {}
             for value in [default, *_rule_values(rules)]:
                 probe = {"vars": {}, subject: value}
-                kept.setdefault(tuple(self.runtime._holds(r, probe) for r in rules), value)
+                kept.setdefault(tuple(rule_holds(r, probe, self._clock) for r in rules), value)
             callers[subject] = list(kept.values())
         starts = itertools.product(self._clocks(), callers["from_number"], callers["to_number"])
         return [
@@ -316,7 +331,7 @@ class _Explorer:
         kept: dict[tuple[bool, ...], tuple[float, str | None]] = {}
         for moment in moments:
             self.now = moment.timestamp()
-            vector = tuple(self.runtime._holds(rule, {}) for rule in self.hours)
+            vector = tuple(rule_holds(rule, {}, self._clock) for rule in self.hours)
             kept.setdefault(vector, (self.now, moment.isoformat()))
         return list(kept.values())
 
@@ -331,20 +346,20 @@ class _Explorer:
         if node in self.entries:
             return self.entries[node]
         spec = self.specs[node]
-        expects = Runtime._expects(self.runtime.nodes[node])
+        ends = expects(spec)
         entries: list[str] = []
         if "ok" in (spec.get("edges") or {}):
-            entries = self._valid_entries(state, spec, expects)
+            entries = self._valid_entries(state, spec, ends)
             if not entries:
                 message = "no valid input found: every entry tried was refused"
                 self._note(self.result.no_valid_input, node, message, state.route)
-        if isinstance(expects, int):
-            entries.append("*" + "1" * (expects - 1))  # a key that is not a digit
+        if isinstance(ends, int):
+            entries.append("*" + "1" * (ends - 1))  # a key that is not a digit
         else:
             limit = min(int(spec.get("max_length") or MAX_DIGITS), MAX_DIGITS)
-            entries.append("1" + ("*" if expects == "#" else "#") + expects)
-            entries.append("1" * (limit + 1) + expects)
-            entries.append(expects)
+            entries.append("1" + ("*" if ends == "#" else "#") + ends)
+            entries.append("1" * (limit + 1) + ends)
+            entries.append(ends)
         self.entries[node] = entries
         return entries
 
@@ -373,12 +388,12 @@ class _Explorer:
         the call's state after it (the runtime updates the copy it is given in place)."""
         self.result.requests += 1
         if call is None:
-            event, option, data = 1, None, None
+            event, option, data = event_for("dial"), None, None
         elif action == "press":
-            event, option, data = 2, value, None
-        else:  # before any key press, entered digits arrive as event 1 (see Simulator.enter)
+            event, option, data = event_for("press"), value, None
+        else:  # the call's state keeps the key pressed last, if any
             option, data = call.get("option"), value
-            event = 1 if option is None else 2
+            event = event_for("enter", pressed=option is not None)
         sent = request(
             event,
             _CALL_ID,
@@ -407,7 +422,7 @@ class _Explorer:
         cached = self.signatures.get((subject, present, value))
         if cached is None:
             holds = tuple(
-                self.runtime._holds(rule, call) for rule in self.rules_on.get(subject, ())
+                rule_holds(rule, call, self._clock) for rule in self.rules_on.get(subject, ())
             )
             cached = self.signatures[(subject, present, value)] = (present, holds)
         return cached

@@ -24,10 +24,10 @@ from typing import Any
 from .errors import JaxlDesignerError
 from .files import write_atomic
 from .flow import FIELDS, FORMAT, KINDS, VERSION, Flow
+from .runtime import RULE_TESTS
 
 __all__ = ["FlowFileError", "dumps", "from_document", "load", "loads", "save"]
 
-_TESTS = ("equals", "one_of", "prefix", "matches", "is_set", "hours")
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARAMETER = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}")
 
@@ -105,8 +105,8 @@ def _rule(rule: Any, where: str) -> None:
     _expect(rule, lambda v: isinstance(v, dict), where, "an object")
     if not isinstance(rule.get("outcome"), str) or not rule["outcome"]:
         raise _Bad(f"{where}.outcome", "expected the name of an outcome")
-    if rule.get("test") not in _TESTS:
-        raise _Bad(f"{where}.test", f"expected one of {', '.join(_TESTS)}")
+    if rule.get("test") not in RULE_TESTS:
+        raise _Bad(f"{where}.test", f"expected one of {', '.join(RULE_TESTS)}")
 
 
 def _node(node_id: str, spec: Any, where: str) -> dict[str, Any]:

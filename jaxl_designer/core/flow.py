@@ -13,9 +13,9 @@ Example:
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import networkx as nx
 
@@ -79,6 +79,9 @@ class Flow:
     `graph` is the underlying `networkx.MultiDiGraph`: node attributes are the node's fields,
     and an edge `(source, target, key)` means "input `key` at `source` leads to `target`".
     """
+
+    #: Draws a flow as SVG when a notebook shows one; set by the package to the drawing layer.
+    svg_renderer: ClassVar[Callable[[Flow], str] | None] = None
 
     def __init__(
         self,
@@ -379,8 +382,7 @@ class Flow:
     def __repr__(self) -> str:
         return f"<Flow {self.name!r}: {len(self)} nodes, entry {self.entry!r}>"
 
-    def _repr_svg_(self) -> str:
-        # Drawing is a layer above the model: imported only when a notebook asks to show one.
-        from ..drawing.render import render_svg
-
-        return render_svg(self)
+    def _repr_svg_(self) -> str | None:
+        # Drawing is a layer above the model, which never imports it: the package root hands
+        # the model its renderer (see `jaxl_designer.__init__`).
+        return None if Flow.svg_renderer is None else Flow.svg_renderer(self)

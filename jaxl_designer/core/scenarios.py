@@ -22,6 +22,7 @@ from typing import Any
 from .errors import JaxlDesignerError
 from .files import write_atomic
 from .flow import Flow
+from .runtime import DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER
 from .simulator import Call, Simulator
 
 __all__ = ["ScenarioError", "ScenarioResult", "load", "record", "run", "save"]
@@ -102,7 +103,8 @@ def run(flow: Flow | Mapping[str, Any], scenario: Mapping[str, Any]) -> Scenario
     _check(scenario, str(scenario.get("name", "<scenario>")))
     sim = Simulator(flow, now=scenario.get("now"))
     call = sim.dial(
-        scenario.get("from_number", "+919999900000"), scenario.get("to_number", "+918000000000")
+        scenario.get("from_number", DEFAULT_FROM_NUMBER),
+        scenario.get("to_number", DEFAULT_TO_NUMBER),
     )
     result = ScenarioResult(
         str(scenario.get("name", "scenario")), len(scenario["steps"]), call=call

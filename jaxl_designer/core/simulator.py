@@ -29,7 +29,18 @@ from typing import Any
 from .errors import JaxlDesignerError
 from .flow import Flow
 from .prepare import prepare
-from .runtime import KEYS, CallStore, MemoryStore, Runtime, Turn
+from .runtime import (
+    DEFAULT_FROM_NUMBER,
+    DEFAULT_TO_NUMBER,
+    KEYS,
+    CallStore,
+    MemoryStore,
+    Runtime,
+    Turn,
+    ends_call,
+    event_for,
+    request,
+)
 
 __all__ = ["Call", "CallAssertionError", "Simulator", "Step", "request"]
 
@@ -38,35 +49,6 @@ _call_ids = itertools.count(random.randrange(1_000_000, 9_000_000) * 1000)
 
 class CallAssertionError(JaxlDesignerError, AssertionError):
     """A simulated call did not do what a test expected; the message holds the transcript."""
-
-
-def request(
-    event: int,
-    call_id: int,
-    *,
-    from_number: str = "+919999900000",
-    to_number: str = "+918000000000",
-    option: str | None = None,
-    data: str | None = None,
-    pk: int = 1,
-    org: str = "Acme",
-) -> dict[str, Any]:
-    """A webhook request exactly as Jaxl sends it (the specification's JSON)."""
-    return {
-        "pk": pk,
-        "event": event,
-        "state": {
-            "call_id": call_id,
-            "from_number": from_number,
-            "to_number": to_number,
-            "direction": 1,
-            "org": {"name": org},
-            "metadata": None,
-            "greeting_message": None,
-        },
-        "option": option,
-        "data": data,
-    }
 
 
 @dataclass
@@ -120,19 +102,19 @@ class Simulator:
 
     def dial(
         self,
-        from_number: str = "+919999900000",
-        to_number: str = "+918000000000",
+        from_number: str = DEFAULT_FROM_NUMBER,
+        to_number: str = DEFAULT_TO_NUMBER,
         *,
         call_id: int | None = None,
     ) -> Call:
         """Place a call: sends the setup event and returns the call, already answered."""
         call = Call(self, next(_call_ids) if call_id is None else call_id, from_number, to_number)
-        call._send("dial", None, event=1)
+        call._send("dial", None, event=event_for("dial"))
         return call
 
     def ping(self) -> dict[str, Any]:
         """Send the configure ping Jaxl sends when a number is assigned to the IVR."""
-        return self.runtime.handle({"pk": self.pk, "event": 1, "state": None})
+        return self.runtime.handle({"pk": self.pk, "event": event_for("dial"), "state": None})
 
 
 class Call:
@@ -154,20 +136,19 @@ class Call:
         if key not in KEYS:
             raise ValueError(f"{key!r} is not a key of a phone keypad (0-9, *, #)")
         self._option = key
-        return self._send("press", key, event=2, option=key)
+        return self._send("press", key, event=event_for("press"), option=key)
 
     def enter(self, digits: str) -> dict[str, Any]:
         """Type digits for a collect, with its terminator when it has one (`"123*"`)."""
         digits = str(digits)
         if not digits:
             raise ValueError("enter() needs at least one key")
-        # Before any option is chosen, digits answer the setup prompt: Jaxl sends them as event 1.
-        event = 1 if self._option is None else 2
+        event = event_for("enter", pressed=self._option is not None)
         return self._send("enter", digits, event=event, option=self._option, data=digits)
 
     def hangup(self) -> dict[str, Any]:
         """Hang up: sends the teardown event."""
-        response = self._send("hangup", None, event=3)
+        response = self._send("hangup", None, event=event_for("hangup"))
         self.ended = True
         return response
 
@@ -185,13 +166,9 @@ class Call:
         turn: Turn = self.sim.runtime.respond(payload)
         step = Step(action, value, payload, turn.response, turn.nodes, turn.edges)
         self.steps.append(step)
-        if action != "hangup" and self._ends(turn.response):
+        if action != "hangup" and ends_call(turn.response):
             self.ended = True
         return turn.response
-
-    @staticmethod
-    def _ends(response: Mapping[str, Any]) -> bool:
-        return "prompt" not in response or response.get("num_characters") == 0
 
     # -- what happened ----------------------------------------------------------------------
     @property
@@ -233,7 +210,7 @@ class Call:
             lines.extend(("ivr", line) for line in response.get("prompt") or ())
             if "prompt" not in response:
                 lines.append(("ivr", f"(transfers the call: {_describe(response)})"))
-            elif response.get("num_characters") == 0 and step.action != "hangup":
+            elif ends_call(response) and step.action != "hangup":
                 lines.append(("ivr", "(hangs up)"))
         return lines
 

@@ -27,10 +27,17 @@ import networkx as nx
 from .environments import PARAMETER, missing, parameters
 from .flow import TARGETS, Flow, edge_order
 from .pieces import PieceError
-from .runtime import KEYS, WAITING
+from .runtime import (
+    CALLER_FIELDS,
+    KEYS,
+    WAITING,
+    WEEKDAYS,
+    is_phone_number,
+    template_fields,
+)
 from .subflows import expand, has_subflows, piece_exits
 
-__all__ = ["CALL_FIELDS", "CODES", "Problem", "errors", "validate"]
+__all__ = ["CODES", "Problem", "errors", "validate"]
 
 #: Every problem code, with its severity and what it means.
 CODES: dict[str, tuple[str, str]] = {
@@ -58,11 +65,6 @@ CODES: dict[str, tuple[str, str]] = {
     "outcome-without-edge": ("warning", "a branch rule whose outcome has no edge (uses default)"),
     "audio-mixed": ("warning", "a prompt audio URL spoken together with other sentences"),
 }
-#: Names a prompt template can always use: they come with every call.
-CALL_FIELDS = frozenset({"from_number", "to_number"})
-
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_TEMPLATE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::[a-z]+)?\}")
 _WORDS = {
     "zero": "0",
     "one": "1",
@@ -83,7 +85,6 @@ _ANNOUNCE = re.compile(
     re.IGNORECASE,
 )
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
-_DAYS = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
 
 @dataclass(frozen=True)
@@ -317,7 +318,7 @@ def _transfer(node: str, data: dict[str, Any]) -> Iterator[Problem]:
         )
     for field in ("phone", "from_number"):
         number = data.get(field)
-        if number is not None and not _E164.fullmatch(str(number)) and not _is_param(number):
+        if number is not None and not is_phone_number(str(number)) and not _is_param(number):
             yield Problem(
                 "bad-phone", f"{field} {number!r} is not E.164 (like +918000000001)", node=node
             )
@@ -351,7 +352,7 @@ def _environments(flow: Flow) -> list[Problem]:
     for env, values in (flow.environments or {}).items():
         for name, places in used.items():
             value = values.get(name)
-            bad = value is not None and not _E164.fullmatch(str(value))
+            bad = value is not None and not is_phone_number(str(value))
             for node, field in places:
                 if bad and field in ("phone", "from_number"):
                     message = f"environment {env!r}: {name} = {value!r} is not E.164"
@@ -389,7 +390,7 @@ def _rule_problems(rule: dict[str, Any]) -> Iterator[str]:
             if not isinstance(rule.get(field) or [], list):
                 yield f"{field} {rule[field]!r} is not a list"
         for day in _list(rule.get("days")):
-            if not isinstance(day, str) or day not in _DAYS:
+            if not isinstance(day, str) or day not in WEEKDAYS:
                 yield f"{day!r} is not a day (mon … sun)"
         for holiday in _list(rule.get("holidays")):
             try:
@@ -443,8 +444,8 @@ def _reachability(flow: Flow) -> list[Problem]:
 
 
 def _uses(data: dict[str, Any]) -> set[str]:
-    names = {m.group(1) for line in _prompts(data) for m in _TEMPLATE.finditer(line) if m.group(1)}
-    return names - CALL_FIELDS
+    names = {name for line in _prompts(data) for _, name in template_fields(line)}
+    return names - set(CALLER_FIELDS)
 
 
 def _unset_variables(flow: Flow) -> list[Problem]:

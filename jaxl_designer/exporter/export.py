@@ -9,11 +9,12 @@ import textwrap
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
 
+from ..__about__ import __version__
 from ..core.environments import ResolveError
 from ..core.errors import JaxlDesignerError
 from ..core.examples import EXAMPLES
@@ -68,11 +69,6 @@ class ExportResult:
 
 
 # -- the module text ------------------------------------------------------------------------
-def _version() -> str:
-    try:
-        return metadata.version("jaxl-designer")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def _source(name: str) -> str:
@@ -243,7 +239,7 @@ def generate_webhook(
         description = "\n" + textwrap.fill(_docstring_text(description), 96) + "\n"
     text = _template().substitute(
         name=_docstring_text(json.dumps(flow.name, ensure_ascii=False)),
-        version=_version(),
+        version=__version__,
         description=description,
         imports=_merge_imports(imports),
         code="\n\n\n".join(sections),

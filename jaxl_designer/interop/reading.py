@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.flow import Flow
-from ..core.runtime import KEYS
+from ..core.runtime import KEYS, is_phone_number
 from .schema import (
     CONFIRM_PROMPT,
     DIRECTORIES,
-    E164,
     IVR_FIELDS,
     OPTION_FIELDS,
     ImportResult,
@@ -168,7 +167,7 @@ class _Importer:
             return self.flow.hangup(_fresh(self.flow, label), [])
         fields: dict[str, Any] = {}
         if how == "phone":
-            number = self.phones.get(value, value if E164.fullmatch(str(value)) else None)
+            number = self.phones.get(value, value if is_phone_number(str(value)) else None)
             if number is None:
                 self.unmapped.append(f"{place}: phone {value!r} is not in phones; goes nowhere")
                 return None

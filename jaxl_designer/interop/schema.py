@@ -12,11 +12,9 @@ from ..core.flow import Flow
 __all__ = [
     "CONFIRM_PROMPT",
     "DIRECTORIES",
-    "E164",
     "EDGES",
     "IVR_FIELDS",
     "OPTION_FIELDS",
-    "TEMPLATE",
     "ExportResult",
     "ImportResult",
     "InteropError",
@@ -25,8 +23,6 @@ __all__ = [
 
 #: The confirm menu an imported `confirm_input` becomes; `{var}` is the collected digits.
 CONFIRM_PROMPT = ["You entered {var}.", "Press 1 to confirm.", "Press 2 to re-enter."]
-E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-TEMPLATE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*(?::[a-z]+)?\}")
 IVR_FIELDS = {"name", "pk", "greeting_message", "webhook", "hangup", "options", "tags"}
 OPTION_FIELDS = {
     "name",

@@ -8,12 +8,11 @@ from typing import Any
 
 from ..core.environments import PARAMETER
 from ..core.flow import Flow
-from ..core.runtime import KEYS
+from ..core.runtime import KEYS, template_fields
 from .schema import (
     CONFIRM_PROMPT,
     DIRECTORIES,
     EDGES,
-    TEMPLATE,
     ExportResult,
     slug,
 )
@@ -109,7 +108,7 @@ class _Exporter:
         return ivr
 
     def templates(self, node: str, lines: list[str]) -> None:
-        found = sorted({m.group(0) for line in lines for m in TEMPLATE.finditer(line)})
+        found = sorted({field for line in lines for field, _ in template_fields(line)})
         if found:
             self.unmapped.append(
                 f"{node}: prompt uses {', '.join(found)}, which Jaxl would speak as written"

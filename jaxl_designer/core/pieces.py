@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import JaxlDesignerError
+from .fileformat import FlowFileError, load
 from .flow import Flow
 
 __all__ = ["LIBRARY", "PieceError", "build", "describe", "exits"]
@@ -119,8 +120,6 @@ def build(piece: str, params: Mapping[str, Any] | None = None, base: Path | None
         except (TypeError, KeyError, ValueError, IndexError) as error:
             raise PieceError(f"piece {piece!r}: bad parameters ({error!r})") from None
     if piece.endswith(".json"):
-        from .fileformat import FlowFileError, load
-
         if params:
             raise PieceError(f"piece {piece!r}: a flow file takes no parameters")
         path = Path(piece) if base is None else base / piece

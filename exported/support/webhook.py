@@ -155,7 +155,8 @@ class MemoryStore:
             if self._clock() - entry[0] > self.ttl:
                 del self._calls[call_id]
                 return None
-        return marshal.loads(entry[1])
+        state: dict[str, Any] = marshal.loads(entry[1])
+        return state
 
     def save(self, call_id: int, state: dict[str, Any]) -> None:
         """Keep a call's state; evict expired calls, then the least recently used over the bound."""

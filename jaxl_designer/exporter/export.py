@@ -72,11 +72,13 @@ class ExportResult:
 
 
 def _source(name: str) -> str:
-    return resources.files("jaxl_designer").joinpath(*name.split("/")).read_text(encoding="utf-8")
+    folder, file = name.split("/")
+    source = resources.files("jaxl_designer").joinpath(folder).joinpath(file)
+    return source.read_text(encoding="utf-8")
 
 
 def _template() -> Template:
-    text = resources.files("jaxl_designer.exporter").joinpath("templates", "webhook.py.tmpl")
+    text = resources.files("jaxl_designer.exporter").joinpath("templates").joinpath("webhook.py.tmpl")
     return Template(text.read_text(encoding="utf-8"))
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from .errors import JaxlDesignerError
 from .flow import TARGETS, Flow
 
-__all__ = ["PARAMETER", "ResolveError", "missing", "parameters", "resolve"]
+__all__ = ["PARAMETER", "ResolveError", "missing", "parameter_name", "parameters", "resolve"]
 
 #: A whole field that is a parameter: `{{name}}`.
 PARAMETER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -36,7 +36,8 @@ class ResolveError(JaxlDesignerError, ValueError):
     """A flow cannot be resolved for an environment: one line saying which and what is missing."""
 
 
-def _name(value: Any) -> str | None:
+def parameter_name(value: Any) -> str | None:
+    """The name of the `{{parameter}}` a field's whole value is, or None for a plain value."""
     if isinstance(value, str):
         match = PARAMETER.fullmatch(value.strip())
         if match:
@@ -52,7 +53,7 @@ def parameters(flow: Flow) -> dict[str, list[tuple[str, str]]]:
         if data["kind"] != "transfer":
             continue
         for field in _FIELDS:
-            name = _name(data.get(field))
+            name = parameter_name(data.get(field))
             if name:
                 found.setdefault(name, []).append((node, field))
     return found

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .environments import parameter_name
 from .errors import JaxlDesignerError
 from .files import write_atomic
 from .flow import FIELDS, FORMAT, KINDS, VERSION, Flow
@@ -29,7 +30,6 @@ from .runtime import RULE_TESTS
 __all__ = ["FlowFileError", "dumps", "from_document", "load", "loads", "save"]
 
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PARAMETER = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}")
 
 
 class FlowFileError(JaxlDesignerError, ValueError):
@@ -73,7 +73,7 @@ def _is_ints(value: Any) -> bool:
 
 
 def _is_parameter(value: Any) -> bool:
-    return isinstance(value, str) and bool(_PARAMETER.fullmatch(value))
+    return parameter_name(value) is not None
 
 
 def _is_texts(value: Any) -> bool:

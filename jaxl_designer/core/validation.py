@@ -24,7 +24,7 @@ from typing import Any
 
 import networkx as nx
 
-from .environments import PARAMETER, missing, parameters
+from .environments import missing, parameter_name, parameters
 from .flow import TARGETS, Flow, edge_order
 from .pieces import PieceError
 from .runtime import (
@@ -325,7 +325,7 @@ def _transfer(node: str, data: dict[str, Any]) -> Iterator[Problem]:
 
 
 def _is_param(value: Any) -> bool:
-    return isinstance(value, str) and bool(PARAMETER.fullmatch(value.strip()))
+    return parameter_name(value) is not None
 
 
 def _environments(flow: Flow) -> list[Problem]:

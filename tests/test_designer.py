@@ -196,9 +196,11 @@ def test_every_edit_can_be_undone_and_redone(edit: Callable[[Designer], object])
     assert after != before
     designer.undo_button.click()
     assert designer.flow is flow and flow.to_document() == before
+    undone = designer.said
+    assert undone.startswith("undid: ")
     designer.redo_button.click()
     assert flow.to_document() == after
-    assert designer.said == "redid the edit"
+    assert designer.said == "redid: " + undone.removeprefix("undid: ")
 
 
 def test_undo_after_a_half_built_collect_restores_it(empty: Designer) -> None:
@@ -335,7 +337,9 @@ def test_hear_it_puts_the_prompt_on_the_audio_player() -> None:
     assert second != first
 
 
-def test_hear_it_without_an_engine_says_so_once_and_goes_on_in_text(monkeypatch) -> None:
+def test_hear_it_without_an_engine_says_so_once_and_goes_on_in_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from jaxl_designer.notebook import speech
 
     monkeypatch.setattr(speech, "available", lambda: None)
@@ -361,3 +365,58 @@ def test_the_phone_dials_in_the_chosen_environment() -> None:
     designer.phone.dial.click()
     designer.phone.keypad["1"].click()
     assert "+918000000001" in designer.phone.transcript.value
+
+
+def _flows_with_a_piece(folder: Path) -> Path:
+    """`main.json` whose first node includes `greet.json`, the piece file beside it."""
+    folder.mkdir()
+    piece = Flow("greet")
+    piece.say("hello", "Welcome to the greeting piece.", then="@done")
+    save(piece, folder / "greet.json")
+    flow = Flow("main")
+    flow.add("greet", "subflow", piece="greet.json", params={})
+    flow.connect("greet", "done", "bye")
+    flow.hangup("bye", "Goodbye.")
+    return save(flow, folder / "main.json")
+
+
+def _dials_through_the_piece(designer: Designer) -> None:
+    assert [p for p in designer.problems if p.code == "unknown-piece"] == []
+    designer.phone.dial.click()
+    assert "Welcome to the greeting piece." in designer.phone.transcript.value
+    assert "Goodbye." in designer.phone.transcript.value
+    assert designer.phone.status.value == "The call has ended."
+
+
+def test_a_flow_loaded_from_elsewhere_finds_the_piece_beside_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _flows_with_a_piece(tmp_path / "flows")
+    monkeypatch.chdir(tmp_path)
+    _dials_through_the_piece(Designer(load(path)))
+
+    designer = Designer(Flow())
+    designer.file.value = "flows/main.json"
+    designer.load_button.click()
+    assert designer.said == "loaded flows/main.json"
+    monkeypatch.chdir(tmp_path / "flows")  # the folder was kept whole, not relative to here
+    _dials_through_the_piece(designer)
+    designer.export_dir.value = str(tmp_path / "out")
+    designer.export_button.click()
+    assert designer.said.startswith(f"exported to {tmp_path / 'out'}")
+    assert "Welcome to the greeting piece." in (tmp_path / "out" / "webhook.py").read_text()
+
+
+def test_undoing_a_load_brings_back_the_pieces_of_the_flow_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = _flows_with_a_piece(tmp_path / "here")
+    _flows_with_a_piece(tmp_path / "there")
+    (tmp_path / "there" / "greet.json").unlink()
+    designer = Designer(load(here))
+    designer.file.value = str(tmp_path / "there" / "main.json")
+    designer.load_button.click()
+    assert "unknown-piece" in {p.code for p in designer.problems}
+    designer.undo_button.click()
+    monkeypatch.chdir(tmp_path)
+    _dials_through_the_piece(designer)

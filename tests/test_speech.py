@@ -31,7 +31,7 @@ def test_devanagari_is_spoken_too() -> None:
         assert wav.getnframes() > 0
 
 
-def test_without_an_engine_it_says_so(monkeypatch) -> None:
+def test_without_an_engine_it_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(speech, "available", lambda: None)
     with pytest.raises(speech.SpeechUnavailable, match="install espeak-ng"):
         speech.speak(["Hello."])

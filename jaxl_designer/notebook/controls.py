@@ -8,7 +8,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-__all__ = ["NONE", "button", "css_name", "number", "one_line", "parse_json", "text"]
+__all__ = ["NONE", "button", "css_name", "number", "parse_json", "text"]
 
 #: The choice in a target drop-down that means "no edge".
 NONE = "—"
@@ -23,11 +23,6 @@ def css_name(key: str) -> str:
         ('1', 'star', 'gave_up')
     """
     return _CSS_KEYS.get(key) or re.sub(r"[^A-Za-z0-9_-]", "_", key)
-
-
-def one_line(error: BaseException) -> str:
-    text = error.args[0] if isinstance(error, KeyError) and error.args else error
-    return " ".join(str(text).split())
 
 
 def button(description: str, css: str, tooltip: str = "") -> widgets.Button:

@@ -8,8 +8,8 @@ Example:
     >>> designer.flow.nodes, designer.selected
     (['bye'], 'bye')
     >>> designer.undo_button.click()
-    >>> designer.flow.nodes
-    []
+    >>> designer.flow.nodes, designer.said
+    ([], 'undid: added hangup bye')
 """
 
 from __future__ import annotations
@@ -17,30 +17,25 @@ from __future__ import annotations
 import html
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
 
-from ..core.fileformat import FlowFileError, load, save
 from ..core.flow import KINDS, Flow
-from ..core.simulator import Call, CallAssertionError, Simulator
-from ..core.validation import Problem, validate
+from ..core.simulator import Call
+from ..core.validation import Problem
 from ..drawing.render import RenderError, RenderOptions, render_svg, svg_ids
-from ..exporter.export import ExportError
-from ..exporter.export import export as export_flow
-from .controls import NONE, button, css_name, one_line, text
+from .controls import NONE, button, css_name, text
 from .graphview import GraphView, Target
 from .inspector import Inspector
 from .phone import Phone
-from .speech import SpeechUnavailable, speak
+from .session import Change, EditingSession, Message, one_line
 
 __all__ = ["NONE", "Designer", "css_name"]
 
 # Each designer's drawing has its own SVG ids, so two designers on one page never collide.
 _DRAWINGS = itertools.count()
-# A phone action can fail anywhere the runtime checks a flow; each is one line for the user.
-_CALL_ERRORS = (ValueError, KeyError, RuntimeError, CallAssertionError)
 
 
 def _targets(ids: dict[str, tuple[str, ...]]) -> dict[str, Target]:
@@ -59,7 +54,7 @@ def _targets(ids: dict[str, tuple[str, ...]]) -> dict[str, Target]:
     return found
 
 
-class Designer(widgets.VBox):
+class Designer(widgets.VBox):  # type: ignore[misc, unused-ignore]  # ipywidgets is untyped
     """Design a flow in one notebook cell: the drawing, a toolbar, an inspector and a phone.
 
     The designer edits the `Flow` it is given, in place: code and clicks can take turns on the
@@ -67,24 +62,43 @@ class Designer(widgets.VBox):
     through the designer can be undone (`undo()`, `redo()`); an undo after code edits returns
     to the flow as it was before the designer's last edit.
 
-    Every control is a widget attribute that works from Python as in the browser (set `.value`,
-    call `.click()`), and carries a `jd-…` CSS class for browser tests.
+    What the designer does lives in its widget-free `session` (an `EditingSession`); the
+    widgets show the session and pass clicks on to it. Every control is a widget attribute that
+    works from Python as in the browser (set `.value`, call `.click()`), and carries a `jd-…`
+    CSS class for browser tests.
     """
 
     def __init__(self, flow: Flow | None = None) -> None:
         super().__init__()
         self.add_class("jd-designer")
-        self.flow = flow if flow is not None else Flow()
-        self.selected = ""
-        self.call: Call | None = None
-        self.problems: list[Problem] = []
-        self._undo: list[dict[str, Any]] = []
-        self._redo: list[dict[str, Any]] = []
+        self.session = EditingSession(flow)
         self._syncing = False
         self.drawing = RenderOptions(id_prefix=f"jd{next(_DRAWINGS)}-")
         self._build_toolbar()
         self._build_panels()
-        self.refresh()
+        self.session.listen(self._on_change)
+        self._on_change(frozenset({"flow", "selection", "call"}))
+
+    # -- the session's state ----------------------------------------------------------------
+    @property
+    def flow(self) -> Flow:
+        """The flow being designed (the one given, edited in place)."""
+        return self.session.flow
+
+    @property
+    def selected(self) -> str:
+        """The selected node, "" for none."""
+        return self.session.selected
+
+    @property
+    def call(self) -> Call | None:
+        """The simulated call on the phone, if one was dialled."""
+        return self.session.call
+
+    @property
+    def problems(self) -> list[Problem]:
+        """The flow's problems, as listed under the drawing."""
+        return self.session.problems
 
     # -- layout -----------------------------------------------------------------------------
     def _build_toolbar(self) -> None:
@@ -124,12 +138,12 @@ class Designer(widgets.VBox):
         self.graph = GraphView()
         self.graph.add_class("jd-graph")
         self.graph.observe(self._on_click, "clicked")
-        self.inspector = Inspector(self)
+        self.inspector = Inspector(self.session)
         self.problem_list = widgets.Select(description="problems", rows=6)
         self.problem_list.add_class("jd-problems")
         self.problem_list.layout.width = "100%"
         self.problem_list.observe(self._on_problem, "value")
-        self.phone = Phone(self)
+        self.phone = Phone(self.session)
         rows = [
             widgets.HBox([self.kind, self.node_id, self.add, self.undo_button, self.redo_button]),
             widgets.HBox([self.node_select, self.delete, self.rename_to, self.rename]),
@@ -146,54 +160,63 @@ class Designer(widgets.VBox):
     # -- showing ----------------------------------------------------------------------------
     def refresh(self) -> None:
         """Validate and redraw everything from the flow (call it after editing the flow in code)."""
-        if self.selected not in self.flow:
-            self.selected = ""
-        self.problems = validate(self.flow)
+        self.session.refresh()
+
+    def _on_change(self, changed: frozenset[Change]) -> None:
+        """Show what a session action changed (the inspector and phone show their own parts)."""
+        if changed & {"flow", "selection"}:
+            self._show_flow(names="flow" in changed)
+        if changed & {"flow", "selection", "call"}:
+            self.draw()
+        if "message" in changed:
+            self._show_message(self.session.message)
+
+    def _show_flow(self, *, names: bool) -> None:
+        session = self.session
         self._syncing = True
         try:
-            self.node_select.options = [NONE, *self.flow.nodes]
-            self.node_select.value = self.selected or NONE
-            self.problem_list.options = [(str(p), i) for i, p in enumerate(self.problems)]
+            self.node_select.options = [NONE, *session.flow.nodes]
+            self.node_select.value = session.selected or NONE
+            self.problem_list.options = [(str(p), i) for i, p in enumerate(session.problems)]
             self.problem_list.value = None
-            self.flow_name.value, self.flow_description.value = (
-                self.flow.name,
-                self.flow.description,
-            )
-            self.inspector.show(self.flow, self.selected)
-            envs = [NONE, *sorted(self.flow.environments)]
-            if list(self.phone.env.options) != envs:
-                current = self.phone.env.value
-                self.phone.env.options = envs
-                keep = current in envs and current != NONE
-                self.phone.env.value = current if keep else envs[min(1, len(envs) - 1)]
+            if names:
+                self.flow_name.value = session.flow.name
+                self.flow_description.value = session.flow.description
         finally:
             self._syncing = False
-        self.phone.show(self.call)
-        self.draw()
+        undo, redo = session.undo_label, session.redo_label
+        self.undo_button.tooltip = f"Undo: {undo}" if undo else "Nothing to undo"
+        self.redo_button.tooltip = f"Redo: {redo}" if redo else "Nothing to redo"
 
     def draw(self) -> None:
         """Redraw only the drawing: selection, the call's path and problems marked."""
-        path = None
-        if self.call is not None:
-            path = (self.call.path, self.call.edges)
+        call, selected = self.session.call, self.session.selected
+        path = None if call is None else (call.path, call.edges)
         try:
             svg = render_svg(
                 self.flow,
                 self.drawing,
                 path=path,
-                problems=self.problems,
-                selected=self.selected or None,
+                problems=self.session.problems,
+                selected=selected or None,
             )
         except RenderError as error:
             self.say(one_line(error), error=True)
             return
-        self.graph.show(svg, _targets(svg_ids(self.flow, self.drawing)), self.selected)
+        self.graph.show(svg, _targets(svg_ids(self.flow, self.drawing)), selected)
 
     def say(self, text: str, *, error: bool = False) -> None:
         """Show one line in the message area (red when it is an error)."""
-        style = "color: #b00020" if error else "color: inherit"
-        kind = "jd-error" if error else "jd-info"
-        self.message.value = f'<span class="{kind}" style="{style}">{html.escape(text)}</span>'
+        self.session.tell(text, error=error)
+
+    def _show_message(self, message: Message) -> None:
+        if not message.text:
+            self.message.value = ""
+            return
+        style = "color: #b00020" if message.error else "color: inherit"
+        kind = "jd-error" if message.error else "jd-info"
+        escaped = html.escape(message.text)
+        self.message.value = f'<span class="{kind}" style="{style}">{escaped}</span>'
 
     @property
     def said(self) -> str:
@@ -203,8 +226,7 @@ class Designer(widgets.VBox):
     # -- selecting --------------------------------------------------------------------------
     def select(self, node: str) -> None:
         """Select a node ("" for none): the inspector shows it and the drawing marks it."""
-        self.selected = node if node in self.flow else ""
-        self.refresh()
+        self.session.select(node)
 
     def _on_node_select(self, change: dict[str, Any]) -> None:
         if not self._syncing:
@@ -213,9 +235,8 @@ class Designer(widgets.VBox):
     def _on_problem(self, change: dict[str, Any]) -> None:
         if self._syncing or change["new"] is None:
             return
-        problem = self.problems[change["new"]]
-        node = problem.node or (problem.edge[0] if problem.edge else "")
-        self.select(node or "")
+        problem = self.session.problems[change["new"]]
+        self.select(problem.node or (problem.edge[0] if problem.edge else ""))
         self.say(str(problem), error=problem.severity == "error")
 
     def _on_click(self, change: dict[str, Any]) -> None:
@@ -229,196 +250,75 @@ class Designer(widgets.VBox):
     # -- editing ----------------------------------------------------------------------------
     def edit(self, what: str, change: Callable[[Flow], object]) -> bool:
         """Run `change(flow)` as one undoable edit; on an error the flow is left as it was."""
-        before = self.flow.to_document()
-        try:
-            change(self.flow)
-        except (ValueError, KeyError, TypeError) as error:
-            self.flow.restore(before)
-            self.say(f"{what}: {one_line(error)}", error=True)
-            return False
-        self._undo.append(before)
-        self._redo.clear()
-        self.say(what)
-        self.refresh()
-        return True
+        return self.session.edit(what, change).ok
 
     def add_node(self) -> None:
         """Add a node of the chosen kind with the typed id, and select it."""
-        node, kind = self.node_id.value.strip(), self.kind.value
-        if not node:
-            self.say("give the new node an id", error=True)
-        elif node in self.flow:
-            self.say(f"a node {node!r} already exists", error=True)
-        elif self.edit(f"added {kind} {node}", lambda flow: flow.add(node, kind)):
+        if self.session.add(self.node_id.value, self.kind.value).ok:
             self.node_id.value = ""
-            self.select(node)
 
     def delete_selected(self) -> None:
         """Delete the selected node with every edge into and out of it."""
-        node = self.selected
-        if self._need_selection():
-            self.edit(f"deleted {node}", lambda flow: flow.remove(node))
+        self.session.remove()
 
     def rename_selected(self) -> None:
         """Give the selected node the id typed in `rename_to`."""
-        old, new = self.selected, self.rename_to.value.strip()
-        if self._need_selection() and self.edit(
-            f"renamed {old} to {new}", lambda flow: flow.rename(old, new)
-        ):
+        if self.session.rename(self.rename_to.value).ok:
             self.rename_to.value = ""
-            self.select(new)
 
     def apply_fields(self) -> None:
         """Apply the inspector's fields to the selected node (its edges stay)."""
-        node = self.selected
-        if not self._need_selection():
-            return
-        kind = self.flow.kind(node)
-        try:
-            fields = self.inspector.read(kind)
-        except ValueError as error:
-            self.say(f"{node}: {one_line(error)}", error=True)
-            return
-        self.edit(f"applied {node}", lambda flow: flow.add(node, kind, **fields))
+        self.inspector.apply_fields()
 
     def connect(self, key: str, target: str) -> None:
         """Send input `key` at the selected node to `target` (`NONE` removes the edge)."""
-        node = self.selected
-        if self._syncing or not self._need_selection():
-            return
-        if target == NONE:
-            self.edit(f"{node} --{key}--> nowhere", lambda flow: flow.disconnect(node, key))
-        else:
-            self.edit(f"{node} --{key}--> {target}", lambda flow: flow.connect(node, key, target))
+        self.inspector.connect(key, target)
 
     def set_entry(self) -> None:
         """Make calls start at the selected node."""
-        node = self.selected
-        if self._need_selection():
-            self.edit(f"calls start at {node}", lambda flow: setattr(flow, "entry", node))
+        self.session.set_entry()
 
     def set_name(self) -> None:
         """Set the flow's name and description from their text fields."""
-        name, about = self.flow_name.value.strip(), self.flow_description.value.strip()
-        if not name:
-            self.say("give the flow a name", error=True)
-            return
-
-        def change(flow: Flow) -> None:
-            flow.name, flow.description = name, about
-
-        self.edit(f"flow named {name}", change)
+        self.session.describe(self.flow_name.value, self.flow_description.value)
 
     def undo(self) -> None:
         """Take back the last edit."""
-        self._step(self._undo, self._redo, "undid the last edit", "nothing to undo")
+        self.session.undo()
 
     def redo(self) -> None:
         """Make the last undone edit again."""
-        self._step(self._redo, self._undo, "redid the edit", "nothing to redo")
-
-    def _step(self, source: list[Any], other: list[Any], done: str, empty: str) -> None:
-        if not source:
-            self.say(empty, error=True)
-            return
-        other.append(self.flow.to_document())
-        self.flow.restore(source.pop())
-        self.say(done)
-        self.refresh()
-
-    def _need_selection(self) -> bool:
-        if self.selected in self.flow:
-            return True
-        self.say("select a node first", error=True)
-        return False
+        self.session.redo()
 
     # -- files ------------------------------------------------------------------------------
     def load(self) -> None:
-        """Replace the flow with the file named in `file` (an undoable edit)."""
-        try:
-            loaded = load(self.file.value.strip())
-        except FlowFileError as error:
-            self.say(one_line(error), error=True)
-            return
-        document = loaded.to_document()
-        self.edit(f"loaded {self.file.value.strip()}", lambda flow: flow.restore(document))
+        """Replace the flow with the file named in `file`, as an undoable edit."""
+        self.session.load(self.file.value)
 
     def save(self) -> None:
         """Write the flow to the file named in `file`."""
-        name = self.file.value.strip()
-        if not name:
-            self.say("type a file name to save to", error=True)
-            return
-        try:
-            written = save(self.flow, name)
-        except OSError as error:
-            self.say(f"{name}: cannot write: {error.strerror}", error=True)
-            return
-        self.say(f"saved to {written}")
+        self.session.save(self.file.value)
 
     def export(self) -> None:
         """Export the webhook into `export_dir`; on errors, list them and write nothing."""
-        folder = self.export_dir.value.strip()
-        if not folder:
-            self.say("type a folder to export to", error=True)
-            return
-        try:
-            result = export_flow(self.flow, folder)
-        except ExportError as error:
-            self.say(one_line(error), error=True)
-            return
-        except OSError as error:
-            self.say(f"{folder}: cannot write: {error.strerror}", error=True)
-            return
-        self.say(f"exported to {result}")
+        self.session.export(self.export_dir.value)
 
     # -- the phone --------------------------------------------------------------------------
     def dial(self) -> None:
         """Call the flow as it is now (a call in progress is hung up first)."""
-        if self.call is not None and not self.call.ended:
-            self.call.hangup()
-        try:
-            env = None if self.phone.env.value == NONE else self.phone.env.value
-            self.call = Simulator(self.flow, env=env).dial()
-        except _CALL_ERRORS as error:
-            self.call = None
-            self.say(f"cannot dial: {one_line(error)}", error=True)
-        self._after_call()
+        self.phone.place_call()
 
     def act(self, what: str, action: Callable[[Call], object]) -> None:
         """Do something on the call in progress (press a key, enter digits, hang up)."""
-        if self.call is None or self.call.ended:
-            self.say("dial first: there is no call in progress", error=True)
-            return
-        try:
-            action(self.call)
-        except _CALL_ERRORS as error:
-            self.say(f"{what}: {one_line(error)}", error=True)
-        self._after_call()
+        self.session.act(what, action)
 
     def enter_digits(self) -> None:
         """Type the digits in `digits` at a collect."""
-        digits = self.phone.digits.value.strip()
-        if not digits:
-            self.say("type some digits first", error=True)
-            return
-        self.phone.digits.value = ""
-        self.act(f"enter {digits}", lambda call: call.enter(digits))
+        self.phone.enter_digits()
 
-    def _after_call(self) -> None:
-        self.phone.show(self.call)
-        self.draw()
-        if self.phone.hear.value and self.call is not None and self.call.steps:
-            self.hear(self.call.response.get("prompt") or [])
-
-    def hear(self, sentences: list[str]) -> None:
+    def hear(self, sentences: Sequence[str]) -> None:
         """Speak sentences on the phone's audio player; without a speech engine, say so once."""
-        try:
-            self.phone.audio.value = speak(sentences)
-            self.phone.audio.layout.display = ""
-        except SpeechUnavailable as error:
-            self.phone.hear.value = False
-            self.say(str(error), error=True)
+        self.phone.speak(sentences)
 
     def __repr__(self) -> str:
         return f"<Designer of {self.flow!r}, selected {self.selected or None!r}>"

@@ -1,18 +1,16 @@
-"""The designer's inspector: the selected node's fields, Apply, and a drop-down per edge key."""
+"""The inspector: the selected node's fields, Apply, and a drop-down per edge key."""
 
 from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as widgets
 
 from ..core.flow import FIELDS, TARGETS, Flow, edge_order
 from .controls import NONE, button, css_name, number, parse_json
-
-if TYPE_CHECKING:
-    from .designer import Designer
+from .session import Change, EditingSession, one_line
 
 __all__ = ["Inspector"]
 
@@ -37,10 +35,16 @@ def _target_value(kind: str, text: str) -> Any:
 
 
 class Inspector:
-    """The fields of the selected node, an Apply button, and a drop-down per edge key."""
+    """The fields of the session's selected node, an Apply button, and a drop-down per edge key.
 
-    def __init__(self, designer: Designer) -> None:
-        self.designer = designer
+    It shows whatever the session selects, and edits through the session: Apply replaces the
+    node's fields, a drop-down connects its key (`NONE` removes the edge).
+    """
+
+    def __init__(self, session: EditingSession) -> None:
+        self.session = session
+        # While `show` fills the drop-downs, their changes are the flow's, not the user's.
+        self._showing = False
         self.title = widgets.HTML()
         self.fields: dict[str, widgets.Widget] = {
             "prompt": widgets.Textarea(description="prompt", placeholder="one sentence a line"),
@@ -61,14 +65,45 @@ class Inspector:
             field.add_class(f"jd-field-{name}")
         self.apply = button("Apply", "jd-apply", "Apply these fields to the node")
         self.entry = button("Set as entry", "jd-entry", "Calls start at this node")
-        self.apply.on_click(lambda _: designer.apply_fields())
-        self.entry.on_click(lambda _: designer.set_entry())
+        self.apply.on_click(lambda _: self.apply_fields())
+        self.entry.on_click(lambda _: session.set_entry())
         self.connectors: dict[str, widgets.Dropdown] = {}
         self.box = widgets.VBox()
         self.box.add_class("jd-inspector")
+        session.listen(self._on_change)
+        self.show(session.flow, session.selected)
+
+    def _on_change(self, changed: frozenset[Change]) -> None:
+        if changed & {"flow", "selection"}:
+            self.show(self.session.flow, self.session.selected)
+
+    def apply_fields(self) -> None:
+        """Apply the fields to the selected node (its edges stay); a bad field is one line."""
+        node = self.session.selected
+        if node not in self.session.flow:
+            self.session.tell("select a node first", error=True)
+            return
+        try:
+            fields = self.read(self.session.flow.kind(node))
+        except ValueError as error:
+            self.session.tell(f"{node}: {one_line(error)}", error=True)
+            return
+        self.session.apply(fields, node)
+
+    def connect(self, key: str, target: str) -> None:
+        """Send input `key` at the selected node to `target` (`NONE` removes the edge)."""
+        if not self._showing:
+            self.session.connect(key, None if target == NONE else target)
 
     def show(self, flow: Flow, node: str) -> None:
         """Fill the inspector for `node` (or a hint when nothing is selected)."""
+        self._showing = True
+        try:
+            self._show(flow, node)
+        finally:
+            self._showing = False
+
+    def _show(self, flow: Flow, node: str) -> None:
         if node not in flow:
             self.title.value = "<i>Select a node: click it, or choose it above.</i>"
             self.box.children = [self.title]
@@ -138,6 +173,6 @@ class Inspector:
         if key not in self.connectors:
             dropdown = widgets.Dropdown(description=f"{key} →", options=[NONE])
             dropdown.add_class(f"jd-connect-{css_name(key)}")
-            dropdown.observe(lambda change: self.designer.connect(key, change["new"]), "value")
+            dropdown.observe(lambda change: self.connect(key, change["new"]), "value")
             self.connectors[key] = dropdown
         return self.connectors[key]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jaxl_designer.cli import main
-from jaxl_designer.core.diff import COLOURS
 from jaxl_designer.core.examples import acme
 from jaxl_designer.core.fileformat import save
+from jaxl_designer.drawing.diff import COLOURS
 
 
 @pytest.fixture
@@ -61,3 +61,15 @@ def test_dash_o_draws_the_changes(files, tmp_path) -> None:
     assert main(["diff", str(old), str(new), "-o", str(svg)]) == 1
     text = svg.read_text()
     assert "<svg" in text and COLOURS["added"] in text and COLOURS["changed"] in text
+
+
+def test_a_missing_dot_is_one_line_exit_2_and_writes_nothing(files, monkeypatch, capsys) -> None:
+    old, new = files
+    svg = old.with_name("diff.svg")
+    monkeypatch.setenv("PATH", str(old.parent))
+    assert main(["diff", str(old), str(new), "-o", str(svg)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1 and f"cannot draw {svg}: graphviz's dot program was not found" in err
+    )
+    assert not svg.exists()

@@ -1,10 +1,8 @@
-"""Flow diff: every kind of change in words, layout ignored, and the drawing's colours."""
+"""Flow diff: every kind of change in words, layout ignored (the drawing: test_drawing_diff.py)."""
 
 from __future__ import annotations
 
-import pytest
-
-from jaxl_designer.core.diff import COLOURS, diff, render_diff_svg, to_dot
+from jaxl_designer.core.diff import diff
 from jaxl_designer.core.examples import acme, business_hours
 
 
@@ -104,40 +102,3 @@ def test_a_branch_rule_change_names_the_rule_and_field() -> None:
     assert lines(business_hours(), new) == [
         "node hours: rules[1].end changed from '18:00' to '17:00'"
     ]
-
-
-def test_the_drawing_colours_and_strikes_what_changed() -> None:
-    new = acme()
-    new.remove("thanks")
-    new.hangup("bye", "Goodbye.")
-    new.connect("confirm", "1", "bye")
-    new.update("main", max_invalid=2)
-    dot = to_dot(diff(acme(), new))
-    assert '"thanks" [label=<<B><S>thanks</S></B><BR/><S>hangup</S>>' in dot
-    assert 'style="dashed"' in dot
-    assert f'"bye" [label=<<B>bye</B><BR/>hangup>, shape=octagon, color="{COLOURS["added"]}"' in dot
-    assert f'"main" [label=<<B>main</B><BR/>menu>, shape=box, color="{COLOURS["changed"]}"' in dot
-    # the retargeted edge: old arrow struck red, new one amber
-    assert '"confirm" -> "thanks" [label=<<S>1</S>>' in dot
-    assert f'"confirm" -> "bye" [label=<1>, color="{COLOURS["changed"]}"' in dot
-
-
-def test_labels_are_escaped_for_html_like_labels() -> None:
-    old = acme()
-    new = acme()
-    new.hangup("a<b & c>", "Bye.")
-    dot = to_dot(diff(old, new))
-    assert "<B>a&lt;b &amp; c&gt;</B>" in dot
-
-
-@pytest.mark.exe
-def test_the_svg_shows_green_red_and_amber() -> None:
-    new = acme()
-    new.remove("thanks")
-    new.hangup("bye", "Goodbye.")
-    new.connect("confirm", "1", "bye")
-    svg = render_diff_svg(acme(), new)
-    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
-    for status in ("added", "removed", "changed"):
-        assert COLOURS[status] in svg, status
-    assert "stroke-dasharray" in svg

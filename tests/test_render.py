@@ -242,6 +242,15 @@ def test_control_characters_and_lone_surrogates_still_give_well_formed_svg() -> 
 
 
 @pytest.mark.exe
+def test_a_bracket_alone_as_a_key_or_an_id_still_draws() -> None:
+    # dot refused an HTML label that is only "]" with a syntax error.
+    flow = Flow("brackets")
+    flow.menu("]", "Press ].", keys={"]": "]"})
+    root = parse(render_svg(flow))
+    assert texts(group_of(flow, root, "edge", "]", "]", "]")) == ["]"]
+
+
+@pytest.mark.exe
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
 def test_any_flow_a_file_can_hold_draws_as_well_formed_svg(document: dict) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.diff import diff, render_diff_svg
+from ..core.diff import diff
 from ..core.fileformat import load
 from ..core.files import write_atomic
+from ..drawing.backend import RenderError
+from ..drawing.diff import render_diff_svg
 from . import CommandError
 
 __all__ = ["register", "run"]
@@ -33,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         try:
             svg = render_diff_svg(old, new)
-        except Exception as error:  # graphviz raises its own types when `dot` is missing or fails
+        except RenderError as error:
             raise CommandError(f"cannot draw {args.output}: {error}") from None
-        write_atomic(args.output, svg)
+        try:
+            write_atomic(args.output, svg)
+        except OSError as error:
+            raise CommandError(f"{args.output}: cannot write: {error.strerror or error}") from None
     return 1 if changes else 0

@@ -1,4 +1,6 @@
-"""Flow diff: what changed between two versions of a flow, in words and as one drawing.
+"""Flow diff: what changed between two versions of a flow, one `Change` per difference.
+
+The core says what changed; `jaxl_designer.drawing.diff`, a layer above, draws it.
 
 Example:
     >>> from jaxl_designer.core.examples import acme
@@ -16,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import difflib
-import html
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,20 +25,9 @@ from typing import Any
 from .flow import FIELDS, Flow
 from .runtime import KEYS
 
-__all__ = ["COLOURS", "Change", "FlowDiff", "diff", "render_diff_svg", "to_dot"]
+__all__ = ["Change", "FlowDiff", "diff"]
 
-#: The colour of each status in the drawing: added, removed, changed, unchanged.
-COLOURS = {"added": "#2e7d32", "removed": "#c62828", "changed": "#ff8f00", "same": "#555555"}
 _FLOW_FIELDS = ("name", "description", "recovery", "environments")
-_SHAPES = {
-    "menu": "box",
-    "collect": "parallelogram",
-    "say": "note",
-    "hangup": "octagon",
-    "transfer": "cds",
-    "branch": "diamond",
-    "subflow": "component",
-}
 
 
 @dataclass(frozen=True)
@@ -215,105 +205,3 @@ def diff(a: Flow, b: Flow) -> FlowDiff:
             changes.extend(_node_changes(node, a.node(node), b.node(node)))
             changes.extend(_edge_changes(node, a.edges(node), b.edges(node)))
     return result
-
-
-# -- drawing --------------------------------------------------------------------------------------
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _label(lines: list[str], struck: bool, bold: bool = True) -> str:
-    parts = [html.escape(line, quote=False) for line in lines]
-    if struck:
-        parts = [f"<S>{part}</S>" for part in parts]
-    if bold:
-        parts[0] = f"<B>{parts[0]}</B>"
-    return "<" + "<BR/>".join(parts) + ">"
-
-
-def _style(status: str) -> str:
-    colour = COLOURS[status]
-    style = ', style="dashed"' if status == "removed" else ""
-    width = ", penwidth=2" if status != "same" else ""
-    return f'color="{colour}", fontcolor="{colour}"{style}{width}'
-
-
-def _node_line(flow_diff: FlowDiff, node: str) -> str:
-    old, new = flow_diff.old, flow_diff.new
-    status = flow_diff.node_status(node)
-    before = old.kind(node) if node in old else None
-    after = new.kind(node) if node in new else None
-    kind = after or before or ""
-    kinds = f"{before} → {after}" if before and after and before != after else kind
-    label = _label([node, kinds], struck=status == "removed")
-    shape = _SHAPES.get(kind, "box")
-    return f"  {_quote(node)} [label={label}, shape={shape}, {_style(status)}];"
-
-
-def _edge_lines(node: str, before: dict[str, str], after: dict[str, str]) -> Iterator[str]:
-    # A retargeted edge is drawn twice: the old arrow struck in red, the new one amber.
-    for key in [*after, *(k for k in before if k not in after)]:
-        if key in before and before[key] != after.get(key):
-            label = _label([key], struck=True, bold=False)
-            target = _quote(before[key])
-            yield f"  {_quote(node)} -> {target} [label={label}, {_style('removed')}];"
-        if key in after:
-            status = "same"
-            if key not in before:
-                status = "added"
-            elif before[key] != after[key]:
-                status = "changed"
-            label = _label([key], struck=False, bold=False)
-            yield f"  {_quote(node)} -> {_quote(after[key])} [label={label}, {_style(status)}];"
-
-
-def to_dot(flow_diff: FlowDiff) -> str:
-    """The union of both flows as Graphviz DOT: added green, removed red and struck, changed amber.
-
-    Args:
-        flow_diff: What `diff` returned.
-
-    Returns:
-        DOT source text; removed nodes and edges are dashed with struck-through labels.
-    """
-    old, new = flow_diff.old, flow_diff.new
-    lines = [
-        f"digraph {_quote('diff: ' + new.name)} {{",
-        "  rankdir=LR;",
-        '  node [fontname="Helvetica", fontsize=11];',
-        '  edge [fontname="Helvetica", fontsize=10];',
-    ]
-    union = [*old.nodes, *(n for n in new.nodes if n not in old)]
-    lines.extend(_node_line(flow_diff, node) for node in union)
-    for node in union:
-        lines.extend(
-            _edge_lines(
-                node, old.edges(node) if node in old else {}, new.edges(node) if node in new else {}
-            )
-        )
-    if old.entry != new.entry:
-        for entry, status in ((old.entry, "removed"), (new.entry, "added")):
-            if entry:
-                lines.append(f"  {_quote('start:' + entry)} [shape=point, {_style(status)}];")
-                lines.append(f"  {_quote('start:' + entry)} -> {_quote(entry)} [{_style(status)}];")
-    elif new.entry:
-        lines.append('  "__start__" [shape=point];')
-        lines.append(f'  "__start__" -> {_quote(new.entry)};')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def render_diff_svg(a: Flow, b: Flow) -> str:
-    """The drawing of `diff(a, b)` as SVG text (runs Graphviz's `dot`).
-
-    Args:
-        a: The old flow.
-        b: The new flow.
-
-    Returns:
-        The SVG document as text.
-    """
-    import graphviz  # a layer above the core: only drawing needs it
-
-    source = graphviz.Source(to_dot(diff(a, b)))
-    return str(source.pipe(format="svg", encoding="utf-8"))

@@ -1,1 +1,1 @@
-"""Drawing: flows as DOT, SVG, PNG and Mermaid, built from one drawing model."""
+"""Drawing: flows and flow diffs as DOT, SVG, PNG and Mermaid, built from one drawing model."""

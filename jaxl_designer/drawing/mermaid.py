@@ -20,28 +20,18 @@ Example:
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
 from typing import Any
 
 from ..core.flow import Flow
-from .labels import path_parts, summary
-from .render import EDGE_STYLES, NODE_STYLES, STATE_STYLES
+from .labels import path_parts
+from .model import Drawing, DrawnNode, build
+from .styles import EDGE_STYLES, MERMAID_SHAPES, NODE_STYLES, STATE_STYLES
 
 __all__ = ["SHAPES", "to_mermaid"]
 
-#: The opening and closing brackets of each kind's Mermaid shape.
-SHAPES: dict[str, tuple[str, str]] = {
-    "menu": ("[", "]"),
-    "collect": ("[/", "/]"),
-    "say": ("(", ")"),
-    "hangup": ("([", "])"),
-    "transfer": (">", "]"),
-    "branch": ("{", "}"),
-    "subflow": ("[[", "]]"),
-    "missing": ("[", "]"),
-}
+#: The opening and closing brackets of each kind's Mermaid shape (`styles.MERMAID_SHAPES`).
+SHAPES = MERMAID_SHAPES
 _PLAIN = frozenset(" .,:!?'+-_=@")
-_DASHED = frozenset({"invalid", "gave_up"})
 
 
 def _text(value: Any) -> str:
@@ -54,10 +44,10 @@ def _text(value: Any) -> str:
     return "".join(out)
 
 
-def _node(index: int, node: str, kind: str, lines: Iterable[str]) -> str:
-    label = "<br/>".join([f"<b>{_text(node)}</b>", *map(_text, lines)])
-    opening, closing = SHAPES[kind]
-    return f'    n{index}{opening}"{label}"{closing}'
+def _node(node: DrawnNode) -> str:
+    label = "<br/>".join([f"<b>{_text(node.id)}</b>", *map(_text, node.lines)])
+    opening, closing = SHAPES[node.kind]
+    return f'    n{node.index}{opening}"{label}"{closing}'
 
 
 def _class_defs() -> list[str]:
@@ -80,50 +70,38 @@ def to_mermaid(flow: Flow, *, path: Any = None, words: int = 6) -> str:
 
     Args:
         flow: The flow to draw.
-        path: A call's path to highlight (any form `jaxl_designer.drawing.render.path_parts` takes).
+        path: A call's path to highlight (any form `jaxl_designer.drawing.labels.path_parts`
+            takes).
         words: How many words of a prompt a node shows.
 
     Returns:
         Mermaid source text; `invalid` and `gave_up` edges are dotted, the entry has a start
         circle, and a path's nodes and edges are coloured (the current node strongest).
     """
-    nodes = flow.nodes
-    edges = [(node, key, target) for node in nodes for key, target in flow.edges(node).items()]
-    drawn = [*nodes, *dict.fromkeys(t for _, _, t in edges if t not in flow)]
-    index = {node: i for i, node in enumerate(drawn)}
-    lines = ["flowchart TD", *_class_defs()]
-    for i, node in enumerate(drawn):
-        kind = flow.kind(node) if node in flow else "missing"
-        said = summary(flow, node, words) if node in flow else ["(not in the flow)"]
-        lines += [_node(i, node, kind, said), f"    class n{i} {kind}"]
-    links = []
-    if flow.entry in flow:
-        lines.append('    start(("start"))')
-        links.append(f"    start --> n{index[str(flow.entry)]}")
-    for source, key, target in edges:
-        arrow = "-.->" if key in _DASHED else "-->"
-        links.append(f'    n{index[source]} {arrow}|"{_text(key)}"| n{index[target]}')
-    lines += links
-    lines += _highlight(flow, path, index, edges, offset=len(links) - len(edges))
-    return "\n".join(lines) + "\n"
-
-
-def _highlight(
-    flow: Flow,
-    path: Any,
-    index: dict[str, int],
-    edges: list[tuple[str, str, str]],
-    offset: int,
-) -> list[str]:
     visited, taken = path_parts(flow, path)
-    lines = [
-        f"    class n{index[node]} visited" for node in dict.fromkeys(visited) if node in index
+    drawing = build(flow, words=words, path=visited, path_edges=taken)
+    lines = ["flowchart TD", *_class_defs()]
+    for node in drawing.nodes:
+        lines += [_node(node), f"    class n{node.index} {node.kind}"]
+    links = []
+    for number, start in enumerate(drawing.starts):
+        name = "start" if number == 0 else f"start{number}"
+        lines.append(f'    {name}(("start"))')
+        links.append(f"    {name} --> n{start.target}")
+    for edge in drawing.edges:
+        arrow = "-.->" if edge.kind == "fallback" else "-->"
+        links.append(f'    n{edge.source} {arrow}|"{_text(edge.key)}"| n{edge.target}')
+    lines += links
+    return "\n".join([*lines, *_highlight(drawing, offset=len(drawing.starts))]) + "\n"
+
+
+def _highlight(drawing: Drawing, offset: int) -> list[str]:
+    lines = [f"    class n{index} visited" for index in drawing.path]
+    lines += [
+        f"    class n{node.index} active" for node in drawing.nodes if "active" in node.states
     ]
-    if visited and visited[-1] in index:
-        lines.append(f"    class n{index[visited[-1]]} active")
-    # linkStyle counts links in the order they were written, the start arrow first.
-    taken_set = set(taken)
-    numbers = [str(offset + j) for j, edge in enumerate(edges) if edge in taken_set]
+    # linkStyle counts links in the order they were written, the start arrows first.
+    numbers = [str(offset + edge.index) for edge in drawing.edges if "visited" in edge.states]
     if numbers:
         colour = EDGE_STYLES["visited"]["color"]
         lines.append(f"    linkStyle {','.join(numbers)} stroke:{colour},stroke-width:3px")

@@ -51,6 +51,7 @@ def header_command(webhook: Path, program: str, port: int) -> list[str]:
 
 
 # -- a worker killed mid-load -----------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.redis
 def test_killing_a_worker_mid_load_loses_no_call(
     acme_webhook: Path, spawn: Processes, redis_server: Any

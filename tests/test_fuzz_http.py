@@ -249,6 +249,7 @@ def throw_all(port: int, batch: list[Hostile]) -> None:
             future.result()
 
 
+@pytest.mark.slow
 @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck),
           derandomize=True)  # fmt: skip
 @given(batch=st.lists(hostile, min_size=10, max_size=30))

@@ -20,6 +20,7 @@ def check(tally: Any, calls: int = CALLS) -> None:
     assert tally.requests >= 3 * calls  # setup, something, teardown at the least
 
 
+@pytest.mark.slow
 def test_the_stdlib_server_answers_thousands_of_interleaved_calls_exactly(
     acme_webhook: Path, spawn: Processes
 ) -> None:
@@ -30,6 +31,7 @@ def test_the_stdlib_server_answers_thousands_of_interleaved_calls_exactly(
     assert "Traceback" not in server.output()
 
 
+@pytest.mark.slow
 @pytest.mark.redis
 def test_two_uvicorn_workers_sharing_redis_answer_thousands_of_calls_exactly(
     acme_webhook: Path, spawn: Processes, redis_server: Any

@@ -302,6 +302,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_an_export_killed_at_any_moment_leaves_each_file_whole_old_or_new(tmp_path: Path) -> None:
     """kill -9 an exporting process at random moments; each file is always one whole version.
 

@@ -26,11 +26,13 @@ import argparse
 import asyncio
 import atexit
 import copy
+import dataclasses
 import datetime
 import hmac
 import importlib
 import json
 import marshal
+import math
 import os
 import re
 import socket
@@ -968,7 +970,12 @@ class RedisStore:
     """
 
     def __init__(
-        self, url: str, *, ttl: int = 3600, prefix: str = "jaxl:call:", timeout: float = 0.5
+        self,
+        url: str,
+        *,
+        ttl: int = CALL_TTL,
+        prefix: str = "jaxl:call:",
+        timeout: float = 0.5,
     ) -> None:
         try:
             redis = importlib.import_module("redis")
@@ -1049,25 +1056,208 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+# -- serving settings: defaults, environment, flags (jaxl_designer/webhook/settings.py) -----
+_ON = ("1", "yes", "true", "on")
+_OFF = ("0", "no", "false", "off")
+
+
+# -- reading a value: a flag's or a variable's string, or a value of the right type ---------
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    return value
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else _text(value) or None
+
+
+def _switch(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _ON or word in _OFF:
+        return word in _ON
+    raise ValueError(f"not on ({', '.join(_ON)}) or off ({', '.join(_OFF)})")
+
+
+def _number(value: Any, kind: Callable[[str], Any]) -> Any:
+    """`value` as an int or float, None when it is not one (True is not the number 1)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return kind(str(value))
+    except ValueError:
+        return None
+
+
+def _count(value: Any) -> int:
+    number: int | None = _number(value, int)
+    if number is None or number < 1:
+        raise ValueError("not a whole number from 1 up")
+    return number
+
+
+def _port(value: Any) -> int:
+    number: int | None = _number(value, int)
+    if number is None or not 0 <= number <= 65535:
+        raise ValueError("not a port number (0 to 65535)")
+    return number
+
+
+def _seconds(value: Any) -> float:
+    number: float | None = _number(value, float)
+    if number is None or not 0 < number < math.inf:  # NaN fails both comparisons
+        raise ValueError("not a positive number of seconds")
+    return number
+
+
+def _setting(
+    default: Any, flag: str, what: str, read: Callable[[Any], Any], env: str | None = None
+) -> Any:
+    """A field of `Settings`: its default, its flag, what it does, how it is read, its variable."""
+    return dataclasses.field(
+        default=default, metadata={"flag": flag, "what": what, "read": read, "env": env}
+    )
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Settings:
+    """How a webhook is served: every setting with its default, its flag and its variable.
+
+    Each value is read and checked when set, so a string will do (`Settings(port="80").port`
+    is 80) and a bad value is one line naming it. `from_env` reads the environment, as uvicorn
+    and gunicorn workers need; `add_arguments` and `from_args` are the command line, where a flag
+    wins over its variable and a variable over the default.
+
+    Attributes:
+        host: The address to listen on.
+        port: The port to listen on (0: any free port).
+        redis_url: Where call state is kept, shared by every worker; None keeps it in memory.
+        token: A secret every webhook request must carry; None accepts any request.
+        log: Whether each request writes one JSON line to standard error.
+        max_calls: How many calls are kept in memory at most (without Redis).
+        ttl: Seconds an idle call's state is kept.
+        timeout: Seconds before an idle connection is closed (the standard-library server).
+
+    Example:
+        >>> settings = Settings.from_env({"JAXL_MAX_CALLS": "500", "JAXL_WEBHOOK_LOG": "off"})
+        >>> settings.max_calls, settings.log, settings.port
+        (500, False, 9919)
+        >>> Settings.from_env({"JAXL_TTL": "soon"})
+        Traceback (most recent call last):
+        ValueError: JAXL_TTL='soon': not a whole number from 1 up
+    """
+
+    host: str = _setting("127.0.0.1", "--host", "address to listen on", _text)
+    port: int = _setting(9919, "--port", "port to listen on", _port)
+    redis_url: str | None = _setting(
+        None,
+        "--redis-url",
+        "keep call state in Redis, e.g. redis://localhost:6379/0",
+        _text_or_none,
+        "JAXL_REDIS_URL",
+    )
+    token: str | None = _setting(
+        None,
+        "--token",
+        "require this secret in X-Jaxl-Token or ?token=",
+        _text_or_none,
+        "JAXL_WEBHOOK_TOKEN",
+    )
+    log: bool = _setting(True, "--no-log", "no JSON line per request", _switch, "JAXL_WEBHOOK_LOG")
+    max_calls: int = _setting(
+        MAX_CALLS, "--max-calls", "calls kept in memory without Redis", _count, "JAXL_MAX_CALLS"
+    )
+    ttl: int = _setting(CALL_TTL, "--ttl", "seconds an idle call is kept", _count, "JAXL_TTL")
+    timeout: float = _setting(
+        30.0, "--timeout", "seconds before an idle connection is closed", _seconds
+    )
+
+    def __post_init__(self) -> None:
+        for setting in dataclasses.fields(self):
+            value = getattr(self, setting.name)
+            try:
+                object.__setattr__(self, setting.name, setting.metadata["read"](value))
+            except ValueError as error:
+                raise ValueError(f"{setting.name}={value!r}: {error}") from None
+
+    def __repr__(self) -> str:
+        """The settings with the token and any Redis password hidden, fit for logs."""
+        shown = {setting.name: getattr(self, setting.name) for setting in dataclasses.fields(self)}
+        if self.token:
+            shown["token"] = "***"
+        if self.redis_url:
+            shown["redis_url"] = redact(self.redis_url)
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment (`os.environ` unless given) asks for, the rest defaults.
+
+        A variable set to the empty string counts as not set. Raises ValueError naming the
+        variable of a bad value.
+        """
+        return cls.from_args(argparse.Namespace(), environ)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add a flag for each setting to `parser`, its help naming the default and the variable.
+
+        A flag not given parses as None, so that `from_args` can tell it from a value given.
+        """
+        for setting in dataclasses.fields(cls):
+            flag, env = setting.metadata["flag"], setting.metadata["env"]
+            switch = isinstance(setting.default, bool)
+            notes = [] if switch or setting.default is None else [f"default {setting.default}"]
+            if env:
+                notes.append(f"env {env}=0" if switch else f"env {env}")
+            what = setting.metadata["what"] + (f" ({', '.join(notes)})" if notes else "")
+            if switch:
+                action = "store_false" if setting.default else "store_true"
+                parser.add_argument(flag, dest=setting.name, action=action, default=None, help=what)
+            else:
+                parser.add_argument(flag, dest=setting.name, default=None, help=what)
+
+    @classmethod
+    def from_args(
+        cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """The settings parsed `args` ask for: each flag given, else its variable, else default.
+
+        `args` is what a parser given `add_arguments` returns; the variables are read from
+        `environ` (`os.environ` unless given). Raises ValueError naming the flag or the variable
+        of a bad value.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in dataclasses.fields(cls):
+            flag, variable = setting.metadata["flag"], setting.metadata["env"]
+            value = getattr(args, setting.name, None)
+            where = flag
+            if value is None and variable and env.get(variable):
+                value, where = env[variable], variable
+            if value is None:
+                continue
+            try:
+                values[setting.name] = setting.metadata["read"](value)
+            except ValueError as error:
+                raise ValueError(f"{where}={value!r}: {error}") from None
+        return cls(**values)
+
+
 # -- serving: http.server, WSGI, the Jaxl SDK, the CLI (jaxl_designer/webhook/server.py) ----
 # -- building an app ------------------------------------------------------------------------
-def build_app(
-    flow_document: Mapping[str, Any],
-    *,
-    redis_url: str | None = None,
-    token: str | None = None,
-    log: bool = True,
-    max_calls: int = 100_000,
-    ttl: int = 3600,
-) -> WebhookApp:
+def build_app(flow_document: Mapping[str, Any], settings: Settings | None = None) -> WebhookApp:
     """A webhook app for a flow document, its call state in Redis or in this process."""
+    settings = Settings() if settings is None else settings
     store: Any
-    if redis_url:
-        store = RedisStore(redis_url, ttl=ttl)
+    if settings.redis_url:
+        store = RedisStore(settings.redis_url, ttl=settings.ttl)
     else:
-        store = MemoryStore(max_calls=max_calls, ttl=float(ttl))
+        store = MemoryStore(max_calls=settings.max_calls, ttl=float(settings.ttl))
     runtime = Runtime(flow_document, store)
-    return WebhookApp(runtime, token=token or None, log=request_log if log else None)
+    return WebhookApp(runtime, token=settings.token, log=request_log if settings.log else None)
 
 
 def app_from_env(
@@ -1075,18 +1265,9 @@ def app_from_env(
 ) -> WebhookApp:
     """A webhook app set up from the environment, as uvicorn and gunicorn workers need.
 
-    Reads `JAXL_REDIS_URL`, `JAXL_WEBHOOK_TOKEN`, `JAXL_WEBHOOK_LOG` (`0` for no request log),
-    `JAXL_MAX_CALLS` and `JAXL_TTL`.
+    The variables are `Settings.from_env`'s: a bad value is a ValueError naming its variable.
     """
-    env = os.environ if environ is None else environ
-    app = build_app(
-        flow_document,
-        redis_url=env.get("JAXL_REDIS_URL") or None,
-        token=env.get("JAXL_WEBHOOK_TOKEN") or None,
-        log=env.get("JAXL_WEBHOOK_LOG", "1").strip().lower() not in ("0", "no", "false", "off"),
-        max_calls=int(env.get("JAXL_MAX_CALLS") or 100_000),
-        ttl=int(env.get("JAXL_TTL") or 3600),
-    )
+    app = build_app(flow_document, Settings.from_env(environ))
     _say_if_down(app.runtime.store)  # uvicorn and gunicorn workers start here, not in serve_flow
     return app
 
@@ -1199,7 +1380,11 @@ class _Server(ThreadingHTTPServer):
 
 
 def make_server(
-    app: WebhookApp, host: str = "127.0.0.1", port: int = 9919, *, timeout: float = 30.0
+    app: WebhookApp,
+    host: str = Settings.host,
+    port: int = Settings.port,
+    *,
+    timeout: float = Settings.timeout,
 ) -> ThreadingHTTPServer:
     """A threading HTTP server for `app`, bound and ready for `serve_forever()`.
 
@@ -1212,7 +1397,9 @@ def make_server(
     return server
 
 
-def serve(app: WebhookApp, host: str = "127.0.0.1", port: int = 9919, **options: Any) -> None:
+def serve(
+    app: WebhookApp, host: str = Settings.host, port: int = Settings.port, **options: Any
+) -> None:
     """Serve `app` over HTTP until interrupted (standard library only)."""
     server = make_server(app, host, port, **options)
     try:
@@ -1298,30 +1485,19 @@ def jaxl_app_class(runtime: Runtime) -> type:
 
 
 # -- command line ---------------------------------------------------------------------------
-def serve_flow(
-    flow_document: Mapping[str, Any],
-    *,
-    host: str = "127.0.0.1",
-    port: int = 9919,
-    redis_url: str | None = None,
-    token: str | None = None,
-    log: bool = True,
-    max_calls: int = 100_000,
-    ttl: int = 3600,
-    timeout: float = 30.0,
-) -> int:
-    """Serve a flow over HTTP until interrupted; returns an exit status."""
+def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = None) -> int:
+    """Serve a flow over HTTP as `settings` say, until interrupted; returns an exit status."""
+    settings = Settings() if settings is None else settings
     try:
-        app = build_app(
-            flow_document, redis_url=redis_url, token=token, log=log, max_calls=max_calls, ttl=ttl
-        )
+        app = build_app(flow_document, settings)
     except (RuntimeError, ValueError) as error:
         log_to_stderr(f"webhook: {error}")
         return 2
     store = app.runtime.store
     _say_if_down(store)
+    host, port = settings.host, settings.port
     try:
-        server = make_server(app, host, port, timeout=timeout)
+        server = make_server(app, host, port, timeout=settings.timeout)
     except OSError as error:
         log_to_stderr(f"webhook: cannot listen on {host}:{port}: {error.strerror or error}")
         return 1
@@ -1342,53 +1518,16 @@ def serve_flow(
     return 0
 
 
-def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
-    """The serving flags, shared by `python webhook.py` and `jaxl-designer serve`."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=9919, help="port to listen on (9919)")
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("JAXL_REDIS_URL") or None,
-        help="keep call state in Redis, e.g. redis://localhost:6379/0 (env JAXL_REDIS_URL)",
-    )
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("JAXL_WEBHOOK_TOKEN") or None,
-        help="require this secret in X-Jaxl-Token or ?token= (env JAXL_WEBHOOK_TOKEN)",
-    )
-    parser.add_argument("--no-log", action="store_true", help="no JSON line per request")
-    parser.add_argument(
-        "--max-calls", type=int, default=100_000, help="calls kept in memory without Redis"
-    )
-    parser.add_argument("--ttl", type=int, default=3600, help="seconds an idle call is kept")
-    parser.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds before an idle connection is closed"
-    )
-
-
-def _parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Serve this Jaxl webhook over HTTP.")
-    add_serving_arguments(parser)
-    return parser
-
-
 def main(argv: Sequence[str] | None, flow_document: Mapping[str, Any]) -> int:
-    """The generated module's command line: `python webhook.py --port 9919 ...`."""
-    args = _parser().parse_args(argv)
-    if args.max_calls < 1 or args.ttl < 1 or args.timeout <= 0:
-        log_to_stderr("webhook: --max-calls, --ttl and --timeout must be positive")
+    """The generated module's command line: `python webhook.py --port 8080 ...`."""
+    parser = argparse.ArgumentParser(description="Serve this Jaxl webhook over HTTP.")
+    Settings.add_arguments(parser)
+    try:
+        settings = Settings.from_args(parser.parse_args(argv))
+    except ValueError as error:
+        log_to_stderr(f"webhook: {error}")
         return 2
-    return serve_flow(
-        flow_document,
-        host=args.host,
-        port=args.port,
-        redis_url=args.redis_url,
-        token=args.token,
-        log=not args.no_log,
-        max_calls=args.max_calls,
-        ttl=args.ttl,
-        timeout=args.timeout,
-    )
+    return serve_flow(flow_document, settings)
 
 
 # -- Redis on the event loop (jaxl_designer/webhook/redis_async.py) -------------------------
@@ -1838,7 +1977,12 @@ FLOW: dict[str, Any] = {
     },
 }
 
-#: The webhook, set up from the environment (call state in Redis when JAXL_REDIS_URL is set).
+# Run as a script, the command line sets the webhook up, before the `app` below is: a bad flag or
+# variable is then one line on stderr, not a traceback from the import.
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], FLOW))
+
+#: The webhook for the servers that import this module, set up from the environment.
 app = app_from_env(FLOW)
 wsgi = make_wsgi(app)
 asgi = make_asgi(app)
@@ -1851,7 +1995,3 @@ def __getattr__(name: str) -> Any:
         globals()["JaxlApp"] = cls
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], FLOW))

@@ -8,7 +8,8 @@ from pathlib import Path
 from ..core.fileformat import load
 from ..core.prepare import prepare
 from ..core.validation import errors, validate
-from ..webhook.server import add_serving_arguments, serve_flow
+from ..webhook.server import serve_flow
+from ..webhook.settings import Settings
 from . import CommandError
 
 __all__ = ["register", "run"]
@@ -19,14 +20,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("serve", help="serve a flow as a Jaxl webhook over HTTP")
     parser.add_argument("flow", help="the flow file (JSON)")
     parser.add_argument("--env", help="the environment whose values fill {{parameters}}")
-    add_serving_arguments(parser)
+    Settings.add_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Refuse a flow with errors; otherwise serve it until interrupted."""
-    if args.max_calls < 1 or args.ttl < 1 or args.timeout <= 0:
-        raise CommandError("--max-calls, --ttl and --timeout must be positive")
+    """Refuse bad settings or a flow with errors; otherwise serve the flow until interrupted."""
+    try:
+        settings = Settings.from_args(args)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     path = Path(args.flow)
     flow = load(path)
     found = errors(validate(flow, path.parent))
@@ -37,14 +40,4 @@ def run(args: argparse.Namespace) -> int:
         document = prepare(flow, args.env, path.parent).to_document()
     except ValueError as error:
         raise CommandError(str(error)) from None
-    return serve_flow(
-        document,
-        host=args.host,
-        port=args.port,
-        redis_url=args.redis_url,
-        token=args.token,
-        log=not args.no_log,
-        ttl=args.ttl,
-        max_calls=args.max_calls,
-        timeout=args.timeout,
-    )
+    return serve_flow(document, settings)

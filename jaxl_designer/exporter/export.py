@@ -35,6 +35,7 @@ SOURCES = {
     "core/runtime.py": "the call runtime",
     "webhook/app.py": "HTTP: a request in, a reply out",
     "webhook/redis_store.py": "call state in Redis",
+    "webhook/settings.py": "serving settings: defaults, environment, flags",
     "webhook/server.py": "serving: http.server, WSGI, the Jaxl SDK, the CLI",
     "webhook/redis_async.py": "Redis on the event loop",
     "webhook/asgi.py": "ASGI",
@@ -78,8 +79,8 @@ def _source(name: str) -> str:
 
 
 def _template() -> Template:
-    text = resources.files("jaxl_designer.exporter").joinpath("templates").joinpath("webhook.py.tmpl")
-    return Template(text.read_text(encoding="utf-8"))
+    templates = resources.files("jaxl_designer.exporter").joinpath("templates")
+    return Template(templates.joinpath("webhook.py.tmpl").read_text(encoding="utf-8"))
 
 
 def _split(source: str) -> tuple[list[ast.stmt], str]:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.runtime import StoreError
+from ..core.runtime import CALL_TTL, StoreError
 
 __all__ = ["RedisStore", "redact"]
 
@@ -26,7 +26,12 @@ class RedisStore:
     """
 
     def __init__(
-        self, url: str, *, ttl: int = 3600, prefix: str = "jaxl:call:", timeout: float = 0.5
+        self,
+        url: str,
+        *,
+        ttl: int = CALL_TTL,
+        prefix: str = "jaxl:call:",
+        timeout: float = 0.5,
     ) -> None:
         try:
             redis = importlib.import_module("redis")

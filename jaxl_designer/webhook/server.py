@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import socket
 import sys
 import time
@@ -16,9 +15,9 @@ from typing import Any
 from ..core.runtime import MemoryStore, Runtime
 from .app import WebhookApp, body_length, error_reply, log_to_stderr, request_log
 from .redis_store import RedisStore, redact
+from .settings import Settings
 
 __all__ = [
-    "add_serving_arguments",
     "app_from_env",
     "build_app",
     "jaxl_app_class",
@@ -31,23 +30,16 @@ __all__ = [
 
 
 # -- building an app ------------------------------------------------------------------------
-def build_app(
-    flow_document: Mapping[str, Any],
-    *,
-    redis_url: str | None = None,
-    token: str | None = None,
-    log: bool = True,
-    max_calls: int = 100_000,
-    ttl: int = 3600,
-) -> WebhookApp:
+def build_app(flow_document: Mapping[str, Any], settings: Settings | None = None) -> WebhookApp:
     """A webhook app for a flow document, its call state in Redis or in this process."""
+    settings = Settings() if settings is None else settings
     store: Any
-    if redis_url:
-        store = RedisStore(redis_url, ttl=ttl)
+    if settings.redis_url:
+        store = RedisStore(settings.redis_url, ttl=settings.ttl)
     else:
-        store = MemoryStore(max_calls=max_calls, ttl=float(ttl))
+        store = MemoryStore(max_calls=settings.max_calls, ttl=float(settings.ttl))
     runtime = Runtime(flow_document, store)
-    return WebhookApp(runtime, token=token or None, log=request_log if log else None)
+    return WebhookApp(runtime, token=settings.token, log=request_log if settings.log else None)
 
 
 def app_from_env(
@@ -55,18 +47,9 @@ def app_from_env(
 ) -> WebhookApp:
     """A webhook app set up from the environment, as uvicorn and gunicorn workers need.
 
-    Reads `JAXL_REDIS_URL`, `JAXL_WEBHOOK_TOKEN`, `JAXL_WEBHOOK_LOG` (`0` for no request log),
-    `JAXL_MAX_CALLS` and `JAXL_TTL`.
+    The variables are `Settings.from_env`'s: a bad value is a ValueError naming its variable.
     """
-    env = os.environ if environ is None else environ
-    app = build_app(
-        flow_document,
-        redis_url=env.get("JAXL_REDIS_URL") or None,
-        token=env.get("JAXL_WEBHOOK_TOKEN") or None,
-        log=env.get("JAXL_WEBHOOK_LOG", "1").strip().lower() not in ("0", "no", "false", "off"),
-        max_calls=int(env.get("JAXL_MAX_CALLS") or 100_000),
-        ttl=int(env.get("JAXL_TTL") or 3600),
-    )
+    app = build_app(flow_document, Settings.from_env(environ))
     _say_if_down(app.runtime.store)  # uvicorn and gunicorn workers start here, not in serve_flow
     return app
 
@@ -179,7 +162,11 @@ class _Server(ThreadingHTTPServer):
 
 
 def make_server(
-    app: WebhookApp, host: str = "127.0.0.1", port: int = 9919, *, timeout: float = 30.0
+    app: WebhookApp,
+    host: str = Settings.host,
+    port: int = Settings.port,
+    *,
+    timeout: float = Settings.timeout,
 ) -> ThreadingHTTPServer:
     """A threading HTTP server for `app`, bound and ready for `serve_forever()`.
 
@@ -192,7 +179,9 @@ def make_server(
     return server
 
 
-def serve(app: WebhookApp, host: str = "127.0.0.1", port: int = 9919, **options: Any) -> None:
+def serve(
+    app: WebhookApp, host: str = Settings.host, port: int = Settings.port, **options: Any
+) -> None:
     """Serve `app` over HTTP until interrupted (standard library only)."""
     server = make_server(app, host, port, **options)
     try:
@@ -278,30 +267,19 @@ def jaxl_app_class(runtime: Runtime) -> type:
 
 
 # -- command line ---------------------------------------------------------------------------
-def serve_flow(
-    flow_document: Mapping[str, Any],
-    *,
-    host: str = "127.0.0.1",
-    port: int = 9919,
-    redis_url: str | None = None,
-    token: str | None = None,
-    log: bool = True,
-    max_calls: int = 100_000,
-    ttl: int = 3600,
-    timeout: float = 30.0,
-) -> int:
-    """Serve a flow over HTTP until interrupted; returns an exit status."""
+def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = None) -> int:
+    """Serve a flow over HTTP as `settings` say, until interrupted; returns an exit status."""
+    settings = Settings() if settings is None else settings
     try:
-        app = build_app(
-            flow_document, redis_url=redis_url, token=token, log=log, max_calls=max_calls, ttl=ttl
-        )
+        app = build_app(flow_document, settings)
     except (RuntimeError, ValueError) as error:
         log_to_stderr(f"webhook: {error}")
         return 2
     store = app.runtime.store
     _say_if_down(store)
+    host, port = settings.host, settings.port
     try:
-        server = make_server(app, host, port, timeout=timeout)
+        server = make_server(app, host, port, timeout=settings.timeout)
     except OSError as error:
         log_to_stderr(f"webhook: cannot listen on {host}:{port}: {error.strerror or error}")
         return 1
@@ -322,50 +300,13 @@ def serve_flow(
     return 0
 
 
-def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
-    """The serving flags, shared by `python webhook.py` and `jaxl-designer serve`."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=9919, help="port to listen on (9919)")
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("JAXL_REDIS_URL") or None,
-        help="keep call state in Redis, e.g. redis://localhost:6379/0 (env JAXL_REDIS_URL)",
-    )
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("JAXL_WEBHOOK_TOKEN") or None,
-        help="require this secret in X-Jaxl-Token or ?token= (env JAXL_WEBHOOK_TOKEN)",
-    )
-    parser.add_argument("--no-log", action="store_true", help="no JSON line per request")
-    parser.add_argument(
-        "--max-calls", type=int, default=100_000, help="calls kept in memory without Redis"
-    )
-    parser.add_argument("--ttl", type=int, default=3600, help="seconds an idle call is kept")
-    parser.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds before an idle connection is closed"
-    )
-
-
-def _parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Serve this Jaxl webhook over HTTP.")
-    add_serving_arguments(parser)
-    return parser
-
-
 def main(argv: Sequence[str] | None, flow_document: Mapping[str, Any]) -> int:
-    """The generated module's command line: `python webhook.py --port 9919 ...`."""
-    args = _parser().parse_args(argv)
-    if args.max_calls < 1 or args.ttl < 1 or args.timeout <= 0:
-        log_to_stderr("webhook: --max-calls, --ttl and --timeout must be positive")
+    """The generated module's command line: `python webhook.py --port 8080 ...`."""
+    parser = argparse.ArgumentParser(description="Serve this Jaxl webhook over HTTP.")
+    Settings.add_arguments(parser)
+    try:
+        settings = Settings.from_args(parser.parse_args(argv))
+    except ValueError as error:
+        log_to_stderr(f"webhook: {error}")
         return 2
-    return serve_flow(
-        flow_document,
-        host=args.host,
-        port=args.port,
-        redis_url=args.redis_url,
-        token=args.token,
-        log=not args.no_log,
-        max_calls=args.max_calls,
-        ttl=args.ttl,
-        timeout=args.timeout,
-    )
+    return serve_flow(flow_document, settings)

@@ -27,6 +27,7 @@ import networkx as nx
 from .environments import missing, parameter_name, parameters
 from .flow import TARGETS, Flow, edge_order
 from .pieces import PieceError
+from .prompts import announced as announced_keys
 from .runtime import (
     CALLER_FIELDS,
     KEYS,
@@ -65,25 +66,6 @@ CODES: dict[str, tuple[str, str]] = {
     "outcome-without-edge": ("warning", "a branch rule whose outcome has no edge (uses default)"),
     "audio-mixed": ("warning", "a prompt audio URL spoken together with other sentences"),
 }
-_WORDS = {
-    "zero": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "star": "*",
-    "hash": "#",
-    "pound": "#",
-}
-_ANNOUNCE = re.compile(
-    r"\b(?:press|dial|push)\s+(?:the\s+)?([0-9*#]|" + "|".join(_WORDS) + r")(?![0-9])",
-    re.IGNORECASE,
-)
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 
 
@@ -261,11 +243,7 @@ def _node_rules(
 def _menu(node: str, prompt: list[str], edges: dict[str, str]) -> Iterator[Problem]:
     if not any(key in KEYS for key in edges):
         yield Problem("no-way-out", "a menu needs at least one key edge", node=node)
-    announced = {
-        _WORDS.get(match.group(1).lower(), match.group(1))
-        for line in prompt
-        for match in _ANNOUNCE.finditer(line)
-    }
+    announced = set(announced_keys(prompt))
     for key in sorted(announced - set(edges), key=KEYS.index):
         yield Problem(
             "missing-key", f"the prompt announces key {key} but no edge leaves on {key}", node=node

@@ -25,7 +25,7 @@ from .labels import clean
 from .model import Drawing, DrawnEdge, DrawnNode, Start
 from .styles import EDGE_DEFAULTS, NODE_DEFAULTS, START_STYLES
 
-__all__ = ["LARGE_GRAPH", "Look", "svg_ids", "to_digraph"]
+__all__ = ["LARGE_GRAPH", "LARGE_LAYOUT", "Look", "svg_ids", "to_digraph"]
 
 #: From this many nodes on, layout is tuned for speed over neatness.
 LARGE_GRAPH = 500
@@ -46,6 +46,20 @@ class Look:
     node_styles: Styles
     state_styles: Styles
     edge_styles: Styles
+
+
+#: Graph attributes for big drawings. Network simplex and crossing minimisation dominate big
+#: layouts; these cut them short. remincross=false skips dot's second crossing pass over the
+#: whole graph (~30% at 3,000 nodes); newrank=true ranks in one pass: the same ranks and size
+#: here, and at 3,000 nodes it skips ~2 s that dot's classic ranking spends before crossing
+#: minimisation even starts.
+LARGE_LAYOUT = {
+    "newrank": "true",
+    "nslimit": "0.1",
+    "nslimit1": "1",
+    "mclimit": "0.1",
+    "remincross": "false",
+}
 
 
 def svg_ids(drawing: Drawing, prefix: str) -> dict[str, tuple[str, ...]]:
@@ -199,9 +213,5 @@ def _edge(edge: DrawnEdge, look: Look, prefix: str, large: bool) -> str:
 def _graph_attrs(rankdir: str, prefix: str, large: bool) -> dict[str, str]:
     attrs = {"rankdir": rankdir, "id": f"{prefix}graph"}
     if large:
-        # Network simplex and crossing minimisation dominate big layouts; this cuts them short.
-        # remincross=false skips dot's second crossing pass over the whole graph (~30% at 3,000).
-        # newrank=true ranks in one pass: the same ranks and size here, and at 3,000 nodes it
-        # skips ~2 s that dot's classic ranking spends before crossing minimisation even starts.
-        attrs.update(newrank="true", nslimit="0.1", nslimit1="1", mclimit="0.1", remincross="false")
+        attrs.update(LARGE_LAYOUT)
     return attrs

@@ -1,0 +1,164 @@
+"""The canvas's view of a flow: cards with their exits, problems and places, as plain JSON data.
+
+The canvas front end draws exactly this; every decision about what a card says, which exits it
+offers and what an edge is called is made here, in Python, where it is tested.
+
+Example:
+    >>> from jaxl_designer.core.examples import acme
+    >>> view = canvas_view(acme(), positions={})
+    >>> main = view["nodes"][0]
+    >>> main["id"], main["entry"], [exit["label"] for exit in main["exits"]][:2]
+    ('main', True, ['1 · sales', '2 · enter your order number'])
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..core.flow import Flow, edge_order
+from ..core.pieces import PieceError
+from ..core.prompts import announced
+from ..core.runtime import KEYS
+from ..core.subflows import piece_exits
+from .labels import clean, shorten, summary
+from .layout import CARD, place_near
+from .styles import FALLBACK_KEYS
+
+__all__ = ["PREVIEW_LINES", "canvas_view", "exits"]
+
+#: How many lines of a node's summary its card shows.
+PREVIEW_LINES = 2
+_LINE_CHARS = 34
+_PROMPT_CHARS = 600
+
+
+def exits(flow: Flow, node: str) -> list[dict[str, Any]]:
+    """The exits a node's card offers: those in use, and the fixed ones a user may connect.
+
+    A menu offers the keys that have an edge (a "+" handle adds others), then `invalid` and
+    `gave_up`; a collect `ok`, `invalid`, `gave_up`; a say `next`; a branch each rule's outcome,
+    then `default`; a subflow its piece's exits. Keys the prompt announces are labelled with
+    what they are for ("1 · sales").
+    """
+    data = flow.graph.nodes[node]
+    kind = str(data["kind"])
+    edges = flow.edges(node)
+    if kind == "menu":
+        offered = [key for key in KEYS if key in edges] + ["invalid", "gave_up"]
+    elif kind == "subflow":
+        try:
+            offered = sorted(piece_exits(flow, node))
+        except PieceError:
+            offered = []
+    else:
+        offered = list(edge_order(kind, data))
+    offered += [key for key in edges if key not in offered]
+    meanings = announced(data.get("prompt") or ()) if kind == "menu" else {}
+    found = []
+    for key in offered:
+        meaning = meanings.get(key, "")
+        label = f"{key} · {meaning}" if meaning else key.replace("_", " ")
+        found.append(
+            {
+                "key": key,
+                "label": shorten(clean(label), _LINE_CHARS),
+                "target": edges.get(key),
+                "fallback": key in FALLBACK_KEYS,
+            }
+        )
+    return found
+
+
+def _preview(flow: Flow, node: str) -> list[str]:
+    text = clean(" · ".join(summary(flow, node, 16)))
+    return textwrap.wrap(text, _LINE_CHARS, max_lines=PREVIEW_LINES, placeholder=" …")
+
+
+def _problem(problem: Any) -> dict[str, str]:
+    return {"severity": problem.severity, "code": problem.code, "message": str(problem.message)}
+
+
+def _prompt(data: Mapping[str, Any]) -> str:
+    lines = [str(line) for line in data.get("prompt") or ()]
+    return shorten(clean("\n".join(lines)), _PROMPT_CHARS)
+
+
+def canvas_view(
+    flow: Flow,
+    *,
+    positions: Mapping[str, Sequence[float]],
+    problems: Iterable[Any] = (),
+    path: Sequence[str] = (),
+    path_edges: Sequence[Sequence[str]] = (),
+    current: str | None = None,
+    direction: str = "TB",
+    undo: str | None = None,
+    redo: str | None = None,
+) -> dict[str, Any]:
+    """The view the canvas draws (see `js/src/view.js` for how it reads it).
+
+    Args:
+        flow: The flow.
+        positions: Each card's top-left, in pixels (`layout.layout`, or the flow's own).
+        problems: What validation found (`Problem` objects).
+        path: The nodes the simulated call went through; `current` is where it waits.
+        path_edges: The edges it took, as (source, key, target).
+        current: The node the call waits at, or None.
+        direction: "TB" or "LR", how the cards are laid out (and so where handles sit).
+        undo: What Undo would take back, for its tooltip; `redo` the same for Redo.
+    """
+    on_node: dict[str, list[dict[str, str]]] = {}
+    on_flow: list[dict[str, str]] = []
+    counts = {"error": 0, "warning": 0}
+    for problem in problems:
+        counts[problem.severity] = counts.get(problem.severity, 0) + 1
+        where = problem.edge[0] if problem.edge else problem.node
+        if where in flow:
+            on_node.setdefault(str(where), []).append(_problem(problem))
+        else:
+            on_flow.append(_problem(problem))
+    places = {node: [round(v) for v in point] for node, point in positions.items()}
+    nodes = []
+    for node in flow.nodes:
+        data = flow.graph.nodes[node]
+        point = places.get(node) or place_near(places, None, direction)
+        places[node] = point
+        nodes.append(
+            {
+                "id": node,
+                "kind": data["kind"],
+                "entry": node == flow.entry,
+                "lines": _preview(flow, node),
+                "prompt": _prompt(data),
+                "position": point,
+                "problems": on_node.get(node, []),
+                "exits": exits(flow, node),
+                "add_key": data["kind"] == "menu"
+                and any(key not in flow.edges(node) for key in KEYS),
+            }
+        )
+    missing: list[dict[str, Any]] = []
+    for node in flow.nodes:
+        for target in flow.edges(node).values():
+            if target not in flow and target not in {m["id"] for m in missing}:
+                point = place_near(places, node, direction)
+                places[target] = point
+                missing.append({"id": target, "position": point})
+    return {
+        "flow": {"name": flow.name, "entry": flow.entry},
+        "direction": direction,
+        "card": list(CARD),
+        "nodes": nodes,
+        "missing": missing,
+        "counts": counts,
+        "flow_problems": on_flow,
+        "path": {
+            "nodes": list(path),
+            "edges": [list(edge) for edge in path_edges],
+            "current": current,
+        },
+        "undo": undo,
+        "redo": redo,
+    }

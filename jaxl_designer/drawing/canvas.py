@@ -113,6 +113,8 @@ def canvas_view(
     on_flow: list[dict[str, str]] = []
     counts = {"error": 0, "warning": 0}
     for problem in problems:
+        if not flow.nodes and problem.code == "missing-entry":
+            continue  # a new flow has no entry yet: the canvas shows a hint, not an error
         counts[problem.severity] = counts.get(problem.severity, 0) + 1
         where = problem.edge[0] if problem.edge else problem.node
         if where in flow:

@@ -1,0 +1,215 @@
+"""The canvas: a React Flow node editor over an editing session, drawn in the browser.
+
+Selection, zoom, pan and search happen in the browser; every edit (connect by dragging, move,
+delete, undo) comes back as a message, goes through the session as one undoable step, and the
+canvas is sent the new view. Code and clicks share one `Flow`: after editing it in code, call
+`refresh()`.
+
+Example:
+    >>> from jaxl_designer.core.examples import acme
+    >>> canvas = Canvas(acme())
+    >>> canvas.view["nodes"][0]["id"], canvas.view["counts"]
+    ('main', {'error': 0, 'warning': 0})
+    >>> canvas.handle({"type": "connect", "source": "main", "key": "gave_up", "target": "sales"})
+    'main --gave_up--> sales'
+    >>> canvas.flow.edges("main")["gave_up"]
+    'sales'
+    >>> canvas.handle({"type": "undo"})
+    'undid: main --gave_up--> sales'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..core.flow import Flow
+from ..drawing.backend import RenderError
+from ..drawing.canvas import canvas_view
+from ..drawing.layout import DIRECTIONS, complete, layout
+from .session import EditingSession, Message
+
+__all__ = ["BUNDLE", "Canvas"]
+
+#: The built front end (`js/`, bundled by `npm run build`).
+BUNDLE = Path(__file__).parent / "static" / "canvas.js"
+_UNBUILT = (
+    "export default { render({ el }) {"
+    " el.textContent = 'The canvas is not built: run scripts/setup.'; } }"
+)
+
+
+class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
+    """A flow on a canvas: drag to connect, move and delete cards, undo, zoom, find a node.
+
+    Args:
+        flow: The flow to edit, in place (a new empty one if None).
+        session: An editing session to share (with other widgets); `flow` is then ignored.
+        direction: "TB" (calls flow down) or "LR" (across), for laying out and handles.
+        height: The canvas's height in pixels.
+    """
+
+    _esm = BUNDLE if BUNDLE.is_file() else _UNBUILT
+    view = traitlets.Dict().tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    message = traitlets.Dict().tag(sync=True)
+    height = traitlets.Int(620).tag(sync=True)
+
+    def __init__(
+        self,
+        flow: Flow | None = None,
+        *,
+        session: EditingSession | None = None,
+        direction: str = "TB",
+        height: int = 620,
+    ) -> None:
+        super().__init__(height=height)
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction {direction!r}: one of {', '.join(DIRECTIONS)}")
+        self.session = session if session is not None else EditingSession(flow)
+        self.direction = direction
+        self._serial = 0
+        self._handlers: dict[str, Callable[[Mapping[str, Any]], Message]] = {
+            "connect": self._connect,
+            "disconnect": self._disconnect,
+            "move": self._move,
+            "delete": self._delete,
+            "undo": lambda _: self.session.undo(),
+            "redo": lambda _: self.session.redo(),
+            "tidy": lambda _: self.tidy(),
+            "direction": self._direction,
+            "open": self._open,
+        }
+        self.session.listen(lambda _changes: self._show())
+        self.observe(self._on_selected, "selected")
+        self.on_msg(self._on_message)
+        self._show()
+
+    @property
+    def flow(self) -> Flow:
+        """The flow being edited (the session's)."""
+        return self.session.flow
+
+    def refresh(self) -> None:
+        """Re-check and redraw the flow after it was edited in code."""
+        self.session.refresh()
+        self._show()
+
+    def tidy(self) -> Message:
+        """Lay every card out again with `dot` (one undoable step)."""
+        try:
+            places = layout(self.flow, self.direction)
+        except RenderError as error:
+            return self.session.tell(str(error), error=True)
+
+        def change(flow: Flow) -> None:
+            flow.layout = {node: list(point) for node, point in places.items()}
+
+        return self.session.edit("tidied up the layout", change)
+
+    def handle(self, request: Any) -> str:
+        """Carry out one request from the front end; returns the message it leaves.
+
+        A request that is not one the canvas sends is refused with a one-line message.
+        """
+        kind = request.get("type") if isinstance(request, Mapping) else None
+        handler = self._handlers.get(str(kind))
+        if handler is None:
+            return self.session.tell(
+                f"the canvas sent an unknown request {kind!r}", error=True
+            ).text
+        try:
+            return handler(request).text
+        except (KeyError, TypeError, ValueError) as error:
+            return self.session.tell(f"{kind}: a malformed request ({error})", error=True).text
+
+    # -- requests ---------------------------------------------------------------------------
+    def _connect(self, request: Mapping[str, Any]) -> Message:
+        source, key, target = (str(request[name]) for name in ("source", "key", "target"))
+        return self.session.connect(key, target, node=source)
+
+    def _disconnect(self, request: Mapping[str, Any]) -> Message:
+        return self.session.connect(str(request["key"]), None, node=str(request["source"]))
+
+    def _move(self, request: Mapping[str, Any]) -> Message:
+        moved: dict[str, list[float]] = {
+            str(node): [round(float(x)), round(float(y))]
+            for node, (x, y) in dict(request["positions"]).items()
+        }
+        unknown = [node for node in moved if node not in self.flow]
+        if unknown:
+            raise ValueError(f"no node {unknown[0]!r}")
+
+        def change(flow: Flow) -> None:
+            flow.layout.update(moved)
+
+        names = ", ".join(sorted(moved))
+        return self.session.edit(f"moved {names}", change)
+
+    def _delete(self, request: Mapping[str, Any]) -> Message:
+        nodes = [str(node) for node in request.get("nodes") or ()]
+        edges = [(str(source), str(key)) for source, key in request.get("edges") or ()]
+
+        def change(flow: Flow) -> None:
+            for source, key in edges:
+                if source in flow and key in flow.edges(source):
+                    flow.disconnect(source, key)
+            for node in nodes:
+                flow.remove(node)
+                flow.layout.pop(node, None)
+
+        said = [*nodes, *(f"{source} --{key}-->" for source, key in edges)]
+        return self.session.edit(f"deleted {', '.join(said) or 'nothing'}", change)
+
+    def _direction(self, request: Mapping[str, Any]) -> Message:
+        direction = str(request["value"])
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction {direction!r}: one of {', '.join(DIRECTIONS)}")
+        self.direction = direction
+        return self.tidy()
+
+    def _open(self, request: Mapping[str, Any]) -> Message:
+        self.session.select(str(request["node"]))
+        return self.session.message
+
+    # -- showing ----------------------------------------------------------------------------
+    def _show(self) -> None:
+        flow = self.flow
+        placed = complete(flow, self.direction)
+        # Cards placed for the first time keep their place: it is saved with the flow.
+        flow.layout.update(
+            {node: [*point] for node, point in placed.items() if node not in flow.layout}
+        )
+        call = self.session.call
+        path = call.path if call is not None else []
+        current = path[-1] if call is not None and not call.ended and path else None
+        self.view = canvas_view(
+            flow,
+            positions={node: flow.layout[node] for node in flow.nodes},
+            problems=self.session.problems,
+            path=path,
+            path_edges=call.edges if call is not None else [],
+            current=current,
+            direction=self.direction,
+            undo=self.session.undo_label,
+            redo=self.session.redo_label,
+        )
+        self.selected = self.session.selected
+        message = self.session.message
+        if message.text != self.message.get("text") or message.error != self.message.get("error"):
+            self._serial += 1
+        self.message = {"text": message.text, "error": message.error, "serial": self._serial}
+
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        if change["new"] != self.session.selected:
+            self.session.select(change["new"])
+
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        self.handle(content)
+
+    def __repr__(self) -> str:
+        return f"<Canvas of {self.flow!r}, selected {self.selected or None!r}>"

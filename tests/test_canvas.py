@@ -1,0 +1,163 @@
+"""The canvas: its view of a flow, the layout it stands on, and the edits its front end sends."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from jaxl_designer import Flow, acme, validate
+from jaxl_designer.core.generate import big_flow
+from jaxl_designer.drawing.canvas import canvas_view, exits
+from jaxl_designer.drawing.layout import CARD, complete, layout, place_near
+from jaxl_designer.notebook.canvas import BUNDLE, Canvas
+
+pytestmark = pytest.mark.exe
+
+
+def _overlap(a: list[int], b: list[int]) -> bool:
+    return abs(a[0] - b[0]) < CARD[0] and abs(a[1] - b[1]) < CARD[1]
+
+
+# -- layout ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("direction", ["TB", "LR"])
+def test_dot_lays_cards_out_without_overlaps_in_the_calls_direction(direction: str) -> None:
+    places = layout(acme(), direction)
+    assert sorted(places) == sorted(acme().nodes)
+    cards = list(places.values())
+    assert not any(_overlap(a, b) for i, a in enumerate(cards) for b in cards[i + 1 :])
+    axis = 1 if direction == "TB" else 0
+    assert places["main"][axis] < places["sales"][axis] < places["thanks"][axis]
+
+
+def test_edges_back_to_the_entry_do_not_stretch_a_big_flow() -> None:
+    flow = big_flow(200)
+    places = layout(flow)
+    ranks = {point[1] for point in places.values()}
+    # the generated flow is four levels deep; back-to-main edges must not add ranks
+    assert len(ranks) <= 5
+
+
+def test_a_flow_keeps_the_places_it_has_and_new_cards_go_beside_a_parent() -> None:
+    flow = acme()
+    flow.layout = {node: [0, 1000 * i] for i, node in enumerate(flow.nodes)}
+    flow.hangup("bye", "Goodbye.")
+    flow.connect("confirm", "2", "bye")
+    places = complete(flow)
+    assert all(places[node] == flow.layout[node] for node in flow.layout)
+    assert places["bye"][1] > flow.layout["confirm"][1]
+    assert not any(_overlap(places["bye"], places[node]) for node in flow.layout)
+
+
+def test_a_new_card_never_lands_on_another() -> None:
+    taken = {"main": [0, 0], "a": [0, 166], "b": [280, 166]}
+    spot = place_near(taken, "main")
+    assert not any(_overlap(spot, point) for point in taken.values())
+
+
+# -- the view --------------------------------------------------------------------------------
+def test_menu_exits_are_the_keys_in_use_with_what_the_prompt_says_they_are_for() -> None:
+    found = {exit["key"]: exit for exit in exits(acme(), "main")}
+    assert list(found) == ["1", "2", "9", "invalid", "gave_up"]
+    assert found["1"]["label"] == "1 · sales" and found["1"]["target"] == "sales"
+    assert found["gave_up"]["target"] is None and found["gave_up"]["fallback"]
+    assert [exit["key"] for exit in exits(acme(), "order")] == ["ok", "invalid", "gave_up"]
+
+
+def test_problems_sit_on_their_card_and_are_counted() -> None:
+    flow = acme()
+    flow.connect("main", "3", "ghost")
+    view = canvas_view(flow, positions=complete(flow), problems=validate(flow))
+    main = view["nodes"][0]
+    assert {p["code"] for p in main["problems"]} == {"unknown-target", "unannounced-key"}
+    assert view["counts"] == {"error": 1, "warning": 1}
+    assert [m["id"] for m in view["missing"]] == ["ghost"]
+
+
+def test_an_empty_flow_is_an_empty_view_not_an_error() -> None:
+    view = Canvas(Flow("new")).view
+    assert view["nodes"] == [] and view["flow_problems"] == []
+    assert view["counts"] == {"error": 0, "warning": 0}
+
+
+# -- edits from the front end ----------------------------------------------------------------
+def test_opening_a_flow_without_places_lays_it_out_and_keeps_them() -> None:
+    flow = acme()
+    canvas = Canvas(flow)
+    assert sorted(flow.layout) == sorted(flow.nodes)
+    assert canvas.view["nodes"][0]["position"] == flow.layout["main"]
+
+
+def test_drag_to_connect_delete_and_undo_each_change_the_shared_flow() -> None:
+    flow = acme()
+    canvas = Canvas(flow)
+    canvas.handle({"type": "connect", "source": "order", "key": "gave_up", "target": "sales"})
+    assert flow.edges("order")["gave_up"] == "sales"
+    gave_up = next(e for e in canvas.view["nodes"][2]["exits"] if e["key"] == "gave_up")
+    assert gave_up["target"] == "sales"
+    canvas.handle({"type": "delete", "nodes": ["sales"], "edges": [["main", "9"]]})
+    assert "sales" not in flow and "9" not in flow.edges("main")
+    assert canvas.view["undo"] == "deleted sales, main --9-->"
+    assert canvas.handle({"type": "undo"}) == "undid: deleted sales, main --9-->"
+    assert "sales" in flow and flow.edges("main")["9"] == "main"
+
+
+def test_moving_cards_is_saved_in_the_flow_and_undoable() -> None:
+    flow = acme()
+    canvas = Canvas(flow)
+    before = list(flow.layout["main"])
+    canvas.handle({"type": "move", "positions": {"main": [500.4, -20.6]}})
+    assert flow.layout["main"] == [500, -21]
+    assert canvas.view["nodes"][0]["position"] == [500, -21]
+    canvas.handle({"type": "undo"})
+    assert flow.layout["main"] == before
+
+
+def test_tidy_and_direction_lay_out_again_in_one_undoable_step() -> None:
+    flow = acme()
+    canvas = Canvas(flow)
+    canvas.handle({"type": "move", "positions": {"thanks": [5000, 5000]}})
+    assert canvas.handle({"type": "tidy"}) == "tidied up the layout"
+    assert flow.layout["thanks"] != [5000, 5000]
+    canvas.handle({"type": "direction", "value": "LR"})
+    assert canvas.view["direction"] == "LR"
+    assert flow.layout["main"][0] < flow.layout["thanks"][0]
+
+
+def test_selection_is_shared_both_ways() -> None:
+    canvas = Canvas(acme())
+    canvas.selected = "order"  # what the front end writes on a click
+    assert canvas.session.selected == "order"
+    canvas.session.select("confirm")
+    assert canvas.selected == "confirm"
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"type": "explode"},
+        "not a dict",
+        {"type": "connect", "source": "main"},
+        {"type": "move", "positions": {"nobody": [1, 2]}},
+        {"type": "move", "positions": {"main": "up"}},
+        {"type": "direction", "value": "diagonal"},
+        {"type": "connect", "source": "ghost", "key": "1", "target": "main"},
+    ],
+)
+def test_a_malformed_request_is_one_line_and_changes_nothing(request_: object) -> None:
+    flow = acme()
+    canvas = Canvas(flow)
+    before = flow.to_document()
+    said = canvas.handle(request_)
+    assert canvas.message["error"] is True and canvas.message["text"] == said
+    assert "\n" not in said and said
+    assert flow.to_document() == before
+
+
+def test_the_front_end_is_bundled_into_the_package() -> None:
+    text = BUNDLE.read_text(encoding="utf-8")
+    assert "export" in text and len(text) > 100_000  # React and React Flow are inside
+    # Offline at run time: no module, stylesheet or font is fetched from elsewhere.
+    compact = re.sub(r"\s+", "", text)
+    for fetch in ('from"http', 'import("http', "url(http", "@importurl(", 'src="http'):
+        assert fetch not in compact

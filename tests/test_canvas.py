@@ -161,3 +161,55 @@ def test_the_front_end_is_bundled_into_the_package() -> None:
     compact = re.sub(r"\s+", "", text)
     for fetch in ('from"http', 'import("http', "url(http", "@importurl(", 'src="http'):
         assert fetch not in compact
+
+
+# -- the inspector and the phone -------------------------------------------------------------
+def test_a_node_added_from_an_exit_is_placed_beside_it_connected_and_selected() -> None:
+    flow = acme()
+    canvas = Canvas(flow)
+    said = canvas.handle({"type": "add", "kind": "hangup", "from": ["order", "gave_up"]})
+    assert said == "added hangup hangup_1"
+    assert flow.edges("order")["gave_up"] == "hangup_1"
+    assert canvas.selected == "hangup_1"
+    spot = flow.layout["hangup_1"]
+    assert spot[1] > flow.layout["order"][1]
+    assert not any(_overlap(spot, flow.layout[n]) for n in flow.nodes if n != "hangup_1")
+
+
+def test_each_typed_field_is_one_undoable_step_and_bad_text_is_one_line() -> None:
+    flow = acme()
+    canvas = Canvas(flow)
+    typed = "Please enter your order number.\nThen press star."
+    said = canvas.handle({"type": "apply", "node": "order", "field": "prompt", "value": typed})
+    assert said == "order: what the caller hears"
+    assert flow.node("order")["prompt"] == typed.splitlines()
+    card = next(n for n in canvas.view["nodes"] if n["id"] == "order")
+    assert card["fields"]["prompt"] == typed and card["fields"]["var"] == "order"
+    bad = canvas.handle({"type": "apply", "node": "order", "field": "length", "value": "four"})
+    assert bad == 'Exactly this many digits: "four" is not a whole number'
+    assert "length" not in flow.node("order")
+    canvas.handle({"type": "undo"})
+    assert flow.node("order")["prompt"] == ["Please enter your order number followed by star"]
+
+
+def test_the_phone_dials_presses_and_enters_through_the_canvas() -> None:
+    canvas = Canvas(acme())
+    canvas.handle({"type": "dial"})
+    call = canvas.view["call"]
+    assert call["waiting_at"] == "main" and call["expects"] == 1
+    canvas.handle({"type": "press", "key": "2"})
+    assert canvas.view["call"]["expects"] == "*"
+    assert canvas.view["path"]["current"] == "order"
+    canvas.handle({"type": "enter", "digits": "123*"})
+    canvas.handle({"type": "press", "key": "1"})
+    call = canvas.view["call"]
+    assert call["status"] == "The call has ended." and call["waiting_at"] is None
+    assert ["ivr", "Your order 123 is on its way."] in call["transcript"]
+    assert canvas.view["path"]["nodes"][-1] == "thanks"
+
+
+def test_the_forms_name_fields_in_the_callers_words() -> None:
+    canvas = Canvas(acme())
+    labels = {f["name"]: f["label"] for f in canvas.forms["fields"]["collect"]}
+    assert labels["var"] == "Save digits as" and labels["max_invalid"] == "Tries before giving up"
+    assert canvas.forms["node_id"]

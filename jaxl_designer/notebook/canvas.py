@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,12 @@ import anywidget
 import traitlets
 
 from ..core.flow import Flow
+from ..core.simulator import Call
 from ..drawing.backend import RenderError
 from ..drawing.canvas import canvas_view
-from ..drawing.layout import DIRECTIONS, complete, layout
-from .session import EditingSession, Message
+from ..drawing.layout import DIRECTIONS, complete, layout, place_near
+from .forms import FORMS, NODE_ID, forms, read, shown
+from .session import EditingSession, Message, call_state
 
 __all__ = ["BUNDLE", "Canvas"]
 
@@ -58,6 +61,7 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
     selected = traitlets.Unicode("").tag(sync=True)
     message = traitlets.Dict().tag(sync=True)
     height = traitlets.Int(620).tag(sync=True)
+    forms = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -67,7 +71,7 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
         direction: str = "TB",
         height: int = 620,
     ) -> None:
-        super().__init__(height=height)
+        super().__init__(height=height, forms=forms())
         if direction not in DIRECTIONS:
             raise ValueError(f"direction {direction!r}: one of {', '.join(DIRECTIONS)}")
         self.session = session if session is not None else EditingSession(flow)
@@ -83,6 +87,14 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
             "tidy": lambda _: self.tidy(),
             "direction": self._direction,
             "open": self._open,
+            "add": self._add,
+            "apply": self._apply,
+            "rename": lambda r: self.session.rename(str(r["new"]), node=str(r["node"])),
+            "entry": lambda r: self.session.set_entry(str(r["node"])),
+            "dial": lambda _: self.session.dial(),
+            "press": lambda r: self.session.press(str(r["key"])),
+            "enter": lambda r: self.session.enter(str(r["digits"])),
+            "hangup": lambda _: self.session.hang_up(),
         }
         self.session.listen(lambda _changes: self._show())
         self.observe(self._on_selected, "selected")
@@ -165,6 +177,46 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
         said = [*nodes, *(f"{source} --{key}-->" for source, key in edges)]
         return self.session.edit(f"deleted {', '.join(said) or 'nothing'}", change)
 
+    def _add(self, request: Mapping[str, Any]) -> Message:
+        """A new node of a kind, next to `near` (or the exit it is added from), connected."""
+        kind = str(request["kind"])
+        start = request.get("from")
+        source, key = (str(start[0]), str(start[1])) if start else (None, None)
+        near = str(request.get("near") or source or "") or None
+        node = str(request.get("node") or "") or self._fresh(kind)
+        if not re.fullmatch(NODE_ID, node):
+            raise ValueError(f"{node!r} is not a node id (letters, digits, _ - .)")
+        if node in self.flow:
+            raise ValueError(f"a node {node!r} already exists")
+        spot = place_near(self.flow.layout, near, self.direction)
+
+        def change(flow: Flow) -> None:
+            flow.add(node, kind)
+            flow.layout[node] = [*spot]
+            if source is not None and key is not None:
+                flow.connect(source, key, node)
+
+        return self.session.edit(f"added {kind} {node}", change, select=node)
+
+    def _fresh(self, kind: str) -> str:
+        number = 1
+        while f"{kind}_{number}" in self.flow:
+            number += 1
+        return f"{kind}_{number}"
+
+    def _apply(self, request: Mapping[str, Any]) -> Message:
+        """One field of one node, from its typed text: one undoable step per field edit."""
+        node, name = str(request["node"]), str(request["field"])
+        kind = self.flow.kind(node)
+        try:
+            value = read(kind, name, str(request["value"]))
+        except ValueError as error:  # a typing mistake, said as it is; the text stays typed
+            return self.session.tell(str(error), error=True)
+        label = next(field.label for field in FORMS[kind] if field.name == name)
+        return self.session.edit(
+            f"{node}: {label.lower()}", lambda flow: flow.update(node, **{name: value})
+        )
+
     def _direction(self, request: Mapping[str, Any]) -> Message:
         direction = str(request["value"])
         if direction not in DIRECTIONS:
@@ -187,7 +239,7 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
         call = self.session.call
         path = call.path if call is not None else []
         current = path[-1] if call is not None and not call.ended and path else None
-        self.view = canvas_view(
+        view = canvas_view(
             flow,
             positions={node: flow.layout[node] for node in flow.nodes},
             problems=self.session.problems,
@@ -198,10 +250,13 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
             undo=self.session.undo_label,
             redo=self.session.redo_label,
         )
+        for card in view["nodes"]:
+            card["fields"] = shown(card["kind"], flow.graph.nodes[card["id"]])
+        view["call"] = _call_view(call)
+        self.view = view  # a new dict: traitlets sends it to the front end
         self.selected = self.session.selected
         message = self.session.message
-        if message.text != self.message.get("text") or message.error != self.message.get("error"):
-            self._serial += 1
+        self._serial += 1  # tells the front end a message is new, even the same text again
         self.message = {"text": message.text, "error": message.error, "serial": self._serial}
 
     def _on_selected(self, change: dict[str, Any]) -> None:
@@ -213,3 +268,17 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
 
     def __repr__(self) -> str:
         return f"<Canvas of {self.flow!r}, selected {self.selected or None!r}>"
+
+
+def _call_view(call: Call | None) -> dict[str, Any]:
+    """The simulated call for the phone panel: status, transcript, what the flow waits for."""
+    if call is None:
+        return {"status": "No call.", "transcript": [], "waiting_at": None, "expects": None}
+    waiting = not call.ended and bool(call.path)
+    expects = call.response.get("num_characters") if waiting and call.steps else None
+    return {
+        "status": call_state(call).capitalize() + ".",
+        "transcript": [list(line) for line in call.transcript],
+        "waiting_at": call.path[-1] if waiting else None,
+        "expects": expects,
+    }

@@ -70,14 +70,18 @@ RULES = {
         "core exporter",
         modules="jaxl_designer.__about__",
     ),
+    "editing": _rule(
+        "editing without widgets (session, forms, the canvas's requests): core, drawing, exporter",
+        "core drawing exporter editing",
+    ),
     "notebook": _rule(
-        "widgets over the layers below; nothing imports them",
-        "core drawing exporter notebook",
+        "widgets over the editing layer; nothing imports them",
+        "core drawing exporter editing notebook",
         "ipywidgets anywidget traitlets IPython",
     ),
     "cli": _rule(
         "the command line: every layer but the notebook",
-        "core drawing exporter interop webhook cli",
+        "core drawing exporter interop webhook editing cli",
     ),
 }
 #: The only modules at the top of the package: the public API, `python -m`, the version.

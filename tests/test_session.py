@@ -12,7 +12,7 @@ import pytest
 from jaxl_designer.core.examples import acme
 from jaxl_designer.core.fileformat import load, save
 from jaxl_designer.core.flow import Flow
-from jaxl_designer.notebook.session import EditingSession, Message
+from jaxl_designer.editing.session import EditingSession, Message
 
 
 @pytest.fixture
@@ -181,7 +181,7 @@ def test_the_session_needs_no_widgets() -> None:
 
         sys.meta_path.insert(0, Block())
         from jaxl_designer.core.examples import acme
-        from jaxl_designer.notebook.session import EditingSession
+        from jaxl_designer.editing.session import EditingSession
 
         session = EditingSession(acme())
         session.dial()

@@ -1,27 +1,18 @@
-"""The canvas: a React Flow node editor over an editing session, drawn in the browser.
-
-Selection, zoom, pan and search happen in the browser; every edit (connect by dragging, move,
-delete, undo) comes back as a message, goes through the session as one undoable step, and the
-canvas is sent the new view. Code and clicks share one `Flow`: after editing it in code, call
-`refresh()`.
+"""The canvas widget: the React Flow front end (js/) in a notebook, over a `CanvasEditor`.
 
 Example:
     >>> from jaxl_designer.core.examples import acme
     >>> canvas = Canvas(acme())
-    >>> canvas.view["nodes"][0]["id"], canvas.view["counts"]
-    ('main', {'error': 0, 'warning': 0})
-    >>> canvas.handle({"type": "connect", "source": "main", "key": "gave_up", "target": "sales"})
-    'main --gave_up--> sales'
-    >>> canvas.flow.edges("main")["gave_up"]
-    'sales'
-    >>> canvas.handle({"type": "undo"})
-    'undid: main --gave_up--> sales'
+    >>> canvas.view["nodes"][0]["id"], canvas.selected
+    ('main', '')
+    >>> canvas.handle({"type": "add", "kind": "hangup", "from": ["order", "gave_up"]})
+    'added hangup hangup_1'
+    >>> canvas.selected, canvas.message["text"]
+    ('hangup_1', 'added hangup hangup_1')
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +20,13 @@ import anywidget
 import traitlets
 
 from ..core.flow import Flow
-from ..core.simulator import Call
-from ..drawing.backend import RenderError
-from ..drawing.canvas import canvas_view
-from ..drawing.layout import DIRECTIONS, complete, layout, place_near
-from .forms import FORMS, NODE_ID, forms, read, shown
-from .session import EditingSession, Message, call_state
+from ..editing.canvas import CanvasEditor
+from ..editing.forms import forms
+from ..editing.session import EditingSession
 
 __all__ = ["BUNDLE", "Canvas"]
 
-#: The built front end (`js/`, bundled by `npm run build`).
+#: The built front end (`js/`, bundled into the package by `npm run build`).
 BUNDLE = Path(__file__).parent / "static" / "canvas.js"
 _UNBUILT = (
     "export default { render({ el }) {"
@@ -49,10 +37,13 @@ _UNBUILT = (
 class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
     """A flow on a canvas: drag to connect, move and delete cards, undo, zoom, find a node.
 
+    Code and clicks share one `Flow`; after editing it in code, call `refresh()`. Every request
+    the front end sends can be sent from Python too (`handle`), so every control is scriptable.
+
     Args:
         flow: The flow to edit, in place (a new empty one if None).
         session: An editing session to share (with other widgets); `flow` is then ignored.
-        direction: "TB" (calls flow down) or "LR" (across), for laying out and handles.
+        direction: "TB" (calls flow down) or "LR" (across).
         height: The canvas's height in pixels.
     """
 
@@ -72,30 +63,9 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
         height: int = 620,
     ) -> None:
         super().__init__(height=height, forms=forms())
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction {direction!r}: one of {', '.join(DIRECTIONS)}")
-        self.session = session if session is not None else EditingSession(flow)
-        self.direction = direction
+        self.editor = CanvasEditor(flow, session=session, direction=direction)
+        self.session = self.editor.session
         self._serial = 0
-        self._handlers: dict[str, Callable[[Mapping[str, Any]], Message]] = {
-            "connect": self._connect,
-            "disconnect": self._disconnect,
-            "move": self._move,
-            "delete": self._delete,
-            "undo": lambda _: self.session.undo(),
-            "redo": lambda _: self.session.redo(),
-            "tidy": lambda _: self.tidy(),
-            "direction": self._direction,
-            "open": self._open,
-            "add": self._add,
-            "apply": self._apply,
-            "rename": lambda r: self.session.rename(str(r["new"]), node=str(r["node"])),
-            "entry": lambda r: self.session.set_entry(str(r["node"])),
-            "dial": lambda _: self.session.dial(),
-            "press": lambda r: self.session.press(str(r["key"])),
-            "enter": lambda r: self.session.enter(str(r["digits"])),
-            "hangup": lambda _: self.session.hang_up(),
-        }
         self.session.listen(lambda _changes: self._show())
         self.observe(self._on_selected, "selected")
         self.on_msg(self._on_message)
@@ -103,157 +73,20 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
 
     @property
     def flow(self) -> Flow:
-        """The flow being edited (the session's)."""
+        """The flow being edited."""
         return self.session.flow
 
     def refresh(self) -> None:
         """Re-check and redraw the flow after it was edited in code."""
-        self.session.refresh()
+        self.editor.refresh()
         self._show()
 
-    def tidy(self) -> Message:
-        """Lay every card out again with `dot` (one undoable step)."""
-        try:
-            places = layout(self.flow, self.direction)
-        except RenderError as error:
-            return self.session.tell(str(error), error=True)
-
-        def change(flow: Flow) -> None:
-            flow.layout = {node: list(point) for node, point in places.items()}
-
-        return self.session.edit("tidied up the layout", change)
-
     def handle(self, request: Any) -> str:
-        """Carry out one request from the front end; returns the message it leaves.
+        """Carry out one request, as the front end sends it; returns the message it leaves."""
+        return self.editor.handle(request)
 
-        A request that is not one the canvas sends is refused with a one-line message.
-        """
-        kind = request.get("type") if isinstance(request, Mapping) else None
-        handler = self._handlers.get(str(kind))
-        if handler is None:
-            return self.session.tell(
-                f"the canvas sent an unknown request {kind!r}", error=True
-            ).text
-        try:
-            return handler(request).text
-        except (KeyError, TypeError, ValueError) as error:
-            return self.session.tell(f"{kind}: a malformed request ({error})", error=True).text
-
-    # -- requests ---------------------------------------------------------------------------
-    def _connect(self, request: Mapping[str, Any]) -> Message:
-        source, key, target = (str(request[name]) for name in ("source", "key", "target"))
-        return self.session.connect(key, target, node=source)
-
-    def _disconnect(self, request: Mapping[str, Any]) -> Message:
-        return self.session.connect(str(request["key"]), None, node=str(request["source"]))
-
-    def _move(self, request: Mapping[str, Any]) -> Message:
-        moved: dict[str, list[float]] = {
-            str(node): [round(float(x)), round(float(y))]
-            for node, (x, y) in dict(request["positions"]).items()
-        }
-        unknown = [node for node in moved if node not in self.flow]
-        if unknown:
-            raise ValueError(f"no node {unknown[0]!r}")
-
-        def change(flow: Flow) -> None:
-            flow.layout.update(moved)
-
-        names = ", ".join(sorted(moved))
-        return self.session.edit(f"moved {names}", change)
-
-    def _delete(self, request: Mapping[str, Any]) -> Message:
-        nodes = [str(node) for node in request.get("nodes") or ()]
-        edges = [(str(source), str(key)) for source, key in request.get("edges") or ()]
-
-        def change(flow: Flow) -> None:
-            for source, key in edges:
-                if source in flow and key in flow.edges(source):
-                    flow.disconnect(source, key)
-            for node in nodes:
-                flow.remove(node)
-                flow.layout.pop(node, None)
-
-        said = [*nodes, *(f"{source} --{key}-->" for source, key in edges)]
-        return self.session.edit(f"deleted {', '.join(said) or 'nothing'}", change)
-
-    def _add(self, request: Mapping[str, Any]) -> Message:
-        """A new node of a kind, next to `near` (or the exit it is added from), connected."""
-        kind = str(request["kind"])
-        start = request.get("from")
-        source, key = (str(start[0]), str(start[1])) if start else (None, None)
-        near = str(request.get("near") or source or "") or None
-        node = str(request.get("node") or "") or self._fresh(kind)
-        if not re.fullmatch(NODE_ID, node):
-            raise ValueError(f"{node!r} is not a node id (letters, digits, _ - .)")
-        if node in self.flow:
-            raise ValueError(f"a node {node!r} already exists")
-        spot = place_near(self.flow.layout, near, self.direction)
-
-        def change(flow: Flow) -> None:
-            flow.add(node, kind)
-            flow.layout[node] = [*spot]
-            if source is not None and key is not None:
-                flow.connect(source, key, node)
-
-        return self.session.edit(f"added {kind} {node}", change, select=node)
-
-    def _fresh(self, kind: str) -> str:
-        number = 1
-        while f"{kind}_{number}" in self.flow:
-            number += 1
-        return f"{kind}_{number}"
-
-    def _apply(self, request: Mapping[str, Any]) -> Message:
-        """One field of one node, from its typed text: one undoable step per field edit."""
-        node, name = str(request["node"]), str(request["field"])
-        kind = self.flow.kind(node)
-        try:
-            value = read(kind, name, str(request["value"]))
-        except ValueError as error:  # a typing mistake, said as it is; the text stays typed
-            return self.session.tell(str(error), error=True)
-        label = next(field.label for field in FORMS[kind] if field.name == name)
-        return self.session.edit(
-            f"{node}: {label.lower()}", lambda flow: flow.update(node, **{name: value})
-        )
-
-    def _direction(self, request: Mapping[str, Any]) -> Message:
-        direction = str(request["value"])
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction {direction!r}: one of {', '.join(DIRECTIONS)}")
-        self.direction = direction
-        return self.tidy()
-
-    def _open(self, request: Mapping[str, Any]) -> Message:
-        self.session.select(str(request["node"]))
-        return self.session.message
-
-    # -- showing ----------------------------------------------------------------------------
     def _show(self) -> None:
-        flow = self.flow
-        placed = complete(flow, self.direction)
-        # Cards placed for the first time keep their place: it is saved with the flow.
-        flow.layout.update(
-            {node: [*point] for node, point in placed.items() if node not in flow.layout}
-        )
-        call = self.session.call
-        path = call.path if call is not None else []
-        current = path[-1] if call is not None and not call.ended and path else None
-        view = canvas_view(
-            flow,
-            positions={node: flow.layout[node] for node in flow.nodes},
-            problems=self.session.problems,
-            path=path,
-            path_edges=call.edges if call is not None else [],
-            current=current,
-            direction=self.direction,
-            undo=self.session.undo_label,
-            redo=self.session.redo_label,
-        )
-        for card in view["nodes"]:
-            card["fields"] = shown(card["kind"], flow.graph.nodes[card["id"]])
-        view["call"] = _call_view(call)
-        self.view = view  # a new dict: traitlets sends it to the front end
+        self.view = self.editor.view()
         self.selected = self.session.selected
         message = self.session.message
         self._serial += 1  # tells the front end a message is new, even the same text again
@@ -268,17 +101,3 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
 
     def __repr__(self) -> str:
         return f"<Canvas of {self.flow!r}, selected {self.selected or None!r}>"
-
-
-def _call_view(call: Call | None) -> dict[str, Any]:
-    """The simulated call for the phone panel: status, transcript, what the flow waits for."""
-    if call is None:
-        return {"status": "No call.", "transcript": [], "waiting_at": None, "expects": None}
-    waiting = not call.ended and bool(call.path)
-    expects = call.response.get("num_characters") if waiting and call.steps else None
-    return {
-        "status": call_state(call).capitalize() + ".",
-        "transcript": [list(line) for line in call.transcript],
-        "waiting_at": call.path[-1] if waiting else None,
-        "expects": expects,
-    }

@@ -26,11 +26,11 @@ from ..core.flow import KINDS, Flow
 from ..core.simulator import Call
 from ..core.validation import Problem
 from ..drawing.render import RenderError, RenderOptions, render_svg, svg_ids
+from ..editing.session import Change, EditingSession, Message, one_line
 from .controls import NONE, button, css_name, text
 from .graphview import GraphView, Target
 from .inspector import Inspector
 from .phone import Phone
-from .session import Change, EditingSession, Message, one_line
 
 __all__ = ["NONE", "Designer", "css_name"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..core.flow import FIELDS, TARGETS, Flow, edge_order
+from ..editing.session import Change, EditingSession, one_line
 from .controls import NONE, button, css_name, number, parse_json
-from .session import Change, EditingSession, one_line
 
 __all__ = ["Inspector"]
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 
 from ..core.simulator import Call
+from ..editing.session import Change, EditingSession, call_state
 from .controls import NONE, button, css_name, text
-from .session import Change, EditingSession, call_state
 from .speech import SpeechUnavailable, speak
 
 __all__ = ["Phone"]

@@ -1,0 +1,1 @@
+"""Editing without widgets: the session (undo, the simulated call, files), forms, the canvas."""

@@ -79,9 +79,10 @@ RULES = {
         "core drawing exporter editing notebook",
         "ipywidgets anywidget traitlets IPython",
     ),
+    "web": _rule("the designer's own web page: the editing layer over HTTP", "core editing web"),
     "cli": _rule(
         "the command line: every layer but the notebook",
-        "core drawing exporter interop webhook editing cli",
+        "core drawing exporter interop webhook editing web cli",
     ),
 }
 #: The only modules at the top of the package: the public API, `python -m`, the version.

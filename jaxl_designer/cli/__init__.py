@@ -12,7 +12,18 @@ from ..core.errors import JaxlDesignerError
 __all__ = ["CommandError", "main"]
 
 #: Verb modules, each with `register(subparsers)` that sets `run=function(args) -> exit code`.
-VERBS = ["validate", "diff", "interop", "call", "test", "export", "serve", "explore", "render"]
+VERBS = [
+    "validate",
+    "diff",
+    "interop",
+    "call",
+    "test",
+    "export",
+    "serve",
+    "explore",
+    "render",
+    "design",
+]
 
 
 class CommandError(JaxlDesignerError):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from ..core.flow import Flow
@@ -32,7 +33,12 @@ from ..drawing.layout import DIRECTIONS, complete, layout, place_near
 from .forms import FORMS, NODE_ID, read, shown
 from .session import EditingSession, Message, call_state
 
-__all__ = ["CanvasEditor"]
+__all__ = ["BUNDLE", "PAGE_BUNDLE", "CanvasEditor"]
+
+#: The canvas front end, built from js/ by `npm run build` into the package.
+BUNDLE = Path(__file__).resolve().parent.parent / "static" / "canvas.js"
+#: The same front end as a web page of its own (js/src/page.js), for `jaxl-designer design`.
+PAGE_BUNDLE = BUNDLE.with_name("page.js")
 
 
 class CanvasEditor:

@@ -13,21 +13,18 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
 from ..core.flow import Flow
-from ..editing.canvas import CanvasEditor
+from ..editing.canvas import BUNDLE, CanvasEditor
 from ..editing.forms import forms
 from ..editing.session import EditingSession
 
 __all__ = ["BUNDLE", "Canvas"]
 
-#: The built front end (`js/`, bundled into the package by `npm run build`).
-BUNDLE = Path(__file__).parent / "static" / "canvas.js"
 _UNBUILT = (
     "export default { render({ el }) {"
     " el.textContent = 'The canvas is not built: run scripts/setup.'; } }"

@@ -20,12 +20,14 @@ from ..core.flow import Flow
 from .backend import run_dot
 from .dot import LARGE_GRAPH, LARGE_LAYOUT
 
-__all__ = ["CARD", "DIRECTIONS", "GAP", "complete", "layout", "place_near"]
+__all__ = ["CARD", "DIRECTIONS", "GAP", "GAP_LR", "complete", "layout", "place_near"]
 
 #: Every card's width and height on the canvas, in pixels.
 CARD = (240, 96)
-#: The space between cards side by side and between ranks, in pixels.
+#: The space between cards side by side and between ranks, in pixels: top to bottom, and left
+#: to right (where edge labels run across the gap, so it is wider).
 GAP = (40, 70)
+GAP_LR = (40, 170)
 #: The directions a flow can be laid out in: top to bottom, left to right.
 DIRECTIONS = ("TB", "LR")
 _POINTS = 72.0  # dot measures in inches of 72 points; the canvas in CSS pixels, taken as points
@@ -35,7 +37,7 @@ def _layout_dot(flow: Flow, direction: str) -> tuple[str, list[str]]:
     nodes = flow.nodes
     index = {node: i for i, node in enumerate(nodes)}
     width, height = (CARD[0] / _POINTS, CARD[1] / _POINTS)
-    gap_across, gap_down = GAP if direction == "TB" else GAP[::-1]
+    gap_across, gap_down = GAP if direction == "TB" else GAP_LR
     graph = {
         "rankdir": direction,
         "nodesep": f"{gap_across / _POINTS:.3f}",
@@ -107,8 +109,8 @@ def place_near(
         >>> place_near({"main": [0, 0], "a": [0, 166]}, "main")
         [280, 166]
     """
-    step_down = CARD[1] + GAP[1] if direction == "TB" else CARD[0] + GAP[1]
-    step_across = CARD[0] + GAP[0] if direction == "TB" else CARD[1] + GAP[0]
+    step_down = CARD[1] + GAP[1] if direction == "TB" else CARD[0] + GAP_LR[1]
+    step_across = CARD[0] + GAP[0] if direction == "TB" else CARD[1] + GAP_LR[0]
     down, across = (1, 0) if direction == "TB" else (0, 1)
     if near is not None and near in positions:
         base = [round(v) for v in positions[near]]

@@ -1,0 +1,687 @@
+// The jaxl-designer canvas: an anywidget module that draws Python's `view` with React Flow.
+//
+// Python owns the flow: every edit here is a message (connect, move, delete, ...) and Python
+// answers with a new `view`. Only selection, dragging and the viewport live in the browser.
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { createRoot } from "react-dom/client";
+import {
+  Background,
+  BackgroundVariant,
+  BaseEdge,
+  ConnectionLineType,
+  Controls,
+  EdgeLabelRenderer,
+  Handle,
+  MiniMap,
+  Position,
+  ReactFlow,
+  ReactFlowProvider,
+  applyEdgeChanges,
+  applyNodeChanges,
+  getSmoothStepPath,
+  useConnection,
+  useNodesInitialized,
+  useReactFlow,
+  useStore,
+} from "@xyflow/react";
+import flowCss from "@xyflow/react/dist/style.css";
+import canvasCss from "./canvas.css";
+import {
+  DEFAULT_HEIGHT,
+  DROP_HANDLE,
+  EMPTY_HINT,
+  MISSING_COLOUR,
+  READABLE_ZOOM,
+  TARGET_HANDLE,
+  cardCentre,
+  cardSize,
+  connectMessage,
+  countProblems,
+  deleteMessage,
+  historyTitle,
+  isEmpty,
+  kindColour,
+  moveMessage,
+  nextInCycle,
+  openingFocus,
+  pathPoints,
+  placeLabels,
+  pointAlong,
+  problemNodes,
+  problemSummary,
+  searchNodes,
+  shortcut,
+  summaryTitle,
+  toFlowEdges,
+  toFlowNodes,
+  viewPositions,
+} from "./view.js";
+
+const FIT = { padding: 0.12, maxZoom: 1 };
+const CORNER = 8;
+const EMPTY_VIEW = { nodes: [], missing: [], card: [240, 96], direction: "TB" };
+
+/** A synced trait as React state. */
+function useTrait(model, name, fallback) {
+  const [value, setValue] = useState(() => model.get(name) ?? fallback);
+  useEffect(() => {
+    const update = () => setValue(model.get(name) ?? fallback);
+    model.on(`change:${name}`, update);
+    update();
+    return () => model.off(`change:${name}`, update);
+  }, [model, name, fallback]);
+  return value;
+}
+
+function isTextField(element) {
+  if (!element || !element.tagName) return false;
+  const tag = element.tagName.toLowerCase();
+  return tag === "input" || tag === "textarea" || tag === "select" || element.isContentEditable;
+}
+
+const CardNode = memo(function CardNode({ id, data }) {
+  // Where the handles are comes with the node (`node.handles`, from view.js), so React Flow needs
+  // no re-measuring when exits or the direction change.
+  const lr = data.direction === "LR";
+  const dropping = useConnection((c) => c.inProgress && c.fromNode?.id !== id);
+  const inSide = lr ? Position.Left : Position.Top;
+  const outSide = lr ? Position.Right : Position.Bottom;
+  const accent = data.kind === "missing" ? MISSING_COLOUR : kindColour(data.kind);
+  return (
+    <>
+      <div className="jd-card-body" style={{ "--jd-accent": accent }} title={data.prompt || undefined}>
+        <div className="jd-stripe" />
+        <div className="jd-head">
+          <span className="jd-id">{data.id}</span>
+          {data.kind === "missing" ? null : <span className="jd-kind">{data.kind}</span>}
+          {data.severity ? (
+            <span className={`jd-badge jd-badge-${data.severity}`} title={data.problemTitle}>
+              !
+            </span>
+          ) : null}
+        </div>
+        {data.kind === "missing" ? (
+          <div className="jd-lines jd-missing-text">not in the flow</div>
+        ) : (
+          <div className="jd-lines">
+            {data.lines.map((line, index) => (
+              <div className="jd-line" key={index}>
+                {line}
+              </div>
+            ))}
+          </div>
+        )}
+      </div>
+      {data.entry ? <div className="jd-start">▶ start</div> : null}
+      <Handle type="target" id={TARGET_HANDLE} position={inSide} isConnectableStart={false} className="jd-in" />
+      {dropping ? (
+        <Handle type="target" id={DROP_HANDLE} position={inSide} isConnectableStart={false} className="jd-drop" />
+      ) : null}
+      {data.handles.map((handle) => (
+        <Handle
+          key={handle.id}
+          type="source"
+          id={handle.id}
+          position={outSide}
+          isConnectableEnd={false}
+          title={handle.title}
+          style={lr ? { top: `${handle.offset}%` } : { left: `${handle.offset}%` }}
+          className={[
+            "jd-out",
+            data.dense ? "jd-dense" : "",
+            handle.connected ? "jd-connected" : "",
+            handle.fallback ? "jd-fallback-exit" : "",
+            handle.add ? "jd-add" : "",
+          ].join(" ")}
+        >
+          {handle.add ? "+" : <span className="jd-key">{handle.text}</span>}
+        </Handle>
+      ))}
+    </>
+  );
+});
+
+const NODE_TYPES = { card: CardNode, missing: CardNode };
+
+/** An exit's edge: a rounded step line, its label at the spot `placeLabels` chose for it. */
+const ExitEdge = memo(function ExitEdge(props) {
+  const { id, label, data, markerEnd, selected } = props;
+  const [path] = getSmoothStepPath({ ...props, borderRadius: CORNER });
+  const at = pointAlong(pathPoints(path), data.labelAt);
+  const classes = [
+    "jd-edge-label",
+    data.fallback ? "jd-fallback" : "",
+    data.onPath ? "jd-on-path" : "",
+    selected ? "jd-selected" : "",
+  ].join(" ");
+  return (
+    <>
+      <BaseEdge id={id} path={path} markerEnd={markerEnd} interactionWidth={16} />
+      {label ? (
+        <EdgeLabelRenderer>
+          <div className={classes} style={{ transform: `translate(-50%, -50%) translate(${at.x}px, ${at.y}px)` }}>
+            {label}
+          </div>
+        </EdgeLabelRenderer>
+      ) : null}
+    </>
+  );
+});
+
+const EDGE_TYPES = { exit: ExitEdge };
+
+/** Arrow heads for the three kinds of edge, coloured by the theme (see canvas.css). */
+function Markers({ prefix }) {
+  const arrow = (name) => (
+    <marker
+      id={`${prefix}-${name}`}
+      className={`jd-marker jd-marker-${name}`}
+      viewBox="0 0 10 10"
+      refX="9"
+      refY="5"
+      markerWidth="12"
+      markerHeight="12"
+      markerUnits="userSpaceOnUse"
+      orient="auto-start-reverse"
+    >
+      <path d="M0,0 L10,5 L0,10 z" />
+    </marker>
+  );
+  return (
+    <svg className="jd-markers" aria-hidden="true">
+      <defs>
+        {arrow("plain")}
+        {arrow("fallback")}
+        {arrow("path")}
+      </defs>
+    </svg>
+  );
+}
+
+function Search({ view, onPick }) {
+  const [query, setQuery] = useState("");
+  const [open, setOpen] = useState(false);
+  const [active, setActive] = useState(0);
+  const matches = useMemo(() => searchNodes(view, query, 8), [view, query]);
+  const pick = (match) => {
+    if (!match) return;
+    onPick(match.id);
+    setOpen(false);
+  };
+  const onKeyDown = (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      pick(matches[Math.min(active, matches.length - 1)]);
+    } else if (event.key === "ArrowDown") {
+      event.preventDefault();
+      setOpen(true);
+      setActive((a) => Math.min(a + 1, matches.length - 1));
+    } else if (event.key === "ArrowUp") {
+      event.preventDefault();
+      setActive((a) => Math.max(a - 1, 0));
+    } else if (event.key === "Escape") {
+      setOpen(false);
+    }
+  };
+  return (
+    <div className="jd-search">
+      <input
+        type="search"
+        placeholder="Find a node…"
+        aria-label="Find a node by id or prompt text"
+        value={query}
+        onChange={(event) => {
+          setQuery(event.target.value);
+          setActive(0);
+          setOpen(true);
+        }}
+        onFocus={() => setOpen(true)}
+        onBlur={() => setOpen(false)}
+        onKeyDown={onKeyDown}
+      />
+      {open && query.trim() ? (
+        <ul className="jd-matches" role="listbox">
+          {matches.length ? (
+            matches.map((match, index) => (
+              <li
+                key={match.id}
+                role="option"
+                aria-selected={index === active}
+                className={index === active ? "jd-active" : ""}
+                onMouseDown={(event) => {
+                  event.preventDefault();
+                  pick(match);
+                }}
+                onMouseEnter={() => setActive(index)}
+              >
+                <span className="jd-match-id">{match.id}</span>
+                <span className="jd-match-kind" style={{ color: kindColour(match.kind) }}>
+                  {match.kind}
+                </span>
+                {match.text ? <span className="jd-match-text">{match.text}</span> : null}
+              </li>
+            ))
+          ) : (
+            <li className="jd-no-match">No node matches</li>
+          )}
+        </ul>
+      ) : null}
+    </div>
+  );
+}
+
+function Toolbar({ view, send, onPick, onFit, onShowCall, onProblems }) {
+  const counts = countProblems(view);
+  const summary = problemSummary(counts);
+  const direction = view.direction === "LR" ? "LR" : "TB";
+  const current = view.path && view.path.current;
+  return (
+    <div className="jd-toolbar">
+      <Search view={view} onPick={onPick} />
+      <button type="button" onClick={onFit} title="Fit the whole flow in view">
+        Fit
+      </button>
+      <button type="button" onClick={() => send({ type: "tidy" })} title="Lay the cards out again">
+        Tidy up
+      </button>
+      <div className="jd-toggle" role="group" aria-label="Layout direction">
+        {["TB", "LR"].map((value) => (
+          <button
+            type="button"
+            key={value}
+            aria-pressed={direction === value}
+            className={direction === value ? "jd-on" : ""}
+            title={value === "TB" ? "Top to bottom" : "Left to right"}
+            onClick={() => direction !== value && send({ type: "direction", value })}
+          >
+            {value}
+          </button>
+        ))}
+      </div>
+      <button
+        type="button"
+        disabled={view.undo === null}
+        title={historyTitle("Undo", view.undo) + " (Ctrl+Z)"}
+        onClick={() => send({ type: "undo" })}
+      >
+        Undo
+      </button>
+      <button
+        type="button"
+        disabled={view.redo === null}
+        title={historyTitle("Redo", view.redo) + " (Ctrl+Shift+Z)"}
+        onClick={() => send({ type: "redo" })}
+      >
+        Redo
+      </button>
+      <button
+        type="button"
+        disabled={!current}
+        title={current ? `Centre on ${current}, where the call is` : "No call in progress"}
+        onClick={onShowCall}
+      >
+        Show call
+      </button>
+      <span className="jd-spacer" />
+      <button
+        type="button"
+        className={`jd-summary jd-summary-${summary.level}`}
+        title={summaryTitle(view) || undefined}
+        onClick={onProblems}
+      >
+        {summary.level === "ok" ? "✓ " : "! "}
+        {summary.text}
+      </button>
+    </div>
+  );
+}
+
+function Editor({ model, prefix }) {
+  const view = useTrait(model, "view", EMPTY_VIEW) || EMPTY_VIEW;
+  const message = useTrait(model, "message", null);
+  const height = useTrait(model, "height", DEFAULT_HEIGHT) || DEFAULT_HEIGHT;
+  const flow = useReactFlow();
+  const markers = useMemo(
+    () => ({ plain: `${prefix}-plain`, fallback: `${prefix}-fallback`, path: `${prefix}-path` }),
+    [prefix],
+  );
+  const [nodes, setNodes] = useState(() => {
+    const selected = model.get("selected");
+    return toFlowNodes(view, { selected: new Set(selected ? [selected] : []) });
+  });
+  const labels = useMemo(() => placeLabels(view, getSmoothStepPath), [view]);
+  const [edges, setEdges] = useState(() => toFlowEdges(view, { markers, labels }));
+  // The latest view and canvas state, for callbacks that keep their identity across renders.
+  const latest = useRef({ view, nodes, edges });
+  useLayoutEffect(() => {
+    latest.current = { view, nodes, edges };
+  });
+  // What the `selected` trait was last set to, by us or by Python: a change to anything else
+  // comes from Python and moves the canvas.
+  const lastSelected = useRef(model.get("selected") || "");
+  // A node Python selected that the canvas has not drawn yet (it comes with the next view).
+  const pending = useRef(null);
+  const cycle = useRef("");
+  const box = useRef(null);
+
+  const send = useCallback((content) => model.send(content), [model]);
+
+  const writeSelected = useCallback(
+    (id) => {
+      lastSelected.current = id;
+      if ((model.get("selected") || "") === id) return;
+      model.set("selected", id);
+      model.save_changes();
+    },
+    [model],
+  );
+
+  const selectOnly = useCallback((id) => {
+    setNodes((ns) =>
+      ns.map((n) => (n.selected === (n.id === id) ? n : { ...n, selected: n.id === id })),
+    );
+    setEdges((es) => es.map((e) => (e.selected ? { ...e, selected: false } : e)));
+  }, []);
+
+  const centreOn = useCallback(
+    (id) => {
+      const node = latest.current.nodes.find((n) => n.id === id);
+      if (!node) return false;
+      const { x, y } = cardCentre(node.position, cardSize(latest.current.view));
+      flow.setCenter(x, y, { zoom: Math.max(flow.getZoom(), READABLE_ZOOM), duration: 300 });
+      return true;
+    },
+    [flow, latest],
+  );
+
+  /** Select a node, centre on it and tell Python: what search and the problem summary do. */
+  const goTo = useCallback(
+    (id) => {
+      selectOnly(id);
+      centreOn(id);
+      writeSelected(id);
+    },
+    [selectOnly, centreOn, writeSelected],
+  );
+
+  // A new view replaces the cards and edges; selection stays, the viewport is left alone.
+  useEffect(() => {
+    setNodes((previous) => {
+      const selected = new Set(previous.filter((n) => n.selected).map((n) => n.id));
+      if (pending.current) selected.add(pending.current);
+      return toFlowNodes(view, { selected });
+    });
+    setEdges((previous) => {
+      const selected = new Set(previous.filter((e) => e.selected).map((e) => e.id));
+      return toFlowEdges(view, { selected, markers, labels });
+    });
+  }, [view, markers, labels]);
+
+  // Python chose a node: select it and bring it into view.
+  useEffect(() => {
+    const onSelected = () => {
+      const id = model.get("selected") || "";
+      if (id === lastSelected.current) return;
+      lastSelected.current = id;
+      selectOnly(id);
+      if (id && !centreOn(id)) pending.current = id;
+    };
+    model.on("change:selected", onSelected);
+    return () => model.off("change:selected", onSelected);
+  }, [model, selectOnly, centreOn]);
+
+  useEffect(() => {
+    if (pending.current && centreOn(pending.current)) pending.current = null;
+  }, [nodes, centreOn]);
+
+  // Fit once, when there is something to fit and the canvas is on screen (not while hidden).
+  const measured = useNodesInitialized();
+  const pane = useStore((s) => (s.width > 0 && s.height > 0 ? `${s.width}x${s.height}` : ""));
+  const fitted = useRef(false);
+  useEffect(() => {
+    if (fitted.current || !measured || !pane || !nodes.length) return;
+    fitted.current = true;
+    const [width, height] = pane.split("x").map(Number);
+    const focus = openingFocus(latest.current.view, width, height, FIT.padding);
+    flow.fitView(focus ? { ...FIT, nodes: focus.map((id) => ({ id })) } : FIT);
+  }, [measured, pane, nodes.length, flow]);
+
+  const onNodesChange = useCallback(
+    (changes) => setNodes((ns) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), ns)),
+    [],
+  );
+  const onEdgesChange = useCallback(
+    (changes) => setEdges((es) => applyEdgeChanges(changes.filter((c) => c.type !== "remove"), es)),
+    [],
+  );
+
+  const nodeIdFor = (node) => (node && node.type === "card" ? node.id : "");
+
+  const onNodeClick = useCallback(
+    (event, node) => {
+      const toggledOff = (event.ctrlKey || event.metaKey || event.shiftKey) && node.selected;
+      if (!toggledOff) return writeSelected(nodeIdFor(node));
+      const others = latest.current.nodes.filter((n) => n.selected && n.id !== node.id);
+      writeSelected(nodeIdFor(others[0]));
+    },
+    [writeSelected, latest],
+  );
+  const onNodeDragStart = useCallback(
+    (event, node, dragged) => {
+      if (dragged.length === 1) writeSelected(nodeIdFor(node));
+    },
+    [writeSelected],
+  );
+  const onNodeDragStop = useCallback(
+    (event, node, dragged) => {
+      const content = moveMessage(dragged.length ? dragged : [node], viewPositions(latest.current.view));
+      if (content) send(content);
+    },
+    [send, latest],
+  );
+  const onSelectionEnd = useCallback(() => {
+    const chosen = flow.getNodes().filter((n) => n.selected && n.type === "card");
+    writeSelected(chosen.length === 1 ? chosen[0].id : "");
+  }, [flow, writeSelected]);
+  const clearSelected = useCallback(() => writeSelected(""), [writeSelected]);
+
+  const isValidConnection = useCallback(
+    (connection) => connectMessage(latest.current.view, connection) !== null,
+    [latest],
+  );
+  const onConnect = useCallback(
+    (connection) => {
+      const content = connectMessage(latest.current.view, connection);
+      if (content) send(content);
+    },
+    [send, latest],
+  );
+
+  const onKeyDown = useCallback(
+    (event) => {
+      const action = shortcut({
+        key: event.key,
+        ctrlKey: event.ctrlKey,
+        metaKey: event.metaKey,
+        shiftKey: event.shiftKey,
+        altKey: event.altKey,
+        inText: isTextField(event.target),
+      });
+      if (!action) return;
+      const { view: v, nodes: ns, edges: es } = latest.current;
+      if (action === "undo" || action === "redo") {
+        if (v[action] !== null) send({ type: action });
+      } else if (action === "delete") {
+        const content = deleteMessage({
+          nodes: ns.filter((n) => n.selected),
+          edges: es.filter((e) => e.selected),
+          allEdges: es,
+        });
+        if (content) send(content);
+      } else if (action === "open") {
+        const chosen = ns.filter((n) => n.selected && n.type === "card");
+        const node = chosen.find((n) => n.id === lastSelected.current) || chosen[0];
+        if (!node) return;
+        send({ type: "open", node: node.id });
+      }
+      event.preventDefault();
+      event.stopPropagation();
+    },
+    [send, latest],
+  );
+
+  // Keys reach the canvas only while focus is inside it: clicking the canvas focuses it, and
+  // when Python's answer redraws (or removes) the focused card or edge, focus stays with the
+  // canvas rather than falling to the page, so the next Ctrl+Z or Delete still lands here.
+  const onPointerDownCapture = useCallback((event) => {
+    if (!isTextField(event.target) && box.current && !box.current.contains(document.activeElement)) {
+      box.current.focus({ preventScroll: true });
+    }
+  }, []);
+  const focusInside = useRef(false);
+  const keepFocus = useCallback(() => {
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (lost && box.current && box.current.isConnected) box.current.focus({ preventScroll: true });
+  }, []);
+  const onFocus = useCallback(() => {
+    focusInside.current = true;
+  }, []);
+  const onBlur = useCallback(
+    (event) => {
+      if (box.current && box.current.contains(event.relatedTarget)) return;
+      if (event.relatedTarget) {
+        focusInside.current = false;
+        return;
+      }
+      // Focus went nowhere: the user clicked off the canvas, or what had focus was removed.
+      const left = event.target;
+      requestAnimationFrame(() => {
+        if (left.isConnected) focusInside.current = false;
+        else keepFocus();
+      });
+    },
+    [keepFocus],
+  );
+  // React sends no blur for an element it removes itself: check after every redraw (a frame
+  // later, once React Flow has drawn the new cards too).
+  useEffect(() => {
+    if (!focusInside.current) return undefined;
+    const frame = requestAnimationFrame(keepFocus);
+    return () => cancelAnimationFrame(frame);
+  }, [nodes, edges, keepFocus]);
+
+  const onFit = useCallback(() => flow.fitView({ ...FIT, duration: 300 }), [flow]);
+  const onShowCall = useCallback(() => {
+    const current = latest.current.view.path && latest.current.view.path.current;
+    if (current) centreOn(current);
+  }, [centreOn, latest]);
+  const onProblems = useCallback(() => {
+    const next = nextInCycle(problemNodes(latest.current.view), cycle.current);
+    if (!next) return;
+    cycle.current = next;
+    goTo(next);
+  }, [goTo, latest]);
+
+  const minimapColour = useCallback(
+    (node) => (node.type === "missing" ? MISSING_COLOUR : kindColour(node.data.kind)),
+    [],
+  );
+
+  return (
+    <div
+      className={`jd-canvas jd-dir-${view.direction === "LR" ? "LR" : "TB"}`}
+      ref={box}
+      tabIndex={-1}
+      data-lm-suppress-shortcuts="true"
+      onKeyDown={onKeyDown}
+      onPointerDownCapture={onPointerDownCapture}
+      onFocus={onFocus}
+      onBlur={onBlur}
+    >
+      <Toolbar
+        view={view}
+        send={send}
+        onPick={goTo}
+        onFit={onFit}
+        onShowCall={onShowCall}
+        onProblems={onProblems}
+      />
+      <div className={`jd-message${message && message.error ? " jd-error" : ""}`} role="status">
+        {message && message.text ? <span key={message.serial}>{message.text}</span> : null}
+      </div>
+      <div className="jd-flow" style={{ height: `${height}px` }}>
+        <Markers prefix={prefix} />
+        <ReactFlow
+          id={prefix}
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={NODE_TYPES}
+          edgeTypes={EDGE_TYPES}
+          onNodesChange={onNodesChange}
+          onEdgesChange={onEdgesChange}
+          onNodeClick={onNodeClick}
+          onNodeDragStart={onNodeDragStart}
+          onNodeDragStop={onNodeDragStop}
+          onSelectionEnd={onSelectionEnd}
+          onEdgeClick={clearSelected}
+          onPaneClick={clearSelected}
+          onConnect={onConnect}
+          isValidConnection={isValidConnection}
+          connectOnClick={false}
+          connectionLineType={ConnectionLineType.SmoothStep}
+          deleteKeyCode={null}
+          disableKeyboardA11y
+          panOnDrag
+          zoomOnScroll
+          minZoom={0.05}
+          maxZoom={2.5}
+          elevateEdgesOnSelect
+          onlyRenderVisibleElements={nodes.length > 400}
+          attributionPosition="top-right"
+        >
+          <Background variant={BackgroundVariant.Dots} gap={20} size={1.2} />
+          <MiniMap
+            nodeColor={minimapColour}
+            nodeStrokeWidth={0}
+            nodeBorderRadius={6}
+            pannable
+            zoomable
+            ariaLabel="Overview of the flow"
+          />
+          <Controls showInteractive={false} fitViewOptions={FIT} />
+        </ReactFlow>
+        {isEmpty(view) ? <div className="jd-empty">{EMPTY_HINT}</div> : null}
+      </div>
+    </div>
+  );
+}
+
+function App({ model, prefix }) {
+  return (
+    <ReactFlowProvider>
+      <Editor model={model} prefix={prefix} />
+    </ReactFlowProvider>
+  );
+}
+
+let instances = 0;
+
+export default {
+  render({ model, el }) {
+    // createRoot replaces its container's children: the style sits beside the mount point.
+    const style = document.createElement("style");
+    style.textContent = `${flowCss}\n${canvasCss}`;
+    const mount = document.createElement("div");
+    mount.className = "jd-root";
+    el.append(style, mount);
+    instances += 1;
+    const prefix = `jd-canvas-${instances}-${Math.random().toString(36).slice(2, 8)}`;
+    const root = createRoot(mount);
+    root.render(<App model={model} prefix={prefix} />);
+    return () => {
+      root.unmount();
+      style.remove();
+      mount.remove();
+    };
+  },
+};

@@ -13,12 +13,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import anywidget
 import traitlets
 
 from ..core.flow import Flow
+from ..drawing.render import RenderError, render_svg
 from ..editing.canvas import BUNDLE, CanvasEditor
 from ..editing.forms import forms
 from ..editing.session import EditingSession
@@ -95,6 +97,21 @@ class Canvas(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         self.handle(content)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The live canvas, and a static drawing beside it for where no widget can run.
+
+        A notebook saved with a canvas then still shows the flow on a code host, and nbval
+        has a picture to compare.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        # Without dot the live canvas still shows; only the static copy is missing.
+        with contextlib.suppress(RenderError):
+            data = {**data, "image/svg+xml": render_svg(self.flow)}
+        return data, metadata
 
     def __repr__(self) -> str:
         return f"<Canvas of {self.flow!r}, selected {self.selected or None!r}>"

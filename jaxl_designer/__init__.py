@@ -16,6 +16,7 @@ from .core.validation import Problem, validate
 from .exporter.export import export
 
 __all__ = [
+    "Canvas",
     "Designer",
     "Flow",
     "FlowFileError",
@@ -37,6 +38,7 @@ __all__ = [
 # Layers above the core load on first use, so `import jaxl_designer` never pulls in widgets.
 # (`export` is imported above instead: its submodule would otherwise shadow the function.)
 _LAZY = {
+    "Canvas": "jaxl_designer.notebook.canvas",
     "Designer": "jaxl_designer.notebook.designer",
     "explore": "jaxl_designer.core.explorer",
     "render_svg": "jaxl_designer.drawing.render",

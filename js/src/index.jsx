@@ -1,7 +1,9 @@
-// The jaxl-designer canvas: an anywidget module that draws Python's `view` with React Flow.
+// The jaxl-designer canvas: an anywidget module that draws Python's `view` with React Flow,
+// with the inspector and the test phone in a panel beside it.
 //
-// Python owns the flow: every edit here is a message (connect, move, delete, ...) and Python
-// answers with a new `view`. Only selection, dragging and the viewport live in the browser.
+// Python owns the flow: every edit here is a message (connect, move, delete, apply, ...) and
+// Python answers with a new `view`. Only selection, dragging, typing and the viewport live in
+// the browser.
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { createRoot } from "react-dom/client";
 import {
@@ -26,6 +28,12 @@ import {
 } from "@xyflow/react";
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
+import panelCss from "./panel.css";
+import { isTextField, useTrait } from "./hooks.js";
+import { Drafts } from "./inspector.js";
+import { Inspector } from "./inspector-panel.jsx";
+import { Phone } from "./phone-panel.jsx";
+import { inCall } from "./phone.js";
 import {
   DEFAULT_HEIGHT,
   DROP_HANDLE,
@@ -36,11 +44,13 @@ import {
   cardCentre,
   cardSize,
   connectMessage,
+  exitOf,
   countProblems,
   deleteMessage,
   historyTitle,
   isEmpty,
   kindColour,
+  kindMenuPlace,
   moveMessage,
   nextInCycle,
   openingFocus,
@@ -60,24 +70,6 @@ import {
 const FIT = { padding: 0.12, maxZoom: 1 };
 const CORNER = 8;
 const EMPTY_VIEW = { nodes: [], missing: [], card: [240, 96], direction: "TB" };
-
-/** A synced trait as React state. */
-function useTrait(model, name, fallback) {
-  const [value, setValue] = useState(() => model.get(name) ?? fallback);
-  useEffect(() => {
-    const update = () => setValue(model.get(name) ?? fallback);
-    model.on(`change:${name}`, update);
-    update();
-    return () => model.off(`change:${name}`, update);
-  }, [model, name, fallback]);
-  return value;
-}
-
-function isTextField(element) {
-  if (!element || !element.tagName) return false;
-  const tag = element.tagName.toLowerCase();
-  return tag === "input" || tag === "textarea" || tag === "select" || element.isContentEditable;
-}
 
 const CardNode = memo(function CardNode({ id, data }) {
   // Where the handles are comes with the node (`node.handles`, from view.js), so React Flow needs
@@ -336,7 +328,7 @@ function Toolbar({ view, send, onPick, onFit, onShowCall, onProblems }) {
   );
 }
 
-function Editor({ model, prefix }) {
+function Editor({ model, prefix, send, onOpen, forms }) {
   const view = useTrait(model, "view", EMPTY_VIEW) || EMPTY_VIEW;
   const message = useTrait(model, "message", null);
   const height = useTrait(model, "height", DEFAULT_HEIGHT) || DEFAULT_HEIGHT;
@@ -363,8 +355,6 @@ function Editor({ model, prefix }) {
   const pending = useRef(null);
   const cycle = useRef("");
   const box = useRef(null);
-
-  const send = useCallback((content) => model.send(content), [model]);
 
   const writeSelected = useCallback(
     (id) => {
@@ -489,6 +479,32 @@ function Editor({ model, prefix }) {
     (connection) => connectMessage(latest.current.view, connection) !== null,
     [latest],
   );
+  // A connection dropped on empty canvas offers a new node there, connected from that exit.
+  const flowBox = useRef(null);
+  const [kindMenu, setKindMenu] = useState(null);
+  const onConnectEnd = useCallback(
+    (event, state) => {
+      if (state.isValid || !flowBox.current) return;
+      const target = event.target;
+      if (!target || !target.classList || !target.classList.contains("react-flow__pane")) return;
+      const exit = exitOf(latest.current.view, state.fromNode && state.fromNode.id, state.fromHandle && state.fromHandle.id);
+      if (!exit) return;
+      const point = event.changedTouches ? event.changedTouches[0] : event;
+      const box = flowBox.current.getBoundingClientRect();
+      setKindMenu({ x: point.clientX - box.left, y: point.clientY - box.top, width: box.width, height: box.height, source: exit[0], key: exit[1] });
+    },
+    [latest],
+  );
+  const closeKindMenu = useCallback(() => setKindMenu(null), []);
+  const chooseKind = useCallback(
+    (kind) => {
+      if (!kindMenu) return;
+      setKindMenu(null);
+      send({ type: "add", kind, from: [kindMenu.source, kindMenu.key] });
+    },
+    [kindMenu, send],
+  );
+
   const onConnect = useCallback(
     (connection) => {
       const content = connectMessage(latest.current.view, connection);
@@ -522,12 +538,12 @@ function Editor({ model, prefix }) {
         const chosen = ns.filter((n) => n.selected && n.type === "card");
         const node = chosen.find((n) => n.id === lastSelected.current) || chosen[0];
         if (!node) return;
-        send({ type: "open", node: node.id });
+        onOpen(node.id);
       }
       event.preventDefault();
       event.stopPropagation();
     },
-    [send, latest],
+    [send, onOpen, latest],
   );
 
   // Keys reach the canvas only while focus is inside it: clicking the canvas focuses it, and
@@ -609,7 +625,7 @@ function Editor({ model, prefix }) {
       <div className={`jd-message${message && message.error ? " jd-error" : ""}`} role="status">
         {message && message.text ? <span key={message.serial}>{message.text}</span> : null}
       </div>
-      <div className="jd-flow" style={{ height: `${height}px` }}>
+      <div className="jd-flow" style={{ height: `${height}px` }} ref={flowBox}>
         <Markers prefix={prefix} />
         <ReactFlow
           id={prefix}
@@ -626,6 +642,7 @@ function Editor({ model, prefix }) {
           onEdgeClick={clearSelected}
           onPaneClick={clearSelected}
           onConnect={onConnect}
+          onConnectEnd={onConnectEnd}
           isValidConnection={isValidConnection}
           connectOnClick={false}
           connectionLineType={ConnectionLineType.SmoothStep}
@@ -651,7 +668,207 @@ function Editor({ model, prefix }) {
           <Controls showInteractive={false} fitViewOptions={FIT} />
         </ReactFlow>
         {isEmpty(view) ? <div className="jd-empty">{EMPTY_HINT}</div> : null}
+        {kindMenu ? (
+          <KindMenu menu={kindMenu} kinds={forms.kinds || []} onChoose={chooseKind} onClose={closeKindMenu} />
+        ) : null}
       </div>
+    </div>
+  );
+}
+
+/** The kinds a new node may be, at the point a connection was dropped on empty canvas. */
+function KindMenu({ menu, kinds, onChoose, onClose }) {
+  const box = useRef(null);
+  useEffect(() => {
+    const first = box.current && box.current.querySelector("button");
+    if (first) first.focus({ preventScroll: true });
+    const onPointerDown = (event) => {
+      if (box.current && !box.current.contains(event.target)) onClose();
+    };
+    const onKey = (event) => {
+      if (event.key === "Escape") onClose();
+    };
+    document.addEventListener("pointerdown", onPointerDown, true);
+    document.addEventListener("keydown", onKey, true);
+    return () => {
+      document.removeEventListener("pointerdown", onPointerDown, true);
+      document.removeEventListener("keydown", onKey, true);
+    };
+  }, [onClose]);
+  const onKeyDown = (event) => {
+    const buttons = [...box.current.querySelectorAll("button")];
+    const at = buttons.indexOf(document.activeElement);
+    const step = { ArrowDown: 1, ArrowUp: -1 }[event.key];
+    if (step) {
+      event.preventDefault();
+      buttons[(at + step + buttons.length) % buttons.length].focus();
+    }
+    // The canvas's own keys (Delete, Enter) are not for it while the menu is open.
+    event.stopPropagation();
+  };
+  const place = kindMenuPlace(menu, kinds.length);
+  return (
+    <div
+      className="jd-kind-menu"
+      role="menu"
+      aria-label={`Add a node after ${menu.source} ${menu.key}`}
+      ref={box}
+      style={{ left: `${place.x}px`, top: `${place.y}px` }}
+      onKeyDown={onKeyDown}
+    >
+      <div className="jd-kind-menu-title">
+        After <b>{menu.source}</b> · {menu.key}
+      </div>
+      {kinds.map((kind) => (
+        <button
+          type="button"
+          role="menuitem"
+          key={kind}
+          className={`jd-kind-choice jd-kind-choice-${kind}`}
+          style={{ "--jd-accent": kindColour(kind) }}
+          onClick={() => onChoose(kind)}
+        >
+          <span className="jd-dot" />
+          {kind}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** Below this width (the widget's own, in px) the panel goes under the canvas. */
+const NARROW = 900;
+const EMPTY_FORMS = { kinds: [], fields: {}, node_id: "" };
+const TABS = [
+  ["inspector", "Inspector"],
+  ["phone", "Phone"],
+];
+
+/** The canvas with its panel (inspector and phone) beside it, or under it when narrow. */
+function Shell({ model, prefix }) {
+  const view = useTrait(model, "view", EMPTY_VIEW) || EMPTY_VIEW;
+  const forms = useTrait(model, "forms", EMPTY_FORMS) || EMPTY_FORMS;
+  const selected = useTrait(model, "selected", "") || "";
+  const flow = useReactFlow();
+  const box = useRef(null);
+  const [narrow, setNarrow] = useState(false);
+  const [tab, setTab] = useState("inspector");
+  const [focusRequest, setFocusRequest] = useState(0);
+  // An add was asked for: when Python selects the new node, its first field takes the typing.
+  const adding = useRef(false);
+  const [drafts] = useState(() => {
+    const store = new Drafts({ send: (content) => model.send(content) });
+    store.see(model.get("view"), model.get("forms"));
+    return store;
+  });
+
+  useEffect(() => {
+    const onView = () => drafts.see(model.get("view"), model.get("forms"));
+    const onMessage = () => {
+      drafts.hear(model.get("message"));
+      adding.current = false;
+    };
+    const onSelected = () => {
+      if (!adding.current || !model.get("selected")) return;
+      adding.current = false;
+      setTab("inspector");
+      setFocusRequest((n) => n + 1);
+    };
+    model.on("change:view", onView);
+    model.on("change:forms", onView);
+    model.on("change:message", onMessage);
+    model.on("change:selected", onSelected);
+    return () => {
+      model.off("change:view", onView);
+      model.off("change:forms", onView);
+      model.off("change:message", onMessage);
+      model.off("change:selected", onSelected);
+    };
+  }, [model, drafts]);
+
+  useEffect(() => {
+    const element = box.current;
+    if (!element || typeof ResizeObserver === "undefined") return undefined;
+    const observer = new ResizeObserver((entries) => {
+      const width = entries[entries.length - 1].contentRect.width;
+      if (width > 0) setNarrow(width < NARROW);
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+
+  const send = useCallback(
+    (content) => {
+      if (content.type === "add") adding.current = true;
+      model.send(content);
+    },
+    [model],
+  );
+  const onOpen = useCallback(() => {
+    setTab("inspector");
+    setFocusRequest((n) => n + 1);
+  }, []);
+  const showOnCanvas = useCallback(
+    (id) => {
+      const node = (view.nodes || []).find((n) => n.id === id);
+      if (!node) return;
+      const { x, y } = cardCentre({ x: node.position[0], y: node.position[1] }, cardSize(view));
+      flow.setCenter(x, y, { zoom: Math.max(flow.getZoom(), READABLE_ZOOM), duration: 300 });
+    },
+    [flow, view],
+  );
+  const live = inCall(view.call);
+
+  return (
+    <div className={`jd-shell ${narrow ? "jd-narrow" : "jd-wide"}`} ref={box} data-lm-suppress-shortcuts="true">
+      <Editor model={model} prefix={prefix} send={send} onOpen={onOpen} forms={forms} />
+      <aside className="jd-panel" aria-label="Inspector and phone">
+        <div className="jd-panel-inner">
+          <div className="jd-tabs" role="tablist">
+            {TABS.map(([value, label]) => (
+              <button
+                type="button"
+                role="tab"
+                key={value}
+                id={`${prefix}-tab-${value}`}
+                aria-selected={tab === value}
+                aria-controls={`${prefix}-pane-${value}`}
+                className={`jd-tab jd-tab-${value}${tab === value ? " jd-on" : ""}`}
+                onClick={() => setTab(value)}
+              >
+                {label}
+                {value === "phone" && live ? <span className="jd-live-dot" title="A call is in progress" /> : null}
+              </button>
+            ))}
+          </div>
+          <div
+            className="jd-pane"
+            role="tabpanel"
+            id={`${prefix}-pane-inspector`}
+            aria-labelledby={`${prefix}-tab-inspector`}
+            hidden={tab !== "inspector"}
+          >
+            <Inspector
+              view={view}
+              forms={forms}
+              selected={selected}
+              drafts={drafts}
+              send={send}
+              prefix={prefix}
+              focusRequest={focusRequest}
+            />
+          </div>
+          <div
+            className="jd-pane"
+            role="tabpanel"
+            id={`${prefix}-pane-phone`}
+            aria-labelledby={`${prefix}-tab-phone`}
+            hidden={tab !== "phone"}
+          >
+            <Phone view={view} send={send} onShow={showOnCanvas} />
+          </div>
+        </div>
+      </aside>
     </div>
   );
 }
@@ -659,7 +876,7 @@ function Editor({ model, prefix }) {
 function App({ model, prefix }) {
   return (
     <ReactFlowProvider>
-      <Editor model={model} prefix={prefix} />
+      <Shell model={model} prefix={prefix} />
     </ReactFlowProvider>
   );
 }
@@ -670,7 +887,7 @@ export default {
   render({ model, el }) {
     // createRoot replaces its container's children: the style sits beside the mount point.
     const style = document.createElement("style");
-    style.textContent = `${flowCss}\n${canvasCss}`;
+    style.textContent = `${flowCss}\n${canvasCss}\n${panelCss}`;
     const mount = document.createElement("div");
     mount.className = "jd-root";
     el.append(style, mount);

@@ -57,6 +57,14 @@ export function parseEdgeId(id) {
   }
 }
 
+/** A key as a CSS class part: "*" is "star", "#" is "hash", other unsafe characters "_". */
+export function keyClass(key) {
+  const text = String(key);
+  if (text === "*") return "star";
+  if (text === "#") return "hash";
+  return text.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
 /** The colour that stands for a kind, on cards and in the minimap. */
 export function kindColour(kind) {
   return KIND_COLOURS[kind] || OTHER_COLOUR;
@@ -677,7 +685,8 @@ export function viewPositions(view) {
 }
 
 /**
- * What a key press on the canvas asks for: "undo", "redo", "delete", "open", or null.
+ * What a key press on the canvas asks for: "undo", "redo", "delete", "open" (Enter: edit the
+ * selected card in the inspector), or null.
  *
  * `press` is {key, ctrlKey, metaKey, shiftKey, inText}; `inText` is true when focus is in a text
  * field, where keys belong to the field.
@@ -707,4 +716,29 @@ export const EMPTY_HINT =
 /** True when a view has nothing to draw. */
 export function isEmpty(view) {
   return !((view && view.nodes) || []).length && !((view && view.missing) || []).length;
+}
+
+/** The exit [source, key] a connection drag from handle `handleId` of `source` starts at, or null. */
+export function exitOf(view, source, handleId) {
+  const content = connectMessage(view, { source, sourceHandle: handleId, target: "?" });
+  return content ? [content.source, content.key] : null;
+}
+
+/** The drop menu's size in px as canvas.css draws it: its width, its title and each row. */
+export const KIND_MENU = { width: 170, title: 30, row: 28 };
+
+/**
+ * Where the drop menu's top left goes: at the drop point `menu` {x, y, width, height} (px in
+ * the canvas), moved in so that all of it stays inside the canvas.
+ */
+export function kindMenuPlace(menu, count) {
+  const w = KIND_MENU.width;
+  const h = KIND_MENU.title + count * KIND_MENU.row + 8;
+  const margin = 6;
+  const x = menu.x + w + margin > menu.width ? menu.x - w : menu.x;
+  const y = menu.y + h + margin > menu.height ? menu.y - h : menu.y;
+  return {
+    x: Math.max(margin, Math.min(x, menu.width - w - margin)),
+    y: Math.max(margin, Math.min(y, menu.height - h - margin)),
+  };
 }

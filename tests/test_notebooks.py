@@ -16,7 +16,13 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 #: The notebooks that teach with drawings, and how many each shows at least.
-DRAWINGS = {"01_quickstart": 1, "03_simulate_and_test": 2, "05_ivr_patterns": 6}
+DRAWINGS = {
+    "01_quickstart": 1,
+    "02_designer": 1,
+    "03_simulate_and_test": 2,
+    "04_export_and_deploy": 1,
+    "05_ivr_patterns": 6,
+}
 
 
 def cells(path: Path) -> list[dict[str, Any]]:
@@ -73,6 +79,7 @@ def test_the_designer_notebook_opens_an_empty_flow_first_and_stays_light() -> No
     assert [text(output) for output in widgets] == [
         "<Designer of <Flow 'my_ivr': 0 nodes, entry None>, selected None>",
         "<Designer of <Flow 'acme': 7 nodes, entry 'main'>, selected None>",
+        "<Canvas of <Flow 'acme': 7 nodes, entry 'main'>, selected None>",
     ]
     document = json.loads(path.read_text(encoding="utf-8"))
     assert "widgets" not in document["metadata"], "save it without widget state"

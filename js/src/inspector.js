@@ -38,17 +38,22 @@ function lines(text) {
     .join("\n");
 }
 
+// A whole number as Python's int() reads it ("007" is 7), without rounding long ones.
+function whole(text) {
+  return /^[+-]?[0-9]+$/.test(text) ? BigInt(text).toString() : text;
+}
+
 function canonical(input, text) {
   const trimmed = String(text ?? "").trim();
   if (input === "lines") return lines(text ?? "");
   if (input === "numbers") {
     return trimmed
       .split(",")
-      .map((part) => part.trim())
+      .map((part) => whole(part.trim()))
       .filter(Boolean)
       .join(",");
   }
-  if (input === "number" && /^[+-]?[0-9]+$/.test(trimmed)) return String(Number(trimmed));
+  if (input === "number") return whole(trimmed);
   if (input === "json" && trimmed) {
     try {
       return JSON.stringify(JSON.parse(trimmed));
@@ -157,13 +162,17 @@ export class Drafts {
   /** True while a field has text Python has not confirmed. */
   pending(node, field) {
     const record = this.records.get(keyOf(node, field));
-    return Boolean(record && (record.sent !== record.text || record.waiting));
+    if (!record) return false;
+    if (record.waiting) return true;
+    if (record.sent !== null) return record.sent !== record.text;
+    // Typed, never sent: unsaved unless it is what the flow has already.
+    return !sameText(this.input(node, field), record.text, this.viewText(node, field));
   }
 
   /** The user typed `text` into a field: it is sent after the delay, unless typed again. */
   type(node, field, text) {
     const key = keyOf(node, field);
-    const record = this.records.get(key) || { node, field, text: "", sent: null, waiting: false, error: null, order: 0 };
+    const record = this.records.get(key) || { node, field, text: "", sent: null, waiting: 0, error: null, order: 0 };
     record.text = String(text);
     this.records.set(key, record);
     this.clearTimer(this.timers.get(key));
@@ -185,7 +194,7 @@ export class Drafts {
       return;
     }
     record.sent = record.text;
-    record.waiting = true;
+    record.waiting += 1; // requests on their way: Python answers each
     this.sends += 1;
     record.order = this.sends;
     this.send({ type: "apply", node, field, value: record.text });
@@ -239,14 +248,16 @@ export class Drafts {
     for (const [key, record] of [...this.records]) {
       if (!this.values.has(record.node)) continue;
       const shown = this.viewText(record.node, record.field);
-      if (record.text === shown) {
+      // A view agreeing with the text ends the draft, unless an older text is still on its way
+      // (it would land after this view, and the typed text must follow it).
+      if (record.text === shown && (!record.waiting || record.sent === record.text)) {
         this.clearTimer(this.timers.get(key));
         this.timers.delete(key);
         this.records.delete(key);
         dropped = true;
       } else if (record.waiting && record.sent !== null && sameText(this.input(record.node, record.field), record.sent, shown)) {
         // Python took the text (written its own way, like a prompt without its blank lines).
-        record.waiting = false;
+        record.waiting = 0;
         record.error = null;
         this.settle(key);
       }
@@ -270,7 +281,7 @@ export class Drafts {
     if (!answer) return;
     const key = keyOf(answer.node, answer.field);
     const record = this.records.get(key);
-    record.waiting = false;
+    record.waiting -= 1;
     record.error = answer.error;
     this.settle(key);
     this.changed();

@@ -76,7 +76,7 @@ export function phoneHint(mode, call) {
   if (mode.mode === "digits" && mode.terminator) {
     return `Type digits, then ${mode.terminator} (or Enter).`;
   }
-  if (mode.mode === "digits") return `Type ${mode.length} digits.`;
+  if (mode.mode === "digits") return `Type ${mode.length} digit${mode.length === 1 ? "" : "s"}.`;
   if (call && call.waiting_at == null && (call.transcript || []).length) return "Start again to call once more.";
   return "Dial to call the flow.";
 }

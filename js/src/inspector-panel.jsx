@@ -53,11 +53,18 @@ function Field({ node, field, drafts, inputId }) {
     onBlur: () => drafts.blur(node.id, field.name),
     onChange: (event) => drafts.type(node.id, field.name, event.target.value),
   };
+  // Enter in a text box starts a new line. JupyterLab, seeing an Enter inside a notebook cell,
+  // cancels the line break (its guard for Shift+Enter), so the Enter stays with the field.
+  const newLine = (event) => {
+    if (event.key === "Enter") event.stopPropagation();
+  };
   let input;
   if (field.input === "lines") {
-    input = <textarea rows={rowsFor(text)} spellCheck {...on} />;
+    input = <textarea rows={rowsFor(text)} spellCheck {...on} onKeyDown={newLine} />;
   } else if (field.input === "json") {
-    input = <textarea className="jd-mono" rows={rowsFor(text, 3, 12)} spellCheck={false} {...on} />;
+    input = (
+      <textarea className="jd-mono" rows={rowsFor(text, 3, 12)} spellCheck={false} {...on} onKeyDown={newLine} />
+    );
   } else if (field.input === "choice") {
     const choices = field.choices || [];
     const known = choices.some(([value]) => value === text);
@@ -312,16 +319,50 @@ function NodeInspector({ view, node, forms, drafts, send, prefix }) {
   );
 }
 
+/**
+ * Drafts calls its timers as methods (`this.setTimer(...)`), and a browser's own setTimeout
+ * throws "Illegal invocation" when called on anything but the window: every keystroke in a
+ * field threw and nothing typed was applied. Bound here until inspector.js binds them itself
+ * (then this does nothing).
+ */
+function bindTimers(drafts) {
+  if (drafts.setTimer === globalThis.setTimeout) {
+    drafts.setTimer = (callback, ms) => globalThis.setTimeout(callback, ms);
+  }
+  if (drafts.clearTimer === globalThis.clearTimeout) {
+    drafts.clearTimer = (timer) => globalThis.clearTimeout(timer);
+  }
+}
+
+/** How long a focus request waits for the node it is for to be drawn, in ms. */
+const FOCUS_WAIT = 1500;
+
 /** The inspector for the selected node; `focusRequest` growing focuses its first field. */
 export function Inspector({ view, forms, selected, drafts, send, prefix, focusRequest }) {
+  useState(() => bindTimers(drafts));
   useSyncExternalStore(drafts.subscribe, drafts.getVersion);
   const box = useRef(null);
   const node = selected ? (view.nodes || []).find((n) => n.id === selected) : null;
+  // A request comes as Python selects a new node, but its selection and its view may be drawn
+  // a moment later (the old node, or the palette, still shown): the request stands for a short
+  // while, and the first node drawn in that while takes the focus.
+  const shown = node ? node.id : "";
+  const waiting = useRef({ until: 0, from: "" });
   useEffect(() => {
-    if (!focusRequest || !box.current) return;
-    const first = box.current.querySelector(".jd-field textarea, .jd-field input, .jd-field select");
-    (first || box.current.querySelector(".jd-node-id-input"))?.focus();
+    if (focusRequest) waiting.current = { until: Date.now() + FOCUS_WAIT, from: shown };
+    // Only a new request starts the wait; the node shown then is read, not watched.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [focusRequest]);
+  useEffect(() => {
+    const wait = waiting.current;
+    if (!box.current || Date.now() > wait.until) return;
+    const first =
+      box.current.querySelector(".jd-field textarea, .jd-field input, .jd-field select") ||
+      box.current.querySelector(".jd-node-id-input");
+    if (!first) return;
+    first.focus();
+    if (shown !== wait.from) wait.until = 0; // the new node has it: done
+  }, [focusRequest, shown]);
   return (
     <div className="jd-inspector" ref={box}>
       {node ? (

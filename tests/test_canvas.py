@@ -213,3 +213,27 @@ def test_the_forms_name_fields_in_the_callers_words() -> None:
     labels = {f["name"]: f["label"] for f in canvas.forms["fields"]["collect"]}
     assert labels["var"] == "Save digits as" and labels["max_invalid"] == "Tries before giving up"
     assert canvas.forms["node_id"]
+
+
+def test_edges_back_to_the_start_are_folded_into_markers_once_there_are_three() -> None:
+    flow = big_flow(12)
+    view = canvas_view(flow, positions={})
+    folded = {
+        (node["id"], exit["key"])
+        for node in view["nodes"]
+        for exit in node["exits"]
+        if exit["folded"]
+    }
+    back = {
+        (node, key)
+        for node in flow.nodes
+        for key, target in flow.edges(node).items()
+        if target == "main" and node != "main"
+    }
+    assert folded == back and len(back) >= 3
+    assert ("main", "9") not in folded, "main's own 'hear this again' is not a way back"
+    two = Flow("two")
+    two.menu("main", ["Press 1 or 2."], keys={"1": "a", "2": "b"})
+    two.say("a", "A.", then="main")
+    two.say("b", "B.", then="main")
+    assert not any(e["folded"] for n in canvas_view(two, positions={})["nodes"] for e in n["exits"])

@@ -26,21 +26,26 @@ from .labels import clean, shorten, summary
 from .layout import CARD, place_near
 from .styles import FALLBACK_KEYS
 
-__all__ = ["PREVIEW_LINES", "canvas_view", "exits"]
+__all__ = ["FOLD_AT", "PREVIEW_LINES", "canvas_view", "exits", "folded_exits"]
 
 #: How many lines of a node's summary its card shows.
 PREVIEW_LINES = 2
+#: From how many "back to the start" edges on, the canvas folds them into a marker on each exit.
+FOLD_AT = 3
 _LINE_CHARS = 34
 _PROMPT_CHARS = 600
 
 
-def exits(flow: Flow, node: str) -> list[dict[str, Any]]:
+def exits(
+    flow: Flow, node: str, folded: set[tuple[str, str]] | None = None
+) -> list[dict[str, Any]]:
     """The exits a node's card offers: those in use, and the fixed ones a user may connect.
 
     A menu offers the keys that have an edge (a "+" handle adds others), then `invalid` and
     `gave_up`; a collect `ok`, `invalid`, `gave_up`; a say `next`; a branch each rule's outcome,
     then `default`; a subflow its piece's exits. Keys the prompt announces are labelled with
-    what they are for ("1 · sales").
+    what they are for ("1 · sales"). An exit in `folded` (by default `folded_exits`) is drawn
+    as a marker, not an edge.
     """
     data = flow.graph.nodes[node]
     kind = str(data["kind"])
@@ -56,6 +61,7 @@ def exits(flow: Flow, node: str) -> list[dict[str, Any]]:
         offered = list(edge_order(kind, data))
     offered += [key for key in edges if key not in offered]
     meanings = announced(data.get("prompt") or ()) if kind == "menu" else {}
+    fold = folded if folded is not None else folded_exits(flow)
     found = []
     for key in offered:
         meaning = meanings.get(key, "")
@@ -66,9 +72,34 @@ def exits(flow: Flow, node: str) -> list[dict[str, Any]]:
                 "label": shorten(clean(label), _LINE_CHARS),
                 "target": edges.get(key),
                 "fallback": key in FALLBACK_KEYS,
+                "folded": (node, key) in fold,
             }
         )
     return found
+
+
+def folded_exits(flow: Flow) -> set[tuple[str, str]]:
+    """The exits drawn as a "back to the start" marker instead of an edge, as (node, key).
+
+    They are the edges that lead back to the entry from elsewhere, once there are `FOLD_AT` or
+    more: in a large menu tree nearly every node has one, and drawn as lines they would cover the
+    canvas and say nothing new.
+
+    Example:
+        >>> from jaxl_designer.core.examples import acme
+        >>> from jaxl_designer.core.generate import big_flow
+        >>> sorted(folded_exits(big_flow(12)))[:2]
+        [('branch_4', 'default'), ('branch_4', 'open')]
+        >>> folded_exits(acme())  # nothing leads back to main from elsewhere
+        set()
+    """
+    back = {
+        (node, key)
+        for node in flow.nodes
+        for key, target in flow.edges(node).items()
+        if target == flow.entry and node != flow.entry
+    }
+    return back if len(back) >= FOLD_AT else set()
 
 
 def _preview(flow: Flow, node: str) -> list[str]:
@@ -122,6 +153,7 @@ def canvas_view(
         else:
             on_flow.append(_problem(problem))
     places = {node: [round(v) for v in point] for node, point in positions.items()}
+    fold = folded_exits(flow)
     nodes = []
     for node in flow.nodes:
         data = flow.graph.nodes[node]
@@ -136,7 +168,7 @@ def canvas_view(
                 "prompt": _prompt(data),
                 "position": point,
                 "problems": on_node.get(node, []),
-                "exits": exits(flow, node),
+                "exits": exits(flow, node, fold),
                 "add_key": data["kind"] == "menu"
                 and any(key not in flow.edges(node) for key in KEYS),
             }

@@ -4,7 +4,18 @@
 // Python owns the flow: every edit here is a message (connect, move, delete, apply, ...) and
 // Python answers with a new `view`. Only selection, dragging, typing and the viewport live in
 // the browser.
-import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import {
+  createContext,
+  memo,
+  useCallback,
+  useContext,
+  useDeferredValue,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+} from "react";
 import { createRoot } from "react-dom/client";
 import {
   Background,
@@ -25,6 +36,7 @@ import {
   useNodesInitialized,
   useReactFlow,
   useStore,
+  ViewportPortal,
 } from "@xyflow/react";
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
@@ -38,6 +50,7 @@ import {
   DEFAULT_HEIGHT,
   DROP_HANDLE,
   EMPTY_HINT,
+  LABEL_ZOOM,
   MISSING_COLOUR,
   READABLE_ZOOM,
   TARGET_HANDLE,
@@ -50,10 +63,12 @@ import {
   historyTitle,
   isEmpty,
   kindColour,
+  keepUnchanged,
   kindMenuPlace,
   moveMessage,
   nextInCycle,
   openingFocus,
+  overviewPaths,
   pathPoints,
   placeLabels,
   pointAlong,
@@ -71,7 +86,11 @@ const FIT = { padding: 0.12, maxZoom: 1 };
 const CORNER = 8;
 const EMPTY_VIEW = { nodes: [], missing: [], card: [240, 96], direction: "TB" };
 
+/** Goes to a node (selects it and centres on it): what a "back to the start" marker does. */
+const GoTo = createContext(() => {});
+
 const CardNode = memo(function CardNode({ id, data }) {
+  const goTo = useContext(GoTo);
   // Where the handles are comes with the node (`node.handles`, from view.js), so React Flow needs
   // no re-measuring when exits or the direction change.
   const lr = data.direction === "LR";
@@ -123,10 +142,25 @@ const CardNode = memo(function CardNode({ id, data }) {
             data.dense ? "jd-dense" : "",
             handle.connected ? "jd-connected" : "",
             handle.fallback ? "jd-fallback-exit" : "",
+            handle.folded ? "jd-folded" : "",
             handle.add ? "jd-add" : "",
           ].join(" ")}
         >
           {handle.add ? "+" : <span className="jd-key">{handle.text}</span>}
+          {handle.folded ? (
+            <span
+              className="jd-back nodrag nopan"
+              role="button"
+              title={handle.title}
+              onPointerDown={(event) => event.stopPropagation()}
+              onClick={(event) => {
+                event.stopPropagation();
+                goTo(handle.folded);
+              }}
+            >
+              ↩
+            </span>
+          ) : null}
         </Handle>
       ))}
     </>
@@ -161,6 +195,20 @@ const ExitEdge = memo(function ExitEdge(props) {
 });
 
 const EDGE_TYPES = { exit: ExitEdge };
+
+/** Zoomed out: every edge in three paths, one picture to pan instead of an element per edge. */
+const Overview = memo(function Overview({ view, folded }) {
+  const paths = useMemo(() => overviewPaths(view, { folded }), [view, folded]);
+  return (
+    <ViewportPortal>
+      <svg className="jd-overview" aria-hidden="true">
+        {["plain", "fallback", "path"].map((name) =>
+          paths[name] ? <path key={name} className={`jd-overview-${name}`} d={paths[name]} /> : null,
+        )}
+      </svg>
+    </ViewportPortal>
+  );
+});
 
 /** Arrow heads for the three kinds of edge, coloured by the theme (see canvas.css). */
 function Markers({ prefix }) {
@@ -262,7 +310,7 @@ function Search({ view, onPick }) {
   );
 }
 
-function Toolbar({ view, send, onPick, onFit, onShowCall, onProblems }) {
+function Toolbar({ view, send, onPick, onFit, onShowCall, onProblems, folded, onFold }) {
   const counts = countProblems(view);
   const summary = problemSummary(counts);
   const direction = view.direction === "LR" ? "LR" : "TB";
@@ -290,6 +338,21 @@ function Toolbar({ view, send, onPick, onFit, onShowCall, onProblems }) {
           </button>
         ))}
       </div>
+      {foldable(view) ? (
+        <button
+          type="button"
+          className={`jd-fold${folded ? " jd-on" : ""}`}
+          aria-pressed={folded}
+          title={
+            folded
+              ? "Edges back to the start are folded into ↩ markers: click to draw them"
+              : "Fold edges back to the start into ↩ markers"
+          }
+          onClick={onFold}
+        >
+          ↩ Fold
+        </button>
+      ) : null}
       <button
         type="button"
         disabled={view.undo === null}
@@ -328,7 +391,12 @@ function Toolbar({ view, send, onPick, onFit, onShowCall, onProblems }) {
   );
 }
 
-function Editor({ model, prefix, send, onOpen, forms }) {
+/** True when some exit of the view can be folded into a "back to the start" marker. */
+function foldable(view) {
+  return (view.nodes || []).some((node) => (node.exits || []).some((exit) => exit.folded));
+}
+
+const Editor = memo(function Editor({ model, prefix, send, onOpen, forms }) {
   const view = useTrait(model, "view", EMPTY_VIEW) || EMPTY_VIEW;
   const message = useTrait(model, "message", null);
   const height = useTrait(model, "height", DEFAULT_HEIGHT) || DEFAULT_HEIGHT;
@@ -337,12 +405,15 @@ function Editor({ model, prefix, send, onOpen, forms }) {
     () => ({ plain: `${prefix}-plain`, fallback: `${prefix}-fallback`, path: `${prefix}-path` }),
     [prefix],
   );
+  const [folded, setFolded] = useState(true);
   const [nodes, setNodes] = useState(() => {
     const selected = model.get("selected");
-    return toFlowNodes(view, { selected: new Set(selected ? [selected] : []) });
+    return toFlowNodes(view, { selected: new Set(selected ? [selected] : []), folded });
   });
-  const labels = useMemo(() => placeLabels(view, getSmoothStepPath), [view]);
-  const [edges, setEdges] = useState(() => toFlowEdges(view, { markers, labels }));
+  const labels = useMemo(() => placeLabels(view, getSmoothStepPath, { folded }), [view, folded]);
+  const [edges, setEdges] = useState(() => toFlowEdges(view, { markers, labels, folded }));
+  // Edge labels too small to read are left out (see canvas.css): panning a large flow stays fast.
+  const far = useStore((s) => s.transform[2] < LABEL_ZOOM);
   // The latest view and canvas state, for callbacks that keep their identity across renders.
   const latest = useRef({ view, nodes, edges });
   useLayoutEffect(() => {
@@ -394,18 +465,19 @@ function Editor({ model, prefix, send, onOpen, forms }) {
     [selectOnly, centreOn, writeSelected],
   );
 
-  // A new view replaces the cards and edges; selection stays, the viewport is left alone.
+  // A new view replaces the cards and edges that changed; selection stays, the viewport is left
+  // alone. Unchanged cards and edges keep their objects, so React Flow redraws only the rest.
   useEffect(() => {
     setNodes((previous) => {
       const selected = new Set(previous.filter((n) => n.selected).map((n) => n.id));
       if (pending.current) selected.add(pending.current);
-      return toFlowNodes(view, { selected });
+      return keepUnchanged(previous, toFlowNodes(view, { selected, folded }));
     });
     setEdges((previous) => {
       const selected = new Set(previous.filter((e) => e.selected).map((e) => e.id));
-      return toFlowEdges(view, { selected, markers, labels });
+      return keepUnchanged(previous, toFlowEdges(view, { selected, markers, labels, folded }));
     });
-  }, [view, markers, labels]);
+  }, [view, markers, labels, folded]);
 
   // Python chose a node: select it and bring it into view.
   useEffect(() => {
@@ -587,6 +659,7 @@ function Editor({ model, prefix, send, onOpen, forms }) {
   }, [nodes, edges, keepFocus]);
 
   const onFit = useCallback(() => flow.fitView({ ...FIT, duration: 300 }), [flow]);
+  const onFold = useCallback(() => setFolded((on) => !on), []);
   const onShowCall = useCallback(() => {
     const current = latest.current.view.path && latest.current.view.path.current;
     if (current) centreOn(current);
@@ -605,7 +678,7 @@ function Editor({ model, prefix, send, onOpen, forms }) {
 
   return (
     <div
-      className={`jd-canvas jd-dir-${view.direction === "LR" ? "LR" : "TB"}`}
+      className={`jd-canvas jd-dir-${view.direction === "LR" ? "LR" : "TB"}${far ? " jd-far" : ""}`}
       ref={box}
       tabIndex={-1}
       data-lm-suppress-shortcuts="true"
@@ -621,12 +694,15 @@ function Editor({ model, prefix, send, onOpen, forms }) {
         onFit={onFit}
         onShowCall={onShowCall}
         onProblems={onProblems}
+        folded={folded}
+        onFold={onFold}
       />
       <div className={`jd-message${message && message.error ? " jd-error" : ""}`} role="status">
         {message && message.text ? <span key={message.serial}>{message.text}</span> : null}
       </div>
       <div className="jd-flow" style={{ height: `${height}px` }} ref={flowBox}>
         <Markers prefix={prefix} />
+        <GoTo.Provider value={goTo}>
         <ReactFlow
           id={prefix}
           nodes={nodes}
@@ -656,7 +732,8 @@ function Editor({ model, prefix, send, onOpen, forms }) {
           onlyRenderVisibleElements={nodes.length > 400}
           attributionPosition="top-right"
         >
-          <Background variant={BackgroundVariant.Dots} gap={20} size={1.2} />
+          {/* Zoomed far out the dots would be a pixel apart: a costly pattern that shows nothing. */}
+          {far ? null : <Background variant={BackgroundVariant.Dots} gap={20} size={1.2} />}
           <MiniMap
             nodeColor={minimapColour}
             nodeStrokeWidth={0}
@@ -666,7 +743,9 @@ function Editor({ model, prefix, send, onOpen, forms }) {
             ariaLabel="Overview of the flow"
           />
           <Controls showInteractive={false} fitViewOptions={FIT} />
+          {far ? <Overview view={view} folded={folded} /> : null}
         </ReactFlow>
+        </GoTo.Provider>
         {isEmpty(view) ? <div className="jd-empty">{EMPTY_HINT}</div> : null}
         {kindMenu ? (
           <KindMenu menu={kindMenu} kinds={forms.kinds || []} onChoose={chooseKind} onClose={closeKindMenu} />
@@ -674,7 +753,7 @@ function Editor({ model, prefix, send, onOpen, forms }) {
       </div>
     </div>
   );
-}
+});
 
 /** The kinds a new node may be, at the point a connection was dropped on empty canvas. */
 function KindMenu({ menu, kinds, onChoose, onClose }) {
@@ -735,6 +814,10 @@ function KindMenu({ menu, kinds, onChoose, onClose }) {
     </div>
   );
 }
+
+// Memoised, so that a deferred view or selection re-renders them after the canvas has drawn.
+const PanelInspector = memo(Inspector);
+const PanelPhone = memo(Phone);
 
 /** Below this width (the widget's own, in px) the panel goes under the canvas. */
 const NARROW = 900;
@@ -818,6 +901,10 @@ function Shell({ model, prefix }) {
     [flow, view],
   );
   const live = inCall(view.call);
+  // The panel follows the canvas a moment later: a click or an edit shows on the canvas first,
+  // then the inspector catches up, without holding the canvas's frame back.
+  const panelView = useDeferredValue(view);
+  const panelSelected = useDeferredValue(selected);
 
   return (
     <div className={`jd-shell ${narrow ? "jd-narrow" : "jd-wide"}`} ref={box} data-lm-suppress-shortcuts="true">
@@ -848,10 +935,10 @@ function Shell({ model, prefix }) {
             aria-labelledby={`${prefix}-tab-inspector`}
             hidden={tab !== "inspector"}
           >
-            <Inspector
-              view={view}
+            <PanelInspector
+              view={panelView}
               forms={forms}
-              selected={selected}
+              selected={panelSelected}
               drafts={drafts}
               send={send}
               prefix={prefix}
@@ -865,7 +952,7 @@ function Shell({ model, prefix }) {
             aria-labelledby={`${prefix}-tab-phone`}
             hidden={tab !== "phone"}
           >
-            <Phone view={view} send={send} onShow={showOnCanvas} />
+            <PanelPhone view={panelView} send={send} onShow={showOnCanvas} />
           </div>
         </div>
       </aside>

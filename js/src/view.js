@@ -108,6 +108,18 @@ export function handleText(key, room) {
   return short || full.slice(0, Math.max(1, Math.floor(room / 5.5)));
 }
 
+/** True for an exit Python folds: it leads back to the start, drawn as a marker, not an edge. */
+export function foldedExit(exit) {
+  return Boolean(exit && exit.folded && exit.target != null);
+}
+
+/** The hover text of an exit's handle. */
+export function handleTitle(exit, folded = true) {
+  if (exit.target == null) return `${exit.label} (not connected)`;
+  if (folded && foldedExit(exit)) return `${exit.label} → back to ${exit.target} (click to go there)`;
+  return `${exit.label} → ${exit.target}`;
+}
+
 /** Below this many px between handles, a card draws them smaller (see `.jd-dense`). */
 export const DENSE_SLOT = 14;
 
@@ -121,9 +133,11 @@ export function denseHandles(node, card = DEFAULT_CARD, direction = "TB") {
 /**
  * The source handles of a card, spread evenly along its bottom (TB) or right side (LR).
  *
- * Each is {id, key, text, title, offset (percent along the side), add}; the "+" handle comes last.
+ * Each is {id, key, text, title, offset (percent along the side), folded (the target an exit
+ * leads back to, when it is drawn as a marker), add}; the "+" handle comes last. `folded` false
+ * draws every exit as an edge.
  */
-export function sourceHandles(node, card = DEFAULT_CARD, direction = "TB") {
+export function sourceHandles(node, card = DEFAULT_CARD, direction = "TB", folded = true) {
   const exits = node.exits || [];
   const addKey = node.add_key ? nextFreeKey(exits) : null;
   const count = exits.length + (addKey ? 1 : 0);
@@ -132,10 +146,12 @@ export function sourceHandles(node, card = DEFAULT_CARD, direction = "TB") {
     id: exitHandle(exit.key),
     key: exit.key,
     text: handleText(exit.key, room),
-    title: exit.target ? `${exit.label} → ${exit.target}` : `${exit.label} (not connected)`,
+    title: handleTitle(exit, folded),
     offset: ((index + 0.5) / count) * 100,
     connected: exit.target != null,
     fallback: Boolean(exit.fallback),
+    // Drawn as a "back to the start" marker instead of an edge (see `foldedExit`).
+    folded: folded && foldedExit(exit) ? exit.target : null,
     add: false,
   }));
   if (addKey) {
@@ -147,6 +163,7 @@ export function sourceHandles(node, card = DEFAULT_CARD, direction = "TB") {
       offset: ((count - 0.5) / count) * 100,
       connected: false,
       fallback: false,
+      folded: null,
       add: true,
     });
   }
@@ -206,14 +223,15 @@ export function nodeClasses(node, path) {
 /**
  * React Flow nodes for a view: one fixed-size card per node, one dashed card per missing target.
  *
- * `selected` is the set of ids selected on the canvas, kept across new views.
+ * `selected` is the set of ids selected on the canvas, kept across new views; `folded` false draws
+ * exits back to the start as edges rather than markers.
  */
-export function toFlowNodes(view, { selected = new Set() } = {}) {
+export function toFlowNodes(view, { selected = new Set(), folded = true } = {}) {
   const card = cardSize(view);
   const direction = (view && view.direction) === "LR" ? "LR" : "TB";
   const path = pathOf(view);
   const nodes = ((view && view.nodes) || []).map((node) => {
-    const handles = sourceHandles(node, card, direction);
+    const handles = sourceHandles(node, card, direction, folded);
     const dense = denseHandles(node, card, direction);
     return {
       id: node.id,
@@ -312,9 +330,13 @@ export function edgeClasses({ fallback, onPath, last }) {
  * React Flow edges for a view: one per connected exit, from its handle to the target's top.
  *
  * `markers` maps "plain", "fallback" and "path" to marker ids (arrow heads defined by the page);
- * `labels` maps edge ids to where along the edge the label sits (`placeLabels`).
+ * `labels` maps edge ids to where along the edge the label sits (`placeLabels`); `folded` false
+ * draws exits back to the start too (else they are markers on their cards).
  */
-export function toFlowEdges(view, { selected = new Set(), markers = null, labels = null } = {}) {
+export function toFlowEdges(
+  view,
+  { selected = new Set(), markers = null, labels = null, folded = true } = {},
+) {
   const present = new Set([
     ...((view && view.nodes) || []).map((n) => n.id),
     ...((view && view.missing) || []).map((m) => m.id),
@@ -328,6 +350,7 @@ export function toFlowEdges(view, { selected = new Set(), markers = null, labels
   for (const node of (view && view.nodes) || []) {
     for (const exit of node.exits || []) {
       if (exit.target == null || !present.has(exit.target)) continue;
+      if (folded && foldedExit(exit)) continue;
       const id = edgeId(node.id, exit.key);
       const step = stepIndex.get(JSON.stringify([node.id, exit.key, exit.target]));
       const onPath = step !== undefined;
@@ -483,7 +506,7 @@ class BoxGrid {
  * `route` draws an edge the way the canvas does: React Flow's `getSmoothStepPath`, which returns
  * [svgPath, ...]. Returns a Map from edge id to fraction.
  */
-export function placeLabels(view, route) {
+export function placeLabels(view, route, { folded = true } = {}) {
   const card = cardSize(view);
   const direction = (view && view.direction) === "LR" ? "LR" : "TB";
   const grid = new BoxGrid();
@@ -497,14 +520,14 @@ export function placeLabels(view, route) {
     // The entry's "start" tag, above its top left corner.
     if (item.entry) grid.add({ x: x + 4, y: y - 24, w: 76, h: 24, weight: 1 });
   }
-  const edges = toFlowEdges(view);
+  const edges = toFlowEdges(view, { folded });
   const rank = (e) => (e.data.onPath ? 0 : e.data.fallback ? 2 : 1);
   const order = edges.map((e, i) => [rank(e), i, e]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const chosen = new Map();
   for (const [, , edge] of order) {
     const node = places.get(edge.source);
     const target = places.get(edge.target);
-    const handle = sourceHandles(node, card, direction).find((h) => h.id === edge.sourceHandle);
+    const handle = sourceHandles(node, card, direction, folded).find((h) => h.id === edge.sourceHandle);
     const ends = edgeEnds(node, target, handle ? handle.offset : 50, card, direction);
     const points = pathPoints(route({ ...ends, borderRadius: 8 })[0]);
     const [w, h] = labelSize(edge.label);
@@ -741,4 +764,75 @@ export function kindMenuPlace(menu, count) {
     x: Math.max(margin, Math.min(x, menu.width - w - margin)),
     y: Math.max(margin, Math.min(y, menu.height - h - margin)),
   };
+}
+
+/**
+ * `next` with every item that is the same as in `previous` (same id, same content) replaced by the
+ * previous object, and `previous` itself when nothing changed.
+ *
+ * React Flow then redraws only the cards and edges a new view changed: an edit on a large flow
+ * costs what it changes, not what the flow holds.
+ */
+export function keepUnchanged(previous, next) {
+  const before = new Map(previous.map((item) => [item.id, item]));
+  let same = previous.length === next.length;
+  const kept = next.map((item, index) => {
+    const old = before.get(item.id);
+    if (old && signature(old) === signature(item)) {
+      if (previous[index] !== old) same = false;
+      return old;
+    }
+    same = false;
+    return item;
+  });
+  return same ? previous : kept;
+}
+
+const signatures = new WeakMap();
+
+function signature(item) {
+  let text = signatures.get(item);
+  if (text === undefined) {
+    text = JSON.stringify(item);
+    signatures.set(item, text);
+  }
+  return text;
+}
+
+/**
+ * Below this zoom edge labels are too small to read, and the canvas draws the overview instead:
+ * plain cards and every edge in one path (`overviewPaths`).
+ */
+export const LABEL_ZOOM = 0.4;
+
+/**
+ * Every edge of a view as right-angled steps, in three SVG paths (M and L commands): "plain",
+ * "fallback" and "path" (the call's). What the canvas draws zoomed out, where a thousand edges
+ * must pan as one picture rather than a thousand elements.
+ */
+export function overviewPaths(view, { folded = true } = {}) {
+  const card = cardSize(view);
+  const direction = (view && view.direction) === "LR" ? "LR" : "TB";
+  const places = new Map();
+  for (const item of [...((view && view.nodes) || []), ...((view && view.missing) || [])]) {
+    places.set(item.id, item);
+  }
+  const parts = { plain: [], fallback: [], path: [] };
+  for (const edge of toFlowEdges(view, { folded })) {
+    const node = places.get(edge.source);
+    const target = places.get(edge.target);
+    const handle = sourceHandles(node, card, direction, folded).find((h) => h.id === edge.sourceHandle);
+    const e = edgeEnds(node, target, handle ? handle.offset : 50, card, direction);
+    const r = (v) => Math.round(v);
+    let d;
+    if (direction === "LR") {
+      const mid = (e.sourceX + e.targetX) / 2;
+      d = `M${r(e.sourceX)} ${r(e.sourceY)}L${r(mid)} ${r(e.sourceY)}L${r(mid)} ${r(e.targetY)}L${r(e.targetX)} ${r(e.targetY)}`;
+    } else {
+      const mid = (e.sourceY + e.targetY) / 2;
+      d = `M${r(e.sourceX)} ${r(e.sourceY)}L${r(e.sourceX)} ${r(mid)}L${r(e.targetX)} ${r(mid)}L${r(e.targetX)} ${r(e.targetY)}`;
+    }
+    parts[edge.data.onPath ? "path" : edge.data.fallback ? "fallback" : "plain"].push(d);
+  }
+  return { plain: parts.plain.join(""), fallback: parts.fallback.join(""), path: parts.path.join("") };
 }

@@ -22,12 +22,14 @@ import {
   handleKey,
   historyTitle,
   isEmpty,
+  keepUnchanged,
   kindColour,
   labelSize,
   moveMessage,
   nextFreeKey,
   nextInCycle,
   openingFocus,
+  overviewPaths,
   parseEdgeId,
   pathPoints,
   placeLabels,
@@ -410,4 +412,71 @@ test("a flow too wide to read when fitted opens on its entry and the cards it le
   assert.equal(openingFocus(acme(), 1366, 620), null);
   assert.equal(openingFocus({ nodes: [], missing: [] }, 1366, 620), null);
   assert.ok(fitZoom(viewBounds(wide), 1366, 620) < 0.05);
+});
+
+/** A small tree whose leaves lead back to main, the way Python marks such exits `folded`. */
+function backToMain() {
+  const exit = (key, target, extra = {}) => ({ key, label: key, target, fallback: false, folded: false, ...extra });
+  return {
+    flow: { entry: "main" },
+    direction: "TB",
+    card: [240, 96],
+    nodes: [
+      { id: "main", kind: "menu", position: [0, 0], exits: [exit("1", "a"), exit("2", "b")] },
+      { id: "a", kind: "say", position: [0, 200], exits: [exit("next", "main", { folded: true })] },
+      {
+        id: "b",
+        kind: "collect",
+        position: [300, 200],
+        exits: [exit("ok", "main", { folded: true }), exit("invalid", "main", { fallback: true, folded: true })],
+      },
+    ],
+    missing: [],
+    path: { nodes: [], edges: [], current: null },
+  };
+}
+
+test("exits back to the start are a marker on their handle, not an edge, until unfolded", () => {
+  const view = backToMain();
+  assert.deepEqual(
+    toFlowEdges(view).map((e) => e.id),
+    [edgeId("main", "1"), edgeId("main", "2")],
+  );
+  const handle = byId(toFlowNodes(view), "a").data.handles[0];
+  assert.equal(handle.folded, "main", "the marker goes to main");
+  assert.match(handle.title, /back to main/);
+  assert.equal(toFlowEdges(view, { folded: false }).length, 5, "unfolded, every exit is an edge");
+  assert.equal(byId(toFlowNodes(view, { folded: false }), "a").data.handles[0].folded, null);
+});
+
+test("a new view keeps the objects of cards and edges it did not change", () => {
+  const first = toFlowNodes(backToMain());
+  const same = keepUnchanged(first, toFlowNodes(backToMain()));
+  assert.equal(same, first, "nothing changed: the very same array");
+  const moved = backToMain();
+  moved.nodes[1].position = [10, 210];
+  const next = keepUnchanged(first, toFlowNodes(moved));
+  assert.notEqual(next, first);
+  assert.equal(byId(next, "main"), byId(first, "main"));
+  assert.equal(byId(next, "b"), byId(first, "b"));
+  assert.notEqual(byId(next, "a"), byId(first, "a"), "the moved card is new");
+  assert.deepEqual(byId(next, "a").position, { x: 10, y: 210 });
+  const fewer = keepUnchanged(first, first.slice(1));
+  assert.deepEqual(fewer.map((n) => n.id), ["a", "b"], "a deleted card is gone");
+});
+
+test("zoomed out, every drawn edge is one step line in the overview, fallbacks apart", () => {
+  const view = backToMain();
+  view.nodes[0].exits.push({ key: "invalid", label: "invalid", target: "b", fallback: true, folded: false });
+  const paths = overviewPaths(view);
+  assert.equal((paths.plain.match(/M/g) || []).length, 2, "main's keys 1 and 2");
+  assert.equal((paths.fallback.match(/M/g) || []).length, 1, "main's invalid");
+  assert.equal(paths.path, "");
+  // Key 1 leaves main's bottom edge and ends just above a's top middle.
+  assert.match(paths.plain, /^M\d+ 101L/);
+  assert.match(paths.plain, /L120 195/);
+  const unfolded = overviewPaths(view, { folded: false });
+  assert.equal((unfolded.plain.match(/M/g) || []).length, 4, "a's next and b's ok as well");
+  view.path = { nodes: ["main", "a"], edges: [["main", "1", "a"]], current: "a" };
+  assert.equal((overviewPaths(view).path.match(/M/g) || []).length, 1, "the call's step is drawn apart");
 });

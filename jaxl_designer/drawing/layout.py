@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 from ..core.flow import Flow
@@ -28,6 +29,8 @@ CARD = (240, 96)
 #: to right (where edge labels run across the gap, so it is wider).
 GAP = (40, 70)
 GAP_LR = (40, 170)
+#: From how many end cards under one node on, they stack in a line along the calls' direction.
+STACK_AT = 4
 #: The directions a flow can be laid out in: top to bottom, left to right.
 DIRECTIONS = ("TB", "LR")
 _POINTS = 72.0  # dot measures in inches of 72 points; the canvas in CSS pixels, taken as points
@@ -50,15 +53,48 @@ def _layout_dot(flow: Flow, direction: str) -> tuple[str, list[str]]:
     lines += [f"\tgraph [{' '.join(f'{k}={v}' for k, v in graph.items())}]"]
     lines += [f'\tnode [shape=box fixedsize=true width={width:.4f} height={height:.4f} label=""]']
     lines += [f"\tn{i}" for i in range(len(nodes))]
+    stacks = _stacks(flow)
+    stacked = {leaf: parent for parent, leaves in stacks.items() for leaf in leaves[1:]}
+    under = {leaf: parent for parent, leaves in stacks.items() for leaf in leaves}
     for node in nodes:
         for target in flow.edges(node).values():
-            if target in index and target != node:
-                # "Back to main" edges would pull every rank towards the entry and stretch the
-                # drawing into a strip: they are drawn, but do not shape the layout.
-                back = " [constraint=false]" if target == flow.entry else ""
-                lines.append(f"\tn{index[node]} -> n{index[target]}{back}")
+            # "Back to main" edges would pull every rank towards the entry and stretch the
+            # drawing into a strip: they are drawn on the canvas, but do not shape the layout.
+            # Nor do the edges to a stack's lower cards (the stack itself places them), or
+            # back from a stacked card to its node.
+            if target not in index or target in (node, flow.entry):
+                continue
+            if stacked.get(target) == node or under.get(node) == target:
+                continue
+            lines.append(f"\tn{index[node]} -> n{index[target]}")
+    for leaves in stacks.values():
+        for upper, lower in itertools.pairwise(leaves):
+            lines.append(f"\tn{index[upper]} -> n{index[lower]} [weight=4]")
     lines.append("}")
     return "\n".join(lines) + "\n", nodes
+
+
+def _stacks(flow: Flow) -> dict[str, list[str]]:
+    """The end cards to stack under (or beside, left to right) their node: `STACK_AT` or more.
+
+    An end card leads nowhere new: each of its exits goes back to the node above it, to the
+    entry or to itself, and only that node leads to it. Side by side, a menu's eight end cards
+    make the drawing eight cards wide for one menu; stacked, one, and a 200-node flow fits a
+    laptop's canvas at a zoom where its shape reads.
+    """
+    stacks: dict[str, list[str]] = {}
+    for node in flow.nodes:
+        ends = []
+        for target in dict.fromkeys(flow.edges(node).values()):
+            if target not in flow or target in (node, flow.entry):
+                continue
+            leads = set(flow.edges(target).values()) - {node, flow.entry, target}
+            if leads or set(flow.graph.predecessors(target)) - {node, target}:
+                continue
+            ends.append(target)
+        if len(ends) >= STACK_AT:
+            stacks[node] = ends
+    return stacks
 
 
 def layout(flow: Flow, direction: str = "TB", *, timeout: float = 60.0) -> dict[str, list[int]]:

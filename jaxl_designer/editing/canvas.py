@@ -33,7 +33,11 @@ from ..drawing.layout import DIRECTIONS, complete, layout, place_near
 from .forms import FORMS, NODE_ID, read, shown
 from .session import EditingSession, Message, call_state
 
-__all__ = ["BUNDLE", "PAGE_BUNDLE", "CanvasEditor"]
+__all__ = ["BUNDLE", "PAGE_BUNDLE", "STARTING_FIELDS", "CanvasEditor"]
+
+#: What a node added on the canvas starts with, where one choice serves nearly every flow: a
+#: collect's digits end with # (as `Flow.collect`'s do), rather than an error until one is picked.
+STARTING_FIELDS: dict[str, dict[str, Any]] = {"collect": {"terminator": "#"}}
 
 #: The canvas front end, built from js/ by `npm run build` into the package.
 BUNDLE = Path(__file__).resolve().parent.parent / "static" / "canvas.js"
@@ -170,7 +174,7 @@ class CanvasEditor:
         spot = place_near(self.flow.layout, near, self.direction)
 
         def change(flow: Flow) -> None:
-            flow.add(node, kind)
+            flow.add(node, kind, **STARTING_FIELDS.get(kind, {}))
             flow.layout[node] = [*spot]
             if source is not None and key is not None:
                 flow.connect(source, key, node)

@@ -51,6 +51,7 @@ import {
   DROP_HANDLE,
   EMPTY_HINT,
   LABEL_ZOOM,
+  MIN_ZOOM,
   MISSING_COLOUR,
   READABLE_ZOOM,
   TARGET_HANDLE,
@@ -726,7 +727,7 @@ const Editor = memo(function Editor({ model, prefix, send, onOpen, forms }) {
           disableKeyboardA11y
           panOnDrag
           zoomOnScroll
-          minZoom={0.05}
+          minZoom={MIN_ZOOM}
           maxZoom={2.5}
           elevateEdgesOnSelect
           onlyRenderVisibleElements={nodes.length > 400}
@@ -788,14 +789,14 @@ function KindMenu({ menu, kinds, onChoose, onClose }) {
   const place = kindMenuPlace(menu, kinds.length);
   return (
     <div
-      className="jd-kind-menu"
+      className="jd-drop-menu"
       role="menu"
       aria-label={`Add a node after ${menu.source} ${menu.key}`}
       ref={box}
       style={{ left: `${place.x}px`, top: `${place.y}px` }}
       onKeyDown={onKeyDown}
     >
-      <div className="jd-kind-menu-title">
+      <div className="jd-drop-menu-title">
         After <b>{menu.source}</b> · {menu.key}
       </div>
       {kinds.map((kind) => (
@@ -836,7 +837,8 @@ function Shell({ model, prefix }) {
   const box = useRef(null);
   const [narrow, setNarrow] = useState(false);
   const [tab, setTab] = useState("inspector");
-  const [focusRequest, setFocusRequest] = useState(0);
+  // Which node's first field should take the typing next: {node, serial} (see Inspector).
+  const [focusRequest, setFocusRequest] = useState({ node: "", serial: 0 });
   // An add was asked for: when Python selects the new node, its first field takes the typing.
   const adding = useRef(false);
   const [drafts] = useState(() => {
@@ -855,7 +857,7 @@ function Shell({ model, prefix }) {
       if (!adding.current || !model.get("selected")) return;
       adding.current = false;
       setTab("inspector");
-      setFocusRequest((n) => n + 1);
+      setFocusRequest((r) => ({ node: model.get("selected"), serial: r.serial + 1 }));
     };
     model.on("change:view", onView);
     model.on("change:forms", onView);
@@ -887,9 +889,9 @@ function Shell({ model, prefix }) {
     },
     [model],
   );
-  const onOpen = useCallback(() => {
+  const onOpen = useCallback((id) => {
     setTab("inspector");
-    setFocusRequest((n) => n + 1);
+    setFocusRequest((r) => ({ node: id, serial: r.serial + 1 }));
   }, []);
   const showOnCanvas = useCallback(
     (id) => {

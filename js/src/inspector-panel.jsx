@@ -157,14 +157,19 @@ function IdField({ node, ids, pattern, onRename, inputId }) {
 }
 
 function TargetSelect({ view, source, exitKey, target, kinds, send, label }) {
-  const choices = targetChoices(view, target, kinds);
+  // Every choice is built when the select is first pressed or focused (before it opens).
+  const [open, setOpen] = useState(false);
+  const choices = targetChoices(view, target, kinds, { open });
   const plain = choices.filter((choice) => !choice.group);
   const fresh = choices.filter((choice) => choice.group === "new");
+  const opening = () => setOpen(true);
   return (
     <select
       className={`jd-exit-target jd-exit-${keyClass(exitKey)}`}
       aria-label={label}
       value={target ?? ""}
+      onPointerDown={opening}
+      onFocus={opening}
       onChange={(event) => {
         const request = exitRequest(source, exitKey, event.target.value, target);
         if (request) send(request);
@@ -175,13 +180,15 @@ function TargetSelect({ view, source, exitKey, target, kinds, send, label }) {
           {choice.label}
         </option>
       ))}
-      <optgroup label="a new node">
-        {fresh.map((choice) => (
-          <option key={choice.value} value={choice.value}>
-            {choice.label}
-          </option>
-        ))}
-      </optgroup>
+      {fresh.length ? (
+        <optgroup label="a new node">
+          {fresh.map((choice) => (
+            <option key={choice.value} value={choice.value}>
+              {choice.label}
+            </option>
+          ))}
+        </optgroup>
+      ) : null}
     </select>
   );
 }
@@ -320,48 +327,25 @@ function NodeInspector({ view, node, forms, drafts, send, prefix }) {
 }
 
 /**
- * Drafts calls its timers as methods (`this.setTimer(...)`), and a browser's own setTimeout
- * throws "Illegal invocation" when called on anything but the window: every keystroke in a
- * field threw and nothing typed was applied. Bound here until inspector.js binds them itself
- * (then this does nothing).
+ * The inspector for the selected node. `focusRequest` ({node, serial}) asks for the first field
+ * of `node` to take the typing: it is served once that node's form is drawn (its selection and
+ * its view may arrive a moment after the request), and only once.
  */
-function bindTimers(drafts) {
-  if (drafts.setTimer === globalThis.setTimeout) {
-    drafts.setTimer = (callback, ms) => globalThis.setTimeout(callback, ms);
-  }
-  if (drafts.clearTimer === globalThis.clearTimeout) {
-    drafts.clearTimer = (timer) => globalThis.clearTimeout(timer);
-  }
-}
-
-/** How long a focus request waits for the node it is for to be drawn, in ms. */
-const FOCUS_WAIT = 1500;
-
-/** The inspector for the selected node; `focusRequest` growing focuses its first field. */
 export function Inspector({ view, forms, selected, drafts, send, prefix, focusRequest }) {
-  useState(() => bindTimers(drafts));
   useSyncExternalStore(drafts.subscribe, drafts.getVersion);
   const box = useRef(null);
   const node = selected ? (view.nodes || []).find((n) => n.id === selected) : null;
-  // A request comes as Python selects a new node, but its selection and its view may be drawn
-  // a moment later (the old node, or the palette, still shown): the request stands for a short
-  // while, and the first node drawn in that while takes the focus.
   const shown = node ? node.id : "";
-  const waiting = useRef({ until: 0, from: "" });
+  const served = useRef(0);
   useEffect(() => {
-    if (focusRequest) waiting.current = { until: Date.now() + FOCUS_WAIT, from: shown };
-    // Only a new request starts the wait; the node shown then is read, not watched.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [focusRequest]);
-  useEffect(() => {
-    const wait = waiting.current;
-    if (!box.current || Date.now() > wait.until) return;
+    if (!focusRequest || !focusRequest.serial || served.current === focusRequest.serial) return;
+    if (!box.current || (focusRequest.node && shown !== focusRequest.node)) return;
     const first =
       box.current.querySelector(".jd-field textarea, .jd-field input, .jd-field select") ||
       box.current.querySelector(".jd-node-id-input");
     if (!first) return;
     first.focus();
-    if (shown !== wait.from) wait.until = 0; // the new node has it: done
+    served.current = focusRequest.serial;
   }, [focusRequest, shown]);
   return (
     <div className="jd-inspector" ref={box}>

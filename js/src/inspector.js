@@ -108,7 +108,14 @@ const keyOf = (node, field) => JSON.stringify([node, field]);
  * `subscribe`d listeners hear of a change (`version` grows).
  */
 export class Drafts {
-  constructor({ send, delay = APPLY_DELAY, setTimer = setTimeout, clearTimer = clearTimeout }) {
+  constructor({
+    send,
+    delay = APPLY_DELAY,
+    // Called as methods (`this.setTimer`): a browser's own setTimeout, called on anything but the
+    // window, throws "Illegal invocation", and nothing typed would ever be applied.
+    setTimer = (callback, ms) => setTimeout(callback, ms),
+    clearTimer = (timer) => clearTimeout(timer),
+  }) {
     this.send = send;
     this.delay = delay;
     this.setTimer = setTimer;
@@ -300,9 +307,19 @@ export const NEW_PREFIX = "new:";
 /**
  * The choices of an exit's target select: [{value, label, group}] with "" for nowhere, every
  * node's id, the current target when it is not in the flow, and a new node of each kind.
+ *
+ * A select that is not `open` (not yet focused or pressed) holds only nowhere and the current
+ * target: a menu of a 200-node flow shows a dozen exits, and building every one's 200 choices
+ * each time a card is selected is what a click would wait for.
  */
-export function targetChoices(view, target, kinds) {
-  const ids = ((view && view.nodes) || []).map((node) => node.id);
+export function targetChoices(view, target, kinds, { open = true } = {}) {
+  const nodes = (view && view.nodes) || [];
+  if (!open) {
+    const known = nodes.some((node) => node.id === target);
+    const current = target ? [{ value: target, label: known ? target : `${target} (not in the flow)`, group: "" }] : [];
+    return [{ value: "", label: "nowhere", group: "" }, ...current];
+  }
+  const ids = nodes.map((node) => node.id);
   const choices = [{ value: "", label: "nowhere", group: "" }];
   for (const id of ids) choices.push({ value: id, label: id, group: "" });
   if (target && !ids.includes(target)) choices.push({ value: target, label: `${target} (not in the flow)`, group: "" });

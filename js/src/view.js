@@ -294,13 +294,16 @@ export function fitZoom(box, width, height, padding = 0.12) {
   return Math.min(zoomX, zoomY);
 }
 
-/** Below this zoom a card's text cannot be read, so opening the canvas does not fit that far out. */
-export const OPENING_MIN_ZOOM = 0.2;
+/** The farthest the canvas zooms out (React Flow's `minZoom`): a card is then a few pixels. */
+export const MIN_ZOOM = 0.02;
+
+/** Opening the canvas fits the whole flow down to this zoom, where its shape still shows. */
+export const OPENING_MIN_ZOOM = MIN_ZOOM;
 
 /**
- * What the canvas shows when it opens: null to fit the whole flow; when that would be too small to
- * read, the ids of the entry and the cards it leads to; when even those are spread too far, the
- * entry alone.
+ * What the canvas shows when it opens: null to fit the whole flow; when even the farthest zoom
+ * cannot show it all, the ids of the entry and the cards it leads to; when even those are spread
+ * too far, the entry alone.
  */
 export function openingFocus(view, width, height, padding = 0.12) {
   const box = viewBounds(view);

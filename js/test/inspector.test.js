@@ -577,6 +577,20 @@ test("a target that is not in the flow is still offered, marked as missing", () 
   assert.deepEqual(targetChoices(null, null, null), [{ value: "", label: "nowhere", group: "" }]);
 });
 
+test("a target select not yet opened holds only nowhere and its target, so selecting a card is quick", () => {
+  assert.deepEqual(targetChoices(TWO, "sales", ["menu", "say"], { open: false }), [
+    { value: "", label: "nowhere", group: "" },
+    { value: "sales", label: "sales", group: "" },
+  ]);
+  assert.deepEqual(targetChoices(TWO, "billing", ["menu"], { open: false }).at(-1), {
+    value: "billing",
+    label: "billing (not in the flow)",
+    group: "",
+  });
+  assert.deepEqual(targetChoices(TWO, null, ["menu"], { open: false }), [{ value: "", label: "nowhere", group: "" }]);
+  assert.equal(targetChoices(TWO, "sales", ["menu", "say"], { open: true }).length, 5, "opened: everything");
+});
+
 test("choosing a target sends connect, nowhere sends disconnect, a new kind sends add", () => {
   assert.deepEqual(exitRequest("main", "1", "sales", null), { type: "connect", source: "main", key: "1", target: "sales" });
   assert.deepEqual(exitRequest("main", "1", "", "sales"), { type: "disconnect", source: "main", key: "1" });

@@ -395,11 +395,11 @@ test("a polyline is read from React Flow's path and walked by length", () => {
   assert.deepEqual(pointAlong(points, 1), { x: 100, y: 100 });
 });
 
-test("a flow too wide to read when fitted opens on its entry and the cards it leads to", () => {
+test("a flow too wide to fit even at the farthest zoom opens on its entry and the cards it leads to", () => {
   const wide = {
     flow: { entry: "main" },
     card: [240, 96],
-    nodes: Array.from({ length: 150 }, (_, i) => ({
+    nodes: Array.from({ length: 400 }, (_, i) => ({
       id: i ? `n${i}` : "main",
       position: [i * 280, 0],
       exits: i ? [] : [{ key: "1", target: "n1" }, { key: "2", target: "n2" }, { key: "9", target: "main" }],
@@ -407,11 +407,13 @@ test("a flow too wide to read when fitted opens on its entry and the cards it le
     missing: [],
   };
   assert.deepEqual(openingFocus(wide, 1366, 620), ["main", "n1", "n2"]);
-  wide.nodes[0].exits.push({ key: "3", target: "n149" });
+  wide.nodes[0].exits.push({ key: "3", target: "n399" });
   assert.deepEqual(openingFocus(wide, 1366, 620), ["main"], "its targets are spread too far");
   assert.equal(openingFocus(acme(), 1366, 620), null);
   assert.equal(openingFocus({ nodes: [], missing: [] }, 1366, 620), null);
-  assert.ok(fitZoom(viewBounds(wide), 1366, 620) < 0.05);
+  assert.ok(fitZoom(viewBounds(wide), 1366, 620) < 0.02);
+  const fits = { ...wide, nodes: wide.nodes.slice(0, 150) };
+  assert.equal(openingFocus(fits, 1366, 620), null, "150 cards in a row fit, small but whole");
 });
 
 /** A small tree whose leaves lead back to main, the way Python marks such exits `folded`. */

@@ -48,6 +48,7 @@ import { Phone } from "./phone-panel.jsx";
 import { inCall } from "./phone.js";
 import {
   DEFAULT_HEIGHT,
+  aroundPath,
   DROP_HANDLE,
   EMPTY_HINT,
   LABEL_ZOOM,
@@ -86,6 +87,9 @@ import {
 const FIT = { padding: 0.12, maxZoom: 1 };
 const CORNER = 8;
 const EMPTY_VIEW = { nodes: [], missing: [], card: [240, 96], direction: "TB" };
+
+/** The view's direction ("TB" or "LR"), for edges that run back round a card. */
+const Direction = createContext("TB");
 
 /** Goes to a node (selects it and centres on it): what a "back to the start" marker does. */
 const GoTo = createContext(() => {});
@@ -173,7 +177,11 @@ const NODE_TYPES = { card: CardNode, missing: CardNode };
 /** An exit's edge: a rounded step line, its label at the spot `placeLabels` chose for it. */
 const ExitEdge = memo(function ExitEdge(props) {
   const { id, label, data, markerEnd, selected } = props;
-  const [path] = getSmoothStepPath({ ...props, borderRadius: CORNER });
+  const direction = useContext(Direction);
+  const [path] =
+    data.lane != null
+      ? [aroundPath(props, data.lane, direction)]
+      : getSmoothStepPath({ ...props, borderRadius: CORNER });
   const at = pointAlong(pathPoints(path), data.labelAt);
   const classes = [
     "jd-edge-label",
@@ -704,6 +712,7 @@ const Editor = memo(function Editor({ model, prefix, send, onOpen, forms }) {
       <div className="jd-flow" style={{ height: `${height}px` }} ref={flowBox}>
         <Markers prefix={prefix} />
         <GoTo.Provider value={goTo}>
+        <Direction.Provider value={view.direction === "LR" ? "LR" : "TB"}>
         <ReactFlow
           id={prefix}
           nodes={nodes}
@@ -746,6 +755,7 @@ const Editor = memo(function Editor({ model, prefix, send, onOpen, forms }) {
           <Controls showInteractive={false} fitViewOptions={FIT} />
           {far ? <Overview view={view} folded={folded} /> : null}
         </ReactFlow>
+        </Direction.Provider>
         </GoTo.Provider>
         {isEmpty(view) ? <div className="jd-empty">{EMPTY_HINT}</div> : null}
         {kindMenu ? (

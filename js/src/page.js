@@ -3,6 +3,9 @@
 import canvas from "./index.jsx";
 import { createModel } from "./model.js";
 
+/** The height in px of what sits above the canvas on the page: the toolbar and the message line. */
+const PAGE_CHROME = 64;
+
 async function postJson(path, body) {
   const answer = await fetch(path, {
     method: "POST",
@@ -16,6 +19,9 @@ export async function start(el) {
   const model = createModel(postJson);
   const answer = await fetch("/state");
   model.apply(await answer.json());
-  model.set("height", Math.max(420, window.innerHeight - 8));
+  // The canvas takes the window's height, less its toolbar and message line above it.
+  const fit = () => model.set("height", Math.max(420, window.innerHeight - PAGE_CHROME));
+  fit();
+  window.addEventListener("resize", fit);
   canvas.render({ model, el });
 }

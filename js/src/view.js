@@ -340,10 +340,12 @@ export function toFlowEdges(
   view,
   { selected = new Set(), markers = null, labels = null, folded = true } = {},
 ) {
-  const present = new Set([
-    ...((view && view.nodes) || []).map((n) => n.id),
-    ...((view && view.missing) || []).map((m) => m.id),
-  ]);
+  const card = cardSize(view);
+  const direction = (view && view.direction) === "LR" ? "LR" : "TB";
+  const places = new Map(
+    [...((view && view.nodes) || []), ...((view && view.missing) || [])].map((item) => [item.id, item]),
+  );
+  const present = new Set(places.keys());
   const path = pathOf(view);
   const stepIndex = new Map();
   path.edges.forEach(([source, key, target], index) => {
@@ -374,6 +376,7 @@ export function toFlowEdges(
           fallback: Boolean(exit.fallback),
           onPath,
           last,
+          lane: backLane(node, places.get(exit.target), card, direction),
           labelAt: (labels && labels.get(id)) ?? 0.5,
         },
       };
@@ -413,6 +416,41 @@ export function edgeEnds(node, target, offset, card = DEFAULT_CARD, direction = 
     targetY: ty - HANDLE_REACH,
     targetPosition: "top",
   };
+}
+
+/** How far an edge that runs back stands off the cards it passes, in px. */
+const LANE_GAP = 18;
+
+/**
+ * The lane beside its own card that an edge running back takes, or null for one running on.
+ *
+ * An exit back into its own card ("9 · hear this again") or to a card wholly before it (up the
+ * page, TB; to the left, LR) would be drawn through its own card: it goes out of its handle,
+ * along this lane (an x, TB; a y, LR) on the side its target lies, and into the target's top
+ * (left, LR) from before it.
+ */
+export function backLane(node, target, card = DEFAULT_CARD, direction = "TB") {
+  const [w, h] = card;
+  const [nx, ny] = node.position;
+  const [tx, ty] = target.position;
+  if (direction === "LR") {
+    if (node !== target && node.id !== target.id && tx + w > nx) return null;
+    return ty > ny || node.id === target.id ? ny + h + LANE_GAP : ny - LANE_GAP;
+  }
+  if (node !== target && node.id !== target.id && ty + h > ny) return null;
+  return tx >= nx || node.id === target.id ? nx + w + LANE_GAP : nx - LANE_GAP;
+}
+
+/** The path of an edge running back along `lane` (see `backLane`), from React Flow's `ends`. */
+export function aroundPath(ends, lane, direction = "TB") {
+  const r = (v) => Math.round(v);
+  const { sourceX: sx, sourceY: sy, targetX: tx, targetY: ty } = ends;
+  const g = LANE_GAP;
+  const points =
+    direction === "LR"
+      ? [[sx, sy], [sx + g, sy], [sx + g, lane], [tx - g, lane], [tx - g, ty], [tx, ty]]
+      : [[sx, sy], [sx, sy + g], [lane, sy + g], [lane, ty - g], [tx, ty - g], [tx, ty]];
+  return points.map(([x, y], i) => `${i ? "L" : "M"}${r(x)} ${r(y)}`).join("");
 }
 
 /** The corner points of an SVG path made of M, L and Q commands (curves cut to their chords). */
@@ -532,7 +570,9 @@ export function placeLabels(view, route, { folded = true } = {}) {
     const target = places.get(edge.target);
     const handle = sourceHandles(node, card, direction, folded).find((h) => h.id === edge.sourceHandle);
     const ends = edgeEnds(node, target, handle ? handle.offset : 50, card, direction);
-    const points = pathPoints(route({ ...ends, borderRadius: 8 })[0]);
+    const points = pathPoints(
+      edge.data.lane != null ? aroundPath(ends, edge.data.lane, direction) : route({ ...ends, borderRadius: 8 })[0],
+    );
     const [w, h] = labelSize(edge.label);
     let best = null;
     for (const t of LABEL_SPOTS) {
@@ -828,7 +868,9 @@ export function overviewPaths(view, { folded = true } = {}) {
     const e = edgeEnds(node, target, handle ? handle.offset : 50, card, direction);
     const r = (v) => Math.round(v);
     let d;
-    if (direction === "LR") {
+    if (edge.data.lane != null) {
+      d = aroundPath(e, edge.data.lane, direction);
+    } else if (direction === "LR") {
       const mid = (e.sourceX + e.targetX) / 2;
       d = `M${r(e.sourceX)} ${r(e.sourceY)}L${r(mid)} ${r(e.sourceY)}L${r(mid)} ${r(e.targetY)}L${r(e.targetX)} ${r(e.targetY)}`;
     } else {

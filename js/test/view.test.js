@@ -7,6 +7,8 @@ import { getSmoothStepPath } from "@xyflow/react";
 
 import {
   ADD_HANDLE,
+  aroundPath,
+  backLane,
   DROP_HANDLE,
   TARGET_HANDLE,
   cardCentre,
@@ -364,8 +366,11 @@ test("labels are placed on their edges, clear of cards and of each other where t
     const target = [...view.nodes, ...view.missing].find((n) => n.id === edge.target);
     const handle = sourceHandles(node, card, view.direction).find((h) => h.id === edge.sourceHandle);
     const ends = edgeEnds(node, target, handle.offset, card, view.direction);
-    const points = pathPoints(getSmoothStepPath({ ...ends, borderRadius: 8 })[0]);
-    const at = pointAlong(points, edge.data.labelAt);
+    const drawn =
+      edge.data.lane != null
+        ? aroundPath(ends, edge.data.lane, view.direction)
+        : getSmoothStepPath({ ...ends, borderRadius: 8 })[0];
+    const at = pointAlong(pathPoints(drawn), edge.data.labelAt);
     const [w, h] = labelSize(edge.label);
     return { id: edge.id, x: at.x - w / 2, y: at.y - h / 2, w, h };
   });
@@ -481,4 +486,32 @@ test("zoomed out, every drawn edge is one step line in the overview, fallbacks a
   assert.equal((unfolded.plain.match(/M/g) || []).length, 4, "a's next and b's ok as well");
   view.path = { nodes: ["main", "a"], edges: [["main", "1", "a"]], current: "a" };
   assert.equal((overviewPaths(view).path.match(/M/g) || []).length, 1, "the call's step is drawn apart");
+});
+
+test("an edge back into its own card or up to an earlier one goes round its card, never through it", () => {
+  const card = [240, 96];
+  const main = { id: "main", position: [100, 100], exits: [] };
+  const earlier = { TB: { id: "earlier", position: [400, -300], exits: [] }, LR: { id: "earlier", position: [-300, 400], exits: [] } };
+  const below = { id: "below", position: [100, 400], exits: [] };
+  for (const direction of ["TB", "LR"]) {
+    for (const target of [main, earlier[direction]]) {
+      const lane = backLane(main, target, card, direction);
+      assert.notEqual(lane, null, `${direction}: main → ${target.id} runs back`);
+      const ends = edgeEnds(main, target, 50, card, direction);
+      const points = pathPoints(aroundPath(ends, lane, direction));
+      assert.deepEqual(points[0], { x: Math.round(ends.sourceX), y: Math.round(ends.sourceY) });
+      assert.deepEqual(points.at(-1), { x: Math.round(ends.targetX), y: Math.round(ends.targetY) });
+      // Sampled along its length, no point of the edge lies inside main's card.
+      for (let t = 0; t <= 1; t += 0.01) {
+        const p = pointAlong(points, t);
+        const inside = p.x > 100 && p.x < 340 && p.y > 100 && p.y < 196;
+        assert.ok(!inside, `${direction} → ${target.id}: ${JSON.stringify(p)} is inside main's card`);
+      }
+    }
+  }
+  assert.equal(backLane(main, below, card, "TB"), null, "an edge running on is React Flow's own step");
+  const acmeEdges = toFlowEdges(acme());
+  assert.notEqual(edgeFrom(acmeEdges, "main", "9").data.lane, null, "9 · hear this again");
+  assert.notEqual(edgeFrom(acmeEdges, "confirm", "2").data.lane, null, "2 · re-enter, back up to order");
+  assert.equal(edgeFrom(acmeEdges, "main", "1").data.lane, null);
 });

@@ -1,7 +1,7 @@
 // The test phone: dial the flow, press keys or type digits, read the transcript.
 //
 // What a key does is decided in phone.js; Python runs the call and answers with `view.call`.
-import { useLayoutEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { isTextField } from "./hooks.js";
 import {
   KEYPAD,
@@ -33,6 +33,17 @@ export function Phone({ view, send, onShow }) {
   useLayoutEffect(() => {
     if (lines.current) lines.current.scrollTop = lines.current.scrollHeight;
   }, [transcript.length]);
+  // A transcript that grew while the Phone tab was hidden had no height to scroll: when it is
+  // shown (its size changes), its last line comes into view.
+  useEffect(() => {
+    const element = lines.current;
+    if (!element || typeof ResizeObserver === "undefined") return undefined;
+    const observer = new ResizeObserver(() => {
+      element.scrollTop = element.scrollHeight;
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
 
   // The phone keeps focus (not its buttons, which turn disabled as the call goes on), so the
   // keyboard's digits keep working after a click.

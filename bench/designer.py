@@ -1,4 +1,4 @@
-"""Designer speed on large flows: validation, exploration, drawing, and a redraw after one edit.
+"""Designer speed on large flows: validation, exploration, drawing, and one edit in the kernel.
 
 Prints one table (median of --runs, seconds) and the goal each figure is held to. Flows come from
 `jaxl_designer.core.generate.big_flow(n)`: menus of up to 9 keys with back edges to main.
@@ -20,7 +20,7 @@ from jaxl_designer.core.explorer import explore
 from jaxl_designer.core.generate import big_flow
 from jaxl_designer.core.validation import validate
 from jaxl_designer.drawing.render import render_svg
-from jaxl_designer.notebook.designer import Designer
+from jaxl_designer.notebook.canvas import Designer
 
 
 def timed(action: Callable[[], object], runs: int) -> float:
@@ -33,17 +33,17 @@ def timed(action: Callable[[], object], runs: int) -> float:
     return statistics.median(samples)
 
 
-def redraw_after_edit(n: int) -> Callable[[], object]:
-    """One edit of an n-node flow in the designer: change a prompt, apply, redraw."""
+def edit_a_field(n: int) -> Callable[[], object]:
+    """One typed field of an n-node flow in the designer, as the inspector sends it."""
     designer = Designer(big_flow(n))
     node = designer.flow.nodes[n // 2]
-    designer.select(node)
     count = [0]
 
     def edit() -> None:
         count[0] += 1
-        designer.inspector.fields["prompt"].value = f"Press 1 for option {count[0]}."
-        designer.apply_fields()  # edit() in the designer: snapshot, change, validate, redraw
+        # the kernel's side of an edit: snapshot for undo, change, validate, the new view
+        prompt = f"Press 1 for option {count[0]}."
+        designer.handle({"type": "apply", "node": node, "field": "prompt", "value": prompt})
 
     return edit
 
@@ -71,8 +71,11 @@ def main() -> int:
         rows.append(
             (f"draw {n:,} nodes (SVG)", timed(lambda n=n: render_svg(flows[n]), runs), goals[n])
         )
-    edit = redraw_after_edit(200)
-    rows.append(("designer: one edit of 200 nodes", timed(edit, max(runs, 5)), "< 0.3 s"))
+    # the kernel's share of the 150 ms bench/canvas.py allows an edit shown at 200 nodes
+    goals = {200: "< 0.05 s", 1000: "-"}
+    for n in (200, 1000):
+        edit = edit_a_field(n)
+        rows.append((f"designer: one edit of {n:,} nodes", timed(edit, max(runs, 5)), goals[n]))
     print(f"{'what':34} {'seconds':>8}  goal")
     print("-" * 54)
     for what, seconds, goal in rows:

@@ -39,7 +39,7 @@ __all__ = [
 # (`export` is imported above instead: its submodule would otherwise shadow the function.)
 _LAZY = {
     "Canvas": "jaxl_designer.notebook.canvas",
-    "Designer": "jaxl_designer.notebook.designer",
+    "Designer": "jaxl_designer.notebook.canvas",
     "explore": "jaxl_designer.core.explorer",
     "render_svg": "jaxl_designer.drawing.render",
 }

@@ -1,11 +1,16 @@
 """The designer in a real JupyterLab, driven by headless Chromium as a person would use it.
 
 The test starts JupyterLab on a free loopback port over a temporary copy of notebooks/, opens
-02_designer.ipynb, runs every cell, and then builds a two-node IVR in the first designer by
-clicking: a menu `main` whose key 1 leads to a hangup `bye`. It selects `main` by clicking its
-node in the drawing (the anywidget click path, browser to Python and back), dials, presses 1 and
-reads the transcript from the page. A screenshot is kept in the test's folder and copied to
-test-output/browser/designer.png for a person to look at.
+02_designer.ipynb and runs every cell: the tutorial runs in the browser without an error, and
+its second designer draws Acme. In the first designer (an empty flow) it then builds a
+two-node IVR with the inspector alone: a menu from the palette, renamed `main`, whose key 1
+leads to a new hangup, each prompt typed into its field. It dials on the Phone tab, presses 1
+on the keypad and reads the transcript from the page. A screenshot is kept in the test's folder
+and copied to test-output/browser/designer.png for a person to look at. (Building by dragging
+is tests/test_browser_build.py's.)
+
+This module also holds what every browser test shares: `Lab`, `need_browser`,
+`CHROMIUM_FLAGS` and the waits `SLOW` and `STEP`.
 
 Needs the `playwright` Python package and Debian's chromium (scripts/setup installs both); it is
 skipped without them, except under CI (the CI variable set), where that is a failure.
@@ -269,64 +274,74 @@ def drive(page: Any, lab: Lab, expect: Any, clock: Clock) -> None:
     )
     clock.mark("kernel")
     lab.remember_kernels()
-    # Room for the designer: the file browser folds away, as a person would do.
+    # Room for the designer: the file browser folds away, as a person would do. The saved
+    # outputs are cleared first, so each output checked below is this run's.
     page.evaluate(
-        """() => {
+        """async () => {
             window.jupyterapp.shell.collapseLeft();
+            await window.jupyterapp.commands.execute("notebook:clear-all-cell-outputs");
             window.jupyterapp.commands.execute("notebook:run-all-cells");
         }"""
     )
 
-    # The notebook's first designer (on an empty flow); the second one draws Acme.
-    designer = page.locator(".jd-designer").first
-    expect(designer.locator(".jd-graph-view svg")).to_be_visible(timeout=SLOW)
+    # The notebook's first designer is on an empty flow; the second one draws Acme.
+    designers = page.locator(".jd-shell")
+    expect(designers).to_have_count(2, timeout=SLOW)
+    expect(designers.nth(1).locator('.react-flow__node[data-id="thanks"]')).to_have_count(
+        1, timeout=SLOW
+    )
+    # Every cell ran: the last one's output (the call's path) is on the page, and no cell failed.
+    expect(page.locator(".jp-OutputArea-output", has_text="'confirm', 'thanks'")).to_have_count(
+        1, timeout=SLOW
+    )
+    stderr = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+    expect(page.locator(stderr)).to_have_count(0)
     clock.mark("run")
+
+    designer = designers.first
+    designer.scroll_into_view_if_needed()
+    expect(designer.locator(".jd-empty")).to_be_visible(timeout=STEP)
     message = designer.locator(".jd-message")
     inspector = designer.locator(".jd-inspector")
     prompt = inspector.locator(".jd-field-prompt textarea")
 
-    def add(kind: str, node: str) -> None:
-        designer.locator(".jd-kind select").select_option(kind)
-        designer.locator(".jd-node-id input").fill(node)
-        designer.locator("button.jd-add").click()
-        expect(message).to_have_text(f"added {kind} {node}", timeout=STEP)
-        expect(inspector).to_contain_text(f"{node}: {kind}", timeout=STEP)
-        # The inspector's fields are shared by every node: wait for the new node's (empty)
-        # prompt, so typing never races the kernel clearing the previous node's text.
-        expect(prompt).to_have_value("", timeout=STEP)
-
     def write_prompt(node: str, text: str) -> None:
-        prompt.fill(text)
-        inspector.locator("button.jd-apply").click()
-        expect(message).to_have_text(f"applied {node}", timeout=STEP)
+        """Type into the new node's prompt, which has the focus; wait until Python has it."""
+        expect(prompt).to_be_focused(timeout=STEP)
+        page.keyboard.type(text, delay=15)
+        expect(message).to_have_text(re.compile(rf"^{node}: what the caller hears"), timeout=STEP)
 
-    add("menu", "main")
-    write_prompt("main", "Press 1 for sales.")
-    add("hangup", "bye")
-    write_prompt("bye", "Goodbye.")
+    inspector.locator(".jd-palette-menu").click()
+    expect(message).to_have_text("added menu menu_1", timeout=STEP)
+    write_prompt("menu_1", "Press 1 for sales.")
 
-    # Select main by clicking it in the drawing: the browser sends the click to Python.
-    drawn = designer.locator('.jd-graph-view g.node[data-jd-node="main"]:not(.jd-start)')
-    drawn.click()
-    expect(inspector).to_contain_text("main: menu (entry)", timeout=STEP)
-    expect(drawn).to_have_class(re.compile(r"\bjd-selected\b"), timeout=STEP)
+    node_id = inspector.locator(".jd-node-id-input")
+    node_id.fill("main")
+    node_id.press("Enter")
+    expect(message).to_have_text("renamed menu_1 to main", timeout=STEP)
 
-    inspector.locator(".jd-connect-1 select").select_option("bye")
-    expect(message).to_have_text("main --1--> bye", timeout=STEP)
-    edge = designer.locator('.jd-graph-view g.edge[data-jd-key="1"][data-jd-target="bye"]')
+    # Key 1 of the menu leads to a new hangup, chosen in the inspector's exits.
+    inspector.locator("select.jd-add-key").select_option("1")
+    target = inspector.locator("select.jd-exit-1")
+    target.focus()  # its choices are built when it is pressed or focused, as a person does
+    target.select_option("new:hangup")
+    expect(message).to_have_text("added hangup hangup_1", timeout=STEP)
+    write_prompt("hangup_1", "Goodbye.")
+    edge = designer.locator(""".react-flow__edge[data-id='edge:["main","1"]']""")
     expect(edge).to_have_count(1, timeout=STEP)
 
-    transcript = designer.locator(".jd-transcript textarea")
-    status = designer.locator(".jd-call-status")
-    designer.locator("button.jd-dial").click()
+    phone = designer.locator(".jd-phone")
+    status = phone.locator(".jd-call-status")
+    transcript = phone.locator(".jd-transcript")
+    designer.locator(".jd-tab-phone").click()
+    phone.locator("button.jd-dial").click()
     expect(status).to_have_text("Waiting at main.", timeout=STEP)
-    expect(transcript).to_have_value(re.compile(r"Press 1 for sales\."), timeout=STEP)
-    designer.locator("button.jd-keypad-1").click()
+    expect(transcript).to_contain_text("Press 1 for sales.", timeout=STEP)
+    phone.locator("button.jd-keypad-key.jd-key-1").click()
     expect(status).to_have_text("The call has ended.", timeout=STEP)
-    expect(transcript).to_have_value(re.compile(r"Goodbye\."), timeout=STEP)
+    expect(transcript).to_contain_text("Goodbye.", timeout=STEP)
 
     clock.mark("clicks")
-    heard = transcript.input_value()
-    assert "Press 1 for sales." in heard and "Goodbye." in heard, heard
+    heard = transcript.inner_text()
     assert heard.index("Press 1 for sales.") < heard.index("Goodbye."), heard
     designer.evaluate("element => element.scrollIntoView({block: 'start'})")

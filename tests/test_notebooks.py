@@ -79,7 +79,6 @@ def test_the_designer_notebook_opens_an_empty_flow_first_and_stays_light() -> No
     assert [text(output) for output in widgets] == [
         "<Designer of <Flow 'my_ivr': 0 nodes, entry None>, selected None>",
         "<Designer of <Flow 'acme': 7 nodes, entry 'main'>, selected None>",
-        "<Canvas of <Flow 'acme': 7 nodes, entry 'main'>, selected None>",
     ]
     document = json.loads(path.read_text(encoding="utf-8"))
     assert "widgets" not in document["metadata"], "save it without widget state"

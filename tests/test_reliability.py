@@ -274,19 +274,19 @@ def test_a_broken_flow_file_is_one_line_naming_the_place_and_is_left_byte_for_by
 
 
 def test_the_designer_keeps_the_users_flow_when_a_file_will_not_load(tmp_path: Path) -> None:
-    pytest.importorskip("ipywidgets")
-    from jaxl_designer.notebook.designer import Designer
+    pytest.importorskip("anywidget")
+    from jaxl_designer.notebook.canvas import Designer
 
     path = tmp_path / "flow.json"
     path.write_bytes(_broken(dumps(acme()))["truncated"])
     before = path.read_bytes()
     designer = Designer(acme())
     designer.flow.add("extra", "hangup", prompt=["Unsaved work."])
+    designer.refresh()
     work = designer.flow.to_document()
-    designer.file.value = str(path)
-    designer.load()
+    said = designer.load(path)
     assert designer.flow.to_document() == work  # the unsaved work is still there
-    assert str(path) in designer.said and "\n" not in designer.said.strip()
+    assert str(path) in said and "\n" not in said.strip()
     assert path.read_bytes() == before
 
 

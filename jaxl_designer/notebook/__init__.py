@@ -1,1 +1,1 @@
-"""Notebook widgets: the designer, its inspector and its phone, over a widget-free session."""
+"""Notebook widgets: the designer (the canvas, its inspector and phone) over the editing layer."""

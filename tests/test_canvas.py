@@ -221,6 +221,36 @@ def test_the_phone_dials_presses_and_enters_through_the_canvas() -> None:
     assert canvas.view["path"]["nodes"][-1] == "thanks"
 
 
+def test_the_phone_dials_a_flow_with_parameters_in_the_environment_chosen() -> None:
+    flow = acme()
+    flow.connect("main", "1", "sales")
+    flow.update("sales", phone="{{sales_phone}}")
+    flow.environments = {
+        "prod": {"sales_phone": "+918000000009"},
+        "test": {"sales_phone": "+15550100"},
+    }
+    canvas = Canvas(flow)
+    assert canvas.view["environments"] == ["prod", "test"]
+    refused = canvas.handle({"type": "dial"})
+    assert refused.startswith("cannot dial") and "environment" in refused
+    canvas.handle({"type": "dial", "env": "prod"})
+    canvas.handle({"type": "press", "key": "1"})
+    assert canvas.call is not None and canvas.call.ended
+    assert "+918000000009" in str(canvas.call.response)
+
+
+def test_the_flow_is_named_and_described_from_the_canvas_and_undone_in_one_step() -> None:
+    canvas = Canvas(acme())
+    before = canvas.flow.description
+    said = canvas.handle({"type": "describe", "name": "acme-2", "description": "Orders line"})
+    assert said == "flow named acme-2"
+    assert canvas.view["flow"]["name"] == "acme-2"
+    assert canvas.view["flow"]["description"] == "Orders line"
+    assert canvas.handle({"type": "describe", "name": "  "}) == "give the flow a name"
+    canvas.handle({"type": "undo"})
+    assert (canvas.flow.name, canvas.flow.description) == ("acme", before)
+
+
 def test_the_forms_name_fields_in_the_callers_words() -> None:
     canvas = Canvas(acme())
     labels = {f["name"]: f["label"] for f in canvas.forms["fields"]["collect"]}

@@ -79,7 +79,10 @@ class CanvasEditor:
             "apply": self._apply,
             "rename": lambda r: self.session.rename(str(r["new"]), node=str(r["node"])),
             "entry": lambda r: self.session.set_entry(str(r["node"])),
-            "dial": lambda _: self.session.dial(),
+            "dial": lambda r: self.session.dial(str(r["env"]) if r.get("env") else None),
+            "describe": lambda r: self.session.describe(
+                str(r["name"]), str(r.get("description") or "")
+            ),
             "press": lambda r: self.session.press(str(r["key"])),
             "enter": lambda r: self.session.enter(str(r["digits"])),
             "hangup": lambda _: self.session.hang_up(),
@@ -239,6 +242,9 @@ class CanvasEditor:
         for card in view["nodes"]:
             card["fields"] = shown(card["kind"], flow.graph.nodes[card["id"]])
         view["call"] = _call_view(call)
+        view["flow"]["description"] = flow.description
+        # The phone dials a flow with {{parameters}} in one of its environments.
+        view["environments"] = sorted(flow.environments)
         return view
 
     def __repr__(self) -> str:

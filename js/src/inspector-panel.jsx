@@ -326,6 +326,58 @@ function NodeInspector({ view, node, forms, drafts, send, prefix }) {
   );
 }
 
+/** The flow's own name and one line of description, sent when a field is left or Enter pressed. */
+function FlowFields({ flow, send, prefix }) {
+  const [name, setName] = useState(flow.name || "");
+  const [description, setDescription] = useState(flow.description || "");
+  // A new name or description from Python (undo, code) shows unless one is being typed.
+  const [seen, setSeen] = useState([flow.name, flow.description]);
+  if (seen[0] !== flow.name || seen[1] !== flow.description) {
+    setSeen([flow.name, flow.description]);
+    setName(flow.name || "");
+    setDescription(flow.description || "");
+  }
+  const commit = () => {
+    if (name.trim() === (flow.name || "") && description.trim() === (flow.description || "")) return;
+    send({ type: "describe", name, description });
+  };
+  const onKeyDown = (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      commit();
+    }
+  };
+  return (
+    <div className="jd-flow-fields">
+      <div className="jd-section-title">This flow</div>
+      <div className="jd-field jd-field-flow-name">
+        <label htmlFor={`${prefix}-flow-name`}>Name</label>
+        <input
+          id={`${prefix}-flow-name`}
+          type="text"
+          value={name}
+          spellCheck={false}
+          onChange={(event) => setName(event.target.value)}
+          onBlur={commit}
+          onKeyDown={onKeyDown}
+        />
+      </div>
+      <div className="jd-field jd-field-flow-description">
+        <label htmlFor={`${prefix}-flow-description`}>Description</label>
+        <input
+          id={`${prefix}-flow-description`}
+          type="text"
+          value={description}
+          onChange={(event) => setDescription(event.target.value)}
+          onBlur={commit}
+          onKeyDown={onKeyDown}
+        />
+        <div className="jd-help">One line: what this IVR is for, kept in the flow file.</div>
+      </div>
+    </div>
+  );
+}
+
 /**
  * The inspector for the selected node. `focusRequest` ({node, serial}) asks for the first field
  * of `node` to take the typing: it is served once that node's form is drawn (its selection and
@@ -361,6 +413,7 @@ export function Inspector({ view, forms, selected, drafts, send, prefix, focusRe
         />
       ) : (
         <>
+          <FlowFields flow={view.flow || {}} send={send} prefix={prefix} />
           <p className="jd-hint">
             Select a card to see and edit it here. Drag from an exit to empty canvas to add the
             next node.

@@ -88,6 +88,11 @@ export function Phone({ view, send, onShow }) {
 
   const live = inCall(call);
   const digitsMode = mode.mode === "digits";
+  // A flow with {{parameters}} is dialled in one of its environments.
+  const environments = view.environments || [];
+  const [chosenEnv, setEnv] = useState("");
+  const env = environments.includes(chosenEnv) ? chosenEnv : environments[0] || "";
+  const dial = () => request(env ? { type: "dial", env } : { type: "dial" });
   return (
     <div
       className="jd-phone"
@@ -98,7 +103,7 @@ export function Phone({ view, send, onShow }) {
       aria-label="Test phone: type digits, * and # here"
     >
       <div className="jd-phone-buttons">
-        <button type="button" className="jd-dial" disabled={live} onClick={() => request({ type: "dial" })}>
+        <button type="button" className="jd-dial" disabled={live} onClick={dial}>
           Dial
         </button>
         <button type="button" className="jd-hangup" disabled={!live} onClick={() => request({ type: "hangup" })}>
@@ -109,11 +114,23 @@ export function Phone({ view, send, onShow }) {
           className="jd-restart"
           disabled={!hasCall(call)}
           title="Hang up and call the flow again from the start"
-          onClick={() => request({ type: "dial" })}
+          onClick={dial}
         >
           Start again
         </button>
       </div>
+      {environments.length ? (
+        <label className="jd-env">
+          Environment
+          <select value={env} onChange={(event) => setEnv(event.target.value)} aria-label="Environment to dial in">
+            {environments.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+      ) : null}
       <div className="jd-call-line">
         <span className={`jd-call-status${live ? " jd-live" : ""}`} role="status">
           {call.status}

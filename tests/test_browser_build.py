@@ -27,7 +27,18 @@ from typing import Any
 import pytest
 from conftest import Processes
 from test_browser import SLOW, STEP, Lab, need_browser
-from test_browser_canvas import KEPT, SIZES, card, centre, chromium, drag, handle, inside, shoot
+from test_browser_canvas import (
+    KEPT,
+    SIZES,
+    card,
+    centre,
+    chromium,
+    drag,
+    handle,
+    inside,
+    notebook,
+    shoot,
+)
 
 from jaxl_designer import load, validate
 
@@ -41,20 +52,6 @@ BIG = (
     "from jaxl_designer.core.generate import big_flow\n"
     "Canvas(big_flow(200))"
 )
-
-
-def notebook(source: str) -> str:
-    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
-    return json.dumps(
-        {
-            "cells": [{**cell, "source": source}],
-            "metadata": {
-                "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
-            },
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-    )
 
 
 @pytest.fixture

@@ -29,35 +29,33 @@ pytestmark = pytest.mark.browser
 
 KEPT = ROOT / "test-output" / "browser"
 SIZES = {"laptop": (1366, 768), "large": (1920, 1080)}
-CANVAS_NOTEBOOK = {
-    "cells": [
-        {
-            "cell_type": "code",
-            "execution_count": None,
-            "metadata": {},
-            "outputs": [],
-            "source": [
-                "from jaxl_designer import acme\n",
-                "from jaxl_designer.notebook.canvas import Canvas\n",
-                "flow = acme()\n",
-                "canvas = Canvas(flow)\n",
-                "canvas",
-            ],
-        }
-    ],
-    "metadata": {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
-    },
-    "nbformat": 4,
-    "nbformat_minor": 5,
-}
+CANVAS = (
+    "from jaxl_designer import acme\n"
+    "from jaxl_designer.notebook.canvas import Canvas\n"
+    "flow = acme()\n"
+    "canvas = Canvas(flow)\n"
+    "canvas"
+)
+
+
+def notebook(source: str) -> str:
+    """A notebook of one code cell, as JupyterLab opens it (a kernel chosen, so it runs)."""
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
+    kernel = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    document = {
+        "cells": [{**cell, "source": source}],
+        "metadata": {"kernelspec": kernel},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(document)
 
 
 @pytest.fixture
 def lab(spawn: Processes, tmp_path: Path) -> Iterator[Lab]:
     browser = need_browser()
     server = Lab(spawn, tmp_path, browser)
-    (server.root / "canvas.ipynb").write_text(json.dumps(CANVAS_NOTEBOOK), encoding="utf-8")
+    (server.root / "canvas.ipynb").write_text(notebook(CANVAS), encoding="utf-8")
     try:
         yield server
     finally:

@@ -152,16 +152,17 @@ def test_the_configure_ping_gets_the_neutral_prompt(server: int, payload: Any) -
     assert post(server, payload) == (200, NEUTRAL)
 
 
-@pytest.mark.parametrize("event", [4, 5, 99])
-def test_events_it_does_not_handle_are_neutral_and_leave_the_call_alone(
-    server: int, event: int
+@pytest.mark.parametrize(("event", "answer"), [(4, NEUTRAL), (5, None), (99, NEUTRAL)])
+def test_events_it_does_not_handle_are_answered_as_the_sdk_does_and_leave_the_call_alone(
+    server: int, event: int, answer: Any
 ) -> None:
     call_id = next(_ids)
     post(server, spec(1, call_id))
     post(server, spec(2, call_id, option="2"))
     extra = noisy(event, call_id, option="1", data="9*")
     extra["mark"] = "prompt-2-done"  # event 5, the TTS mark callback, carries a top-level mark
-    assert post(server, extra) == (200, NEUTRAL)
+    # A mark is answered null: a prompt with num_characters 0 would be spoken, then hang up.
+    assert post(server, extra) == (200, answer)
     assert post(server, spec(2, call_id, option="2", data="8*")) == (200, confirm("8"))
 
 

@@ -150,7 +150,7 @@ GOOD = [
     ("teardown as DELETE", "DELETE", "/webhook/", JSON, body(3, call_id=12), NEUTRAL),
     ("setup as DELETE: the body decides", "DELETE", "/webhook/", JSON, body(call_id=17), MAIN),
     ("unknown event 99", "POST", "/webhook/", JSON, body(99, call_id=18), NEUTRAL),
-    ("mark event 5", "POST", "/webhook/", JSON, {**body(5, call_id=19), "mark": "m1"}, NEUTRAL),
+    ("mark event 5: null", "POST", "/webhook/", JSON, {**body(5, call_id=19), "mark": "m"}, None),
 ]  # fmt: skip
 
 

@@ -30,6 +30,7 @@ CALLS: list[list[tuple[int, str | None, str | None]]] = [
      (2, None, "4711*"), (2, "3", None), (2, "2", None), (2, None, "99*"), (2, "1", None)],
     [(1, None, None), (3, None, None), (2, "2", None), (2, "1", None)],  # lost: recovery
     [(2, "1", None), (2, None, "5*")],  # never set up
+    [(1, None, None), (2, "2", None), (5, None, None), (1, None, "77*")],  # a mark: null, no change
 ]  # fmt: skip
 _ids = itertools.count(8_000_000)
 
@@ -39,7 +40,11 @@ def scripts() -> list[list[dict[str, Any]]]:
     calls = []
     for steps in CALLS:
         call_id = next(_ids)
-        calls.append([webhook_request(e, call_id, option=o, data=d) for e, o, d in steps])
+        sent = [webhook_request(e, call_id, option=o, data=d) for e, o, d in steps]
+        for one in sent:
+            if one["event"] == 5:
+                one["mark"] = "prompt-done"  # the TTS mark callback carries the mark it names
+        calls.append(sent)
     calls.append([{"pk": 1, "event": 1, "state": None, "option": None, "data": None}])
     return calls
 
@@ -58,7 +63,7 @@ def replay(port: int, requests: list[dict[str, Any]], *, sdk: bool = False) -> N
     for sent in requests:
         method = "DELETE" if sent["event"] == 3 else "POST"
         status, _, answer = request(port, method, body=sent)
-        if sdk and answer.get("mark", 0) is None:
+        if sdk and isinstance(answer, dict) and answer.get("mark", 0) is None:
             del answer["mark"]
         assert (status, answer) == (200, expected.handle(json.loads(json.dumps(sent)))), sent
 

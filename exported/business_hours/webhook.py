@@ -56,6 +56,10 @@ __all__ = ["FLOW", "app", "asgi", "main", "wsgi"]
 #: The events Jaxl sends: a call is set up (and digits entered before any key), a key or
 #: digits arrive, the call is torn down.
 SETUP, OPTION, TEARDOWN = 1, 2, 3
+#: The event Jaxl sends when it has spoken a prompt that carried a `mark`. A flow sets no marks,
+#: so a mark is ignored and answered `null`, as the official SDK answers it: an answer with a
+#: prompt would be spoken, then hang up, in the middle of a call.
+MARK = 5
 #: What a prompt or a branch rule may read of the call itself, besides collected variables.
 CALLER_FIELDS = ("from_number", "to_number")
 #: The tests a branch rule can make.
@@ -184,7 +188,7 @@ class MemoryStore:
 class Turn:
     """One answered request: the response and the nodes and edges the call went through."""
 
-    __slots__ = ("call_id", "edges", "nodes", "response", "waiting_on")
+    __slots__ = ("call_id", "edges", "nodes", "response", "silent", "waiting_on")
 
     def __init__(self, response: dict[str, Any], call_id: int | None = None) -> None:
         self.response = response
@@ -192,6 +196,8 @@ class Turn:
         self.nodes: list[str] = []
         self.edges: list[tuple[str, str, str]] = []
         self.waiting_on: str | None = None
+        #: True when the event is answered with JSON `null` (a `MARK`): `response` is then empty.
+        self.silent = False
 
     def __repr__(self) -> str:
         return f"Turn({self.response!r}, nodes={self.nodes!r})"
@@ -410,9 +416,13 @@ class Runtime:
         }
 
     # -- requests ---------------------------------------------------------------------------
-    def handle(self, request: Any) -> dict[str, Any]:
-        """Answer one webhook request (a dict parsed from the request's JSON body)."""
-        return self.respond(request).response
+    def handle(self, request: Any) -> dict[str, Any] | None:
+        """Answer one webhook request (a dict parsed from the request's JSON body).
+
+        None is the answer to a `MARK`: JSON `null`.
+        """
+        turn = self.respond(request)
+        return None if turn.silent else turn.response
 
     def respond(self, request: Any) -> Turn:
         """Answer one request and tell which nodes and edges the call went through."""
@@ -424,6 +434,10 @@ class Runtime:
             raise BadRequest("state must be an object or null")
         option = _as_text(request.get("option"), "option")
         data = _as_text(request.get("data"), "data")
+        if event == MARK:
+            turn = Turn({})
+            turn.silent = True
+            return turn
         if state is None:
             if event == OPTION:
                 raise BadRequest("state is required for event 2")
@@ -900,6 +914,8 @@ class WebhookApp:
             response = runtime.handle(request)
         except BadRequest as error:
             return error_reply(error.status, str(error))
+        if response is None:  # a mark: answered null, as the SDK answers it
+            return _json(200, None)
         prompt = response.get("prompt")
         if prompt is None:  # a transfer: rare, and it carries the caller's numbers
             return _json(200, response)
@@ -1471,6 +1487,8 @@ def jaxl_app_class(runtime: Runtime) -> type:
 
     def answer(request: Any) -> Any:
         reply = runtime.handle(request.model_dump(mode="json"))
+        if reply is None:  # a mark
+            return None
         if "prompt" in reply:
             return base.JaxlWebhookResponse(**reply)
         return base.JaxlCtaResponse(**reply)
@@ -1478,7 +1496,13 @@ def jaxl_app_class(runtime: Runtime) -> type:
     async def handle(self: Any, req: Any) -> Any:
         return answer(req)
 
-    handlers = ("handle_configure", "handle_setup", "handle_option", "handle_user_data")
+    handlers = (
+        "handle_configure",
+        "handle_setup",
+        "handle_option",
+        "handle_user_data",
+        "handle_mark",
+    )
     namespace: dict[str, Any] = {name: handle for name in (*handlers, "handle_teardown")}
     namespace["__doc__"] = "A Jaxl SDK app that answers every webhook event from the flow."
     return type("JaxlApp", (base.BaseJaxlApp,), namespace)

@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_FROM_NUMBER",
     "DEFAULT_TO_NUMBER",
     "KEYS",
+    "MARK",
     "MAX_CALLS",
     "NEUTRAL",
     "OPTION",
@@ -57,6 +58,10 @@ __all__ = [
 #: The events Jaxl sends: a call is set up (and digits entered before any key), a key or
 #: digits arrive, the call is torn down.
 SETUP, OPTION, TEARDOWN = 1, 2, 3
+#: The event Jaxl sends when it has spoken a prompt that carried a `mark`. A flow sets no marks,
+#: so a mark is ignored and answered `null`, as the official SDK answers it: an answer with a
+#: prompt would be spoken, then hang up, in the middle of a call.
+MARK = 5
 #: What a prompt or a branch rule may read of the call itself, besides collected variables.
 CALLER_FIELDS = ("from_number", "to_number")
 #: The tests a branch rule can make.
@@ -185,7 +190,7 @@ class MemoryStore:
 class Turn:
     """One answered request: the response and the nodes and edges the call went through."""
 
-    __slots__ = ("call_id", "edges", "nodes", "response", "waiting_on")
+    __slots__ = ("call_id", "edges", "nodes", "response", "silent", "waiting_on")
 
     def __init__(self, response: dict[str, Any], call_id: int | None = None) -> None:
         self.response = response
@@ -193,6 +198,8 @@ class Turn:
         self.nodes: list[str] = []
         self.edges: list[tuple[str, str, str]] = []
         self.waiting_on: str | None = None
+        #: True when the event is answered with JSON `null` (a `MARK`): `response` is then empty.
+        self.silent = False
 
     def __repr__(self) -> str:
         return f"Turn({self.response!r}, nodes={self.nodes!r})"
@@ -411,9 +418,13 @@ class Runtime:
         }
 
     # -- requests ---------------------------------------------------------------------------
-    def handle(self, request: Any) -> dict[str, Any]:
-        """Answer one webhook request (a dict parsed from the request's JSON body)."""
-        return self.respond(request).response
+    def handle(self, request: Any) -> dict[str, Any] | None:
+        """Answer one webhook request (a dict parsed from the request's JSON body).
+
+        None is the answer to a `MARK`: JSON `null`.
+        """
+        turn = self.respond(request)
+        return None if turn.silent else turn.response
 
     def respond(self, request: Any) -> Turn:
         """Answer one request and tell which nodes and edges the call went through."""
@@ -425,6 +436,10 @@ class Runtime:
             raise BadRequest("state must be an object or null")
         option = _as_text(request.get("option"), "option")
         data = _as_text(request.get("data"), "data")
+        if event == MARK:
+            turn = Turn({})
+            turn.silent = True
+            return turn
         if state is None:
             if event == OPTION:
                 raise BadRequest("state is required for event 2")

@@ -114,7 +114,9 @@ class Simulator:
 
     def ping(self) -> dict[str, Any]:
         """Send the configure ping Jaxl sends when a number is assigned to the IVR."""
-        return self.runtime.handle({"pk": self.pk, "event": event_for("dial"), "state": None})
+        return self.runtime.respond(
+            {"pk": self.pk, "event": event_for("dial"), "state": None}
+        ).response
 
 
 class Call:

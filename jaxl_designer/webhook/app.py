@@ -295,6 +295,8 @@ class WebhookApp:
             response = runtime.handle(request)
         except BadRequest as error:
             return error_reply(error.status, str(error))
+        if response is None:  # a mark: answered null, as the SDK answers it
+            return _json(200, None)
         prompt = response.get("prompt")
         if prompt is None:  # a transfer: rare, and it carries the caller's numbers
             return _json(200, response)

@@ -253,6 +253,8 @@ def jaxl_app_class(runtime: Runtime) -> type:
 
     def answer(request: Any) -> Any:
         reply = runtime.handle(request.model_dump(mode="json"))
+        if reply is None:  # a mark
+            return None
         if "prompt" in reply:
             return base.JaxlWebhookResponse(**reply)
         return base.JaxlCtaResponse(**reply)
@@ -260,7 +262,13 @@ def jaxl_app_class(runtime: Runtime) -> type:
     async def handle(self: Any, req: Any) -> Any:
         return answer(req)
 
-    handlers = ("handle_configure", "handle_setup", "handle_option", "handle_user_data")
+    handlers = (
+        "handle_configure",
+        "handle_setup",
+        "handle_option",
+        "handle_user_data",
+        "handle_mark",
+    )
     namespace: dict[str, Any] = {name: handle for name in (*handlers, "handle_teardown")}
     namespace["__doc__"] = "A Jaxl SDK app that answers every webhook event from the flow."
     return type("JaxlApp", (base.BaseJaxlApp,), namespace)

@@ -24,9 +24,10 @@ from ..core.runtime import KEYS
 from ..core.subflows import piece_exits
 from .labels import clean, shorten, summary
 from .layout import CARD, place_near
+from .pieces_view import laid_out
 from .styles import FALLBACK_KEYS
 
-__all__ = ["FOLD_AT", "PREVIEW_LINES", "canvas_view", "exits", "folded_exits"]
+__all__ = ["FOLD_AT", "PREVIEW_LINES", "canvas_view", "exits", "folded_exits", "piece_card"]
 
 #: How many lines of a node's summary its card shows.
 PREVIEW_LINES = 2
@@ -116,6 +117,53 @@ def _prompt(data: Mapping[str, Any]) -> str:
     return shorten(clean("\n".join(lines)), _PROMPT_CHARS)
 
 
+def piece_card(flow: Flow, node: str, direction: str = "TB") -> dict[str, Any]:
+    """What a subflow card shows of its piece when opened: `piece`, or None and `piece_error`.
+
+    `piece` is {name, entry, size, nodes}: each node a card like the flow's own ({id, kind,
+    lines, prompt, position, exits}), placed relative to the top-left of the piece's cards,
+    `size` [width, height] their box. An exit whose target starts with `@` leaves the piece
+    by the subflow card's exit of that name.
+
+    Example:
+        >>> flow = Flow("bank")
+        >>> flow.subflow("account", "collect_and_confirm", {"var": "account"})
+        'account'
+        >>> piece = piece_card(flow, "account")["piece"]
+        >>> [(n["id"], n["position"]) for n in piece["nodes"]][:2]
+        [('ask', [0, 0]), ('confirm', [0, 166])]
+        >>> flow.subflow("lost", "nowhere.json")
+        'lost'
+        >>> piece_card(flow, "lost")["piece"] is None
+        True
+    """
+    data = flow.graph.nodes[node]
+    name = str(data.get("piece"))
+    try:
+        piece = laid_out(name, data.get("params"), flow.folder, direction)
+    except PieceError as error:
+        return {"piece": None, "piece_error": str(error)}
+    inner = piece.flow
+    nodes = [
+        {
+            "id": step,
+            "kind": inner.graph.nodes[step]["kind"],
+            "lines": _preview(inner, step),
+            "prompt": _prompt(inner.graph.nodes[step]),
+            "position": list(piece.places[step]),
+            "exits": [
+                {key: e[key] for key in ("key", "label", "target", "fallback")}
+                for e in exits(inner, step, set())
+            ],
+        }
+        for step in inner.nodes
+    ]
+    return {
+        "piece": {"name": name, "entry": inner.entry, "size": list(piece.size), "nodes": nodes},
+        "piece_error": None,
+    }
+
+
 def canvas_view(
     flow: Flow,
     *,
@@ -129,6 +177,8 @@ def canvas_view(
     redo: str | None = None,
 ) -> dict[str, Any]:
     """The view the canvas draws (see `js/src/view.js` for how it reads it).
+
+    A subflow card also carries its piece, laid out, for the canvas to open (`piece_card`).
 
     Args:
         flow: The flow.
@@ -159,6 +209,9 @@ def canvas_view(
         data = flow.graph.nodes[node]
         point = places.get(node) or place_near(places, None, direction)
         places[node] = point
+        card: dict[str, Any] = {}
+        if data["kind"] == "subflow":
+            card = piece_card(flow, node, direction)
         nodes.append(
             {
                 "id": node,
@@ -171,6 +224,7 @@ def canvas_view(
                 "exits": exits(flow, node, fold),
                 "add_key": data["kind"] == "menu"
                 and any(key not in flow.edges(node) for key in KEYS),
+                **card,
             }
         )
     missing: list[dict[str, Any]] = []

@@ -41,11 +41,13 @@ import {
 import flowCss from "@xyflow/react/dist/style.css";
 import canvasCss from "./canvas.css";
 import panelCss from "./panel.css";
+import pieceCss from "./piece.css";
 import { isTextField, useTrait } from "./hooks.js";
 import { Drafts } from "./inspector.js";
 import { Inspector } from "./inspector-panel.jsx";
 import { Phone } from "./phone-panel.jsx";
 import { inCall } from "./phone.js";
+import { EXIT_REACH, groupEdges, groupNodes, toggleText } from "./pieces.js";
 import {
   DEFAULT_HEIGHT,
   aroundPath,
@@ -94,6 +96,40 @@ const Direction = createContext("TB");
 /** Goes to a node (selects it and centres on it): what a "back to the start" marker does. */
 const GoTo = createContext(() => {});
 
+/** Opens or closes a subflow card's piece (by the card's id): what its toggle does. */
+const Groups = createContext(() => {});
+
+/** The button on a subflow card that opens its piece as a group, or why it cannot. */
+function PieceToggle({ id, piece, open }) {
+  const toggle = useContext(Groups);
+  if (piece.error) {
+    return (
+      <span className="jd-piece-toggle jd-piece-none" title={`Cannot show the piece: ${piece.error}`}>
+        no piece
+      </span>
+    );
+  }
+  return (
+    <button
+      type="button"
+      className="jd-piece-toggle nodrag nopan"
+      aria-expanded={open}
+      title={open ? `Close the piece ${piece.name}` : `Show the ${piece.steps} steps of the piece ${piece.name}`}
+      onPointerDown={(event) => event.stopPropagation()}
+      onClick={(event) => {
+        event.stopPropagation();
+        toggle(id);
+      }}
+      // Enter and Space are the button's own, not the canvas's (Enter opens the inspector).
+      onKeyDown={(event) => {
+        if (event.key === "Enter" || event.key === " ") event.stopPropagation();
+      }}
+    >
+      {toggleText(piece.steps, open)}
+    </button>
+  );
+}
+
 const CardNode = memo(function CardNode({ id, data }) {
   const goTo = useContext(GoTo);
   // Where the handles are comes with the node (`node.handles`, from view.js), so React Flow needs
@@ -115,6 +151,7 @@ const CardNode = memo(function CardNode({ id, data }) {
               !
             </span>
           ) : null}
+          {data.piece ? <PieceToggle id={id} piece={data.piece} open={data.open} /> : null}
         </div>
         {data.kind === "missing" ? (
           <div className="jd-lines jd-missing-text">not in the flow</div>
@@ -129,8 +166,31 @@ const CardNode = memo(function CardNode({ id, data }) {
         )}
       </div>
       {data.entry ? <div className="jd-start">▶ start</div> : null}
-      <Handle type="target" id={TARGET_HANDLE} position={inSide} isConnectableStart={false} className="jd-in" />
-      {dropping ? (
+      {data.pieceEntry ? <div className="jd-start jd-piece-in">▶ in</div> : null}
+      <Handle
+        type="target"
+        id={TARGET_HANDLE}
+        position={inSide}
+        isConnectableStart={false}
+        isConnectable={!data.inner}
+        className="jd-in"
+      />
+      {(data.exitIns || []).map((handle) => (
+        <Handle
+          key={handle.id}
+          type="target"
+          id={handle.id}
+          position={inSide}
+          isConnectable={false}
+          className="jd-exit-in"
+          style={
+            lr
+              ? { top: `${handle.offset}%`, left: `calc(100% - ${EXIT_REACH}px)` }
+              : { left: `${handle.offset}%`, top: `calc(100% - ${EXIT_REACH}px)` }
+          }
+        />
+      ))}
+      {dropping && !data.inner ? (
         <Handle type="target" id={DROP_HANDLE} position={inSide} isConnectableStart={false} className="jd-drop" />
       ) : null}
       {data.handles.map((handle) => (
@@ -140,6 +200,7 @@ const CardNode = memo(function CardNode({ id, data }) {
           id={handle.id}
           position={outSide}
           isConnectableEnd={false}
+          isConnectable={!data.inner}
           title={handle.title}
           style={lr ? { top: `${handle.offset}%` } : { left: `${handle.offset}%` }}
           className={[
@@ -172,7 +233,7 @@ const CardNode = memo(function CardNode({ id, data }) {
   );
 });
 
-const NODE_TYPES = { card: CardNode, missing: CardNode };
+const NODE_TYPES = { card: CardNode, missing: CardNode, piece: CardNode };
 
 /** An exit's edge: a rounded step line, its label at the spot `placeLabels` chose for it. */
 const ExitEdge = memo(function ExitEdge(props) {
@@ -415,12 +476,30 @@ const Editor = memo(function Editor({ model, prefix, send, onOpen, forms }) {
     [prefix],
   );
   const [folded, setFolded] = useState(true);
+  // The subflow cards shown open, as groups with their piece's cards: this canvas's own choice,
+  // kept across new views.
+  const [expanded, setExpanded] = useState(() => new Set());
+  const toggleGroup = useCallback(
+    (id) =>
+      setExpanded((open) => {
+        const next = new Set(open);
+        if (!next.delete(id)) next.add(id);
+        return next;
+      }),
+    [],
+  );
   const [nodes, setNodes] = useState(() => {
     const selected = model.get("selected");
-    return toFlowNodes(view, { selected: new Set(selected ? [selected] : []), folded });
+    const cards = toFlowNodes(view, { selected: new Set(selected ? [selected] : []), folded });
+    return groupNodes(cards, view, expanded, { folded });
   });
   const labels = useMemo(() => placeLabels(view, getSmoothStepPath, { folded }), [view, folded]);
-  const [edges, setEdges] = useState(() => toFlowEdges(view, { markers, labels, folded }));
+  const [edges, setEdges] = useState(() =>
+    groupEdges(toFlowEdges(view, { markers, labels, folded }), view, expanded, {
+      route: getSmoothStepPath,
+      markers,
+    }),
+  );
   // Edge labels too small to read are left out (see canvas.css): panning a large flow stays fast.
   const far = useStore((s) => s.transform[2] < LABEL_ZOOM);
   // The latest view and canvas state, for callbacks that keep their identity across renders.
@@ -457,7 +536,10 @@ const Editor = memo(function Editor({ model, prefix, send, onOpen, forms }) {
     (id) => {
       const node = latest.current.nodes.find((n) => n.id === id);
       if (!node) return false;
-      const { x, y } = cardCentre(node.position, cardSize(latest.current.view));
+      // A step of an open piece is placed within its group: centre on where it is drawn.
+      const inner = node.parentId ? flow.getInternalNode(id) : null;
+      const at = inner ? inner.internals.positionAbsolute : node.position;
+      const { x, y } = cardCentre(at, cardSize(latest.current.view));
       flow.setCenter(x, y, { zoom: Math.max(flow.getZoom(), READABLE_ZOOM), duration: 300 });
       return true;
     },
@@ -480,13 +562,15 @@ const Editor = memo(function Editor({ model, prefix, send, onOpen, forms }) {
     setNodes((previous) => {
       const selected = new Set(previous.filter((n) => n.selected).map((n) => n.id));
       if (pending.current) selected.add(pending.current);
-      return keepUnchanged(previous, toFlowNodes(view, { selected, folded }));
+      const cards = toFlowNodes(view, { selected, folded });
+      return keepUnchanged(previous, groupNodes(cards, view, expanded, { folded }));
     });
     setEdges((previous) => {
       const selected = new Set(previous.filter((e) => e.selected).map((e) => e.id));
-      return keepUnchanged(previous, toFlowEdges(view, { selected, markers, labels, folded }));
+      const exits = toFlowEdges(view, { selected, markers, labels, folded });
+      return keepUnchanged(previous, groupEdges(exits, view, expanded, { route: getSmoothStepPath, markers }));
     });
-  }, [view, markers, labels, folded]);
+  }, [view, markers, labels, folded, expanded]);
 
   // Python chose a node: select it and bring it into view.
   useEffect(() => {
@@ -712,6 +796,7 @@ const Editor = memo(function Editor({ model, prefix, send, onOpen, forms }) {
       <div className="jd-flow" style={{ height: `${height}px` }} ref={flowBox}>
         <Markers prefix={prefix} />
         <GoTo.Provider value={goTo}>
+        <Groups.Provider value={toggleGroup}>
         <Direction.Provider value={view.direction === "LR" ? "LR" : "TB"}>
         <ReactFlow
           id={prefix}
@@ -756,6 +841,7 @@ const Editor = memo(function Editor({ model, prefix, send, onOpen, forms }) {
           {far ? <Overview view={view} folded={folded} /> : null}
         </ReactFlow>
         </Direction.Provider>
+        </Groups.Provider>
         </GoTo.Provider>
         {isEmpty(view) ? <div className="jd-empty">{EMPTY_HINT}</div> : null}
         {kindMenu ? (
@@ -986,7 +1072,7 @@ export default {
   render({ model, el }) {
     // createRoot replaces its container's children: the style sits beside the mount point.
     const style = document.createElement("style");
-    style.textContent = `${flowCss}\n${canvasCss}\n${panelCss}`;
+    style.textContent = `${flowCss}\n${canvasCss}\n${panelCss}\n${pieceCss}`;
     const mount = document.createElement("div");
     mount.className = "jd-root";
     el.append(style, mount);

@@ -420,6 +420,7 @@ export function edgeEnds(node, target, offset, card = DEFAULT_CARD, direction = 
 
 /** How far an edge that runs back stands off the cards it passes, in px. */
 const LANE_GAP = 18;
+export { LANE_GAP };
 
 /**
  * The lane beside its own card that an edge running back takes, or null for one running on.

@@ -137,3 +137,33 @@ def test_a_bad_time_is_one_line(flow_file, tmp_path) -> None:
     assert run.stderr == (
         "jaxl-designer call: give the time with its zone, like 2026-11-24T10:00:00+05:30\n"
     )
+
+
+def test_an_outbound_call_with_metadata_from_the_terminal(tmp_path) -> None:
+    flow = acme()
+    flow.update("main", prompt=["Hello about order {metadata.order_id}, a {direction} call."])
+    path = tmp_path / "out.json"
+    save(flow, path)
+    child = phone(
+        str(path), "--context", "direction=outbound", "--context", "metadata.order_id=77",
+        cwd=tmp_path,
+    )  # fmt: skip
+    child.expect_exact("IVR: Hello about order 77, a outbound call.")
+    child.sendline("h")
+    child.expect(pexpect.EOF)
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("direction", "--context direction: expected NAME=VALUE, like direction=outbound"),
+        ("metdata.x=1", "--context: 'metdata.x' is not a context field"),
+    ],
+)
+def test_a_bad_context_is_one_line(flow_file, tmp_path, given: str, said: str) -> None:
+    run = subprocess.run(
+        [*COMMAND, "call", str(flow_file), "--context", given], capture_output=True, text=True
+    )
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"jaxl-designer call: {said}")
+    assert len(run.stderr.splitlines()) == 1

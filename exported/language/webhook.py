@@ -62,6 +62,16 @@ SETUP, OPTION, TEARDOWN = 1, 2, 3
 MARK = 5
 #: What a prompt or a branch rule may read of the call itself, besides collected variables.
 CALLER_FIELDS = ("from_number", "to_number")
+#: What they may read of the call's context (the request's `state`): these, and
+#: `metadata.<key>` for each key of the call's metadata (an outbound campaign's order id, say).
+CONTEXT_FIELDS = ("direction", "org.name", "org.id", "campaign_id", "campaign_type", "voice.lang")
+METADATA_PREFIX = "metadata."
+#: `direction` as the request gives it, and as a flow reads it.
+DIRECTIONS = {1: "inbound", 2: "outbound"}
+#: A call keeps at most this many metadata keys, and this many characters of a context value:
+#: a call's state stays small whatever a request carries.
+MAX_METADATA_KEYS = 32
+MAX_CONTEXT_CHARS = 200
 #: The tests a branch rule can make.
 RULE_TESTS = ("equals", "one_of", "prefix", "matches", "is_set", "hours")
 #: The days a business-hours rule names, Monday first.
@@ -89,7 +99,10 @@ LOOP_PROMPT = ["Sorry, this line is not working right now. Please call again lat
 #: The node kinds at which a call waits for the caller.
 WAITING = frozenset({"menu", "collect"})
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_FIELD = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# A field names a variable, or a context field: `metadata.<key>`, `org.name`, `voice.lang`.
+_FIELD = re.compile(rf"\{{\{{|\}}\}}|\{{((?:metadata\.|org\.|voice\.)?{_NAME})(?::([a-z]+))?\}}")
+_KEY = re.compile(_NAME)
 _INT = re.compile(r"[+-]?[0-9]{1,19}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -242,6 +255,69 @@ def is_phone_number(text: str) -> bool:
     return _E164.fullmatch(text) is not None
 
 
+def is_context_field(name: str) -> bool:
+    """Whether `name` reads the call's context: one of `CONTEXT_FIELDS`, or `metadata.<key>`.
+
+    Example:
+        >>> is_context_field("metadata.order_id"), is_context_field("org.name")
+        (True, True)
+        >>> is_context_field("order"), is_context_field("metadata.")
+        (False, False)
+    """
+    if name.startswith(METADATA_PREFIX):
+        return _KEY.fullmatch(name[len(METADATA_PREFIX) :]) is not None
+    return name in CONTEXT_FIELDS
+
+
+def _context_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)) and value == value and value not in (1e999, -1e999):
+        return str(value)
+    if isinstance(value, str) and not _SURROGATE.search(value):
+        return value[:MAX_CONTEXT_CHARS]
+    return None  # null, a list, an object, NaN: nothing a prompt could say
+
+
+def call_context(state: Mapping[str, Any]) -> dict[str, str]:
+    """The call's context as a flow reads it, from a request's `state`: flat names to text.
+
+    Only plain values are kept (text, numbers, true/false), each cut to `MAX_CONTEXT_CHARS`, and
+    at most `MAX_METADATA_KEYS` metadata keys, those a `{metadata.<key>}` field can name.
+
+    Example:
+        >>> state = {"direction": 2, "org": {"name": "Acme", "id": 7},
+        ...          "metadata": {"order_id": "A-17", "items": [1, 2]}, "campaign_id": 42}
+        >>> context = call_context(state)
+        >>> context["direction"], context["org.id"], context["metadata.order_id"]
+        ('outbound', '7', 'A-17')
+        >>> "metadata.items" in context  # a list is nothing a prompt could say
+        False
+    """
+    found: dict[str, Any] = {}
+    direction = state.get("direction")
+    if isinstance(direction, int) and not isinstance(direction, bool):
+        found["direction"] = DIRECTIONS.get(direction, str(direction))
+    org, voice = state.get("org"), state.get("voice")
+    if isinstance(org, Mapping):
+        found["org.name"], found["org.id"] = org.get("name"), org.get("id")
+    found["campaign_id"] = state.get("campaign_id")
+    found["campaign_type"] = state.get("campaign_type")
+    if isinstance(voice, Mapping):
+        found["voice.lang"] = voice.get("lang")
+    metadata = state.get("metadata")
+    if isinstance(metadata, Mapping):
+        keys = [k for k in metadata if isinstance(k, str) and _KEY.fullmatch(k)]
+        for key in keys[:MAX_METADATA_KEYS]:
+            found[METADATA_PREFIX + key] = metadata[key]
+    context = {}
+    for name, value in found.items():
+        text = _context_text(value)
+        if text is not None:
+            context[name] = text
+    return context
+
+
 def expects(spec: Mapping[str, Any]) -> int | str:
     """What a waiting node asks Jaxl to collect (`num_characters`): a count, or the end key.
 
@@ -287,23 +363,48 @@ def request(
     data: str | None = None,
     pk: int = 1,
     org: str = "Acme",
+    context: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A webhook request exactly as Jaxl sends it (the specification's JSON envelope)."""
-    return {
-        "pk": pk,
-        "event": event,
-        "state": {
-            "call_id": call_id,
-            "from_number": from_number,
-            "to_number": to_number,
-            "direction": 1,
-            "org": {"name": org},
-            "metadata": None,
-            "greeting_message": None,
-        },
-        "option": option,
-        "data": data,
+    """A webhook request exactly as Jaxl sends it (the specification's JSON envelope).
+
+    `context` gives the call's context by the names a flow reads it (see `call_context`):
+    `{"direction": "outbound", "metadata.order_id": "A-17"}`; it is written into `state` as
+    Jaxl writes it (`direction: 2`, `metadata: {"order_id": "A-17"}`).
+    """
+    state: dict[str, Any] = {
+        "call_id": call_id,
+        "from_number": from_number,
+        "to_number": to_number,
+        "direction": 1,
+        "org": {"name": org},
+        "metadata": None,
+        "greeting_message": None,
     }
+    if context:
+        _write_context(state, context)
+    return {"pk": pk, "event": event, "state": state, "option": option, "data": data}
+
+
+def _write_context(state: dict[str, Any], context: Mapping[str, str]) -> None:
+    codes = {text: code for code, text in DIRECTIONS.items()}
+    for name, value in context.items():
+        number = int(value) if _INT.fullmatch(str(value)) else value
+        if name == "direction":
+            state["direction"] = codes.get(str(value), number)
+        elif name in ("org.name", "org.id"):
+            state["org"] = {**state["org"], name[4:]: value if name == "org.name" else number}
+        elif name == "campaign_id":
+            state["campaign_id"] = number
+        elif name == "campaign_type":
+            state["campaign_type"] = value
+        elif name == "voice.lang":
+            state["voice"] = {"lang": value, "name": "default"}
+        elif name.startswith(METADATA_PREFIX):
+            state["metadata"] = {**(state["metadata"] or {}), name[len(METADATA_PREFIX) :]: value}
+        else:
+            raise ValueError(
+                f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)}, metadata.<key>)"
+            )
 
 
 def rule_holds(
@@ -311,14 +412,19 @@ def rule_holds(
 ) -> bool:
     """Whether a branch rule holds for a call's state (`vars` and caller fields) at `clock()`.
 
-    A subject is looked up among the collected variables first, then the caller fields.
+    A subject is looked up among the collected variables first, then the call's context
+    (`ctx`: `direction`, `metadata.<key>`…), then the caller fields.
     """
     test = rule.get("test")
     if test == "hours":
         return _open(rule, clock())
     subject = rule.get("subject", "")
     variables = call.get("vars") or {}
-    value = variables.get(subject) if subject in variables else call.get(subject)
+    context = call.get("ctx") or {}
+    if subject in variables:
+        value = variables.get(subject)
+    else:
+        value = context.get(subject) if subject in context else call.get(subject)
     if test == "is_set":
         return value not in (None, "")
     if value is None:
@@ -434,42 +540,47 @@ class Runtime:
             raise BadRequest("state must be an object or null")
         option = _as_text(request.get("option"), "option")
         data = _as_text(request.get("data"), "data")
-        if event == MARK:
-            turn = Turn({})
-            turn.silent = True
-            return turn
         if state is None:
             if event == OPTION:
                 raise BadRequest("state is required for event 2")
+            if event == MARK:
+                return _silent(None)
             return Turn(dict(NEUTRAL))  # event 1 without state: the configure ping
         if "call_id" not in state:
             raise BadRequest("state.call_id is required")
         call_id = _as_int(state["call_id"], "state.call_id")
+        if event == MARK:
+            return _silent(call_id)
         caller = {name: _as_text(state.get(name), "state." + name) for name in CALLER_FIELDS}
         try:
             if event == TEARDOWN:
                 self.store.drop(call_id)
                 return Turn(dict(NEUTRAL), call_id)
             if event == SETUP and not data:
-                return self._start(call_id, caller, Turn({}, call_id), [])
+                return self._start(call_id, caller, state, Turn({}, call_id), [])
             if event != SETUP and event != OPTION:
                 return Turn(dict(NEUTRAL), call_id)
             call = self.store.load(call_id)
             if call is None:
-                return self._recover(call_id, caller)
+                return self._recover(call_id, caller, state)
             if data:
-                return self._digits(call_id, call, data)
-            return self._key(call_id, call, caller, option)
+                return self._digits(call_id, call, state, data)
+            return self._key(call_id, call, caller, state, option)
         except StoreError:
             return Turn({"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}, call_id)
 
     # -- inputs -----------------------------------------------------------------------------
     def _key(
-        self, call_id: int, call: dict[str, Any], caller: dict[str, Any], option: str | None
+        self,
+        call_id: int,
+        call: dict[str, Any],
+        caller: dict[str, Any],
+        state: Mapping[str, Any],
+        option: str | None,
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
         if node is None or node.kind != "menu" or option is None or option not in KEYS:
-            return self._recover(call_id, caller)
+            return self._recover(call_id, caller, state)
         turn = Turn({}, call_id)
         call["option"] = option
         target = node.edges.get(option)
@@ -479,11 +590,13 @@ class Runtime:
         turn.edges.append((node.id, option, target))
         return self._walk(call_id, call, target, turn, [])
 
-    def _digits(self, call_id: int, call: dict[str, Any], data: str) -> Turn:
+    def _digits(
+        self, call_id: int, call: dict[str, Any], state: Mapping[str, Any], data: str
+    ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
         caller = {name: call.get(name) for name in CALLER_FIELDS}
         if node is None or node.kind != "collect":
-            return self._recover(call_id, caller)
+            return self._recover(call_id, caller, state)
         turn = Turn({}, call_id)
         digits = self._accept(node, data)
         if digits is None:
@@ -534,16 +647,26 @@ class Runtime:
         return self._walk(call_id, call, target, turn, [])
 
     # -- walking ----------------------------------------------------------------------------
-    def _start(self, call_id: int, caller: dict[str, Any], turn: Turn, spoken: list[str]) -> Turn:
+    def _start(
+        self,
+        call_id: int,
+        caller: dict[str, Any],
+        state: Mapping[str, Any],
+        turn: Turn,
+        spoken: list[str],
+    ) -> Turn:
         call: dict[str, Any] = {"node": self.entry, "vars": {}, "misses": 0, **caller}
+        context = call_context(state)
+        if context:  # most calls carry none worth keeping: their state stays as small as it was
+            call["ctx"] = context
         return self._walk(call_id, call, self.entry, turn, spoken)
 
-    def _recover(self, call_id: int, caller: dict[str, Any]) -> Turn:
+    def _recover(self, call_id: int, caller: dict[str, Any], state: Mapping[str, Any]) -> Turn:
         values = {k: v for k, v in caller.items() if v is not None}
         spoken = [fill(p.text, values) if p.templated else p.text for p in self.recovery_prompt]
         turn = Turn({}, call_id)
         if self.recovery_action == "restart":
-            return self._start(call_id, caller, turn, spoken)
+            return self._start(call_id, caller, state, turn, spoken)
         self.store.drop(call_id)
         turn.response = {"prompt": spoken, "num_characters": 0}
         return turn
@@ -599,6 +722,7 @@ class Runtime:
             if line.templated:
                 if values is None:
                     values = {name: call.get(name) for name in CALLER_FIELDS}
+                    values.update(call.get("ctx") or ())
                     values.update(call["vars"])
                 lines.append(fill(line.text, values))
             else:
@@ -624,6 +748,13 @@ class Runtime:
             if rule_holds(rule, call, self.clock):
                 return str(rule["outcome"])
         return "default"
+
+
+def _silent(call_id: int | None) -> Turn:
+    """The turn of an event answered with JSON `null`: a `MARK`, which changes nothing."""
+    turn = Turn({}, call_id)
+    turn.silent = True
+    return turn
 
 
 def _open(rule: Mapping[str, Any], now: float) -> bool:

@@ -27,6 +27,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--to", dest="to_number", default=DEFAULT_TO_NUMBER, metavar="N")
     parser.add_argument("--at", metavar="ISO-TIME", help="the time the call is placed")
     parser.add_argument("--env", help="the environment whose values fill {{parameters}}")
+    parser.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="the call's context, repeatable: direction=outbound, metadata.order_id=4711, ...",
+    )
     parser.add_argument("--record", metavar="SCENARIO", help="save the call as a scenario file")
     parser.set_defaults(run=run)
 
@@ -74,7 +81,16 @@ def run(args: argparse.Namespace) -> int:
         sim = Simulator(flow, now=args.at, env=args.env)
     except ValueError as error:
         raise CommandError(str(error)) from None
-    call = sim.dial(args.from_number, args.to_number)
+    context = {}
+    for given in args.context:
+        name, sign, value = given.partition("=")
+        if not sign or not name:
+            raise CommandError(f"--context {given}: expected NAME=VALUE, like direction=outbound")
+        context[name.strip()] = value
+    try:
+        call = sim.dial(args.from_number, args.to_number, context=context)
+    except ValueError as error:
+        raise CommandError(f"--context: {error}") from None
     shown = 0
     while True:
         lines = call.transcript

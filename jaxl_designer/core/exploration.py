@@ -23,13 +23,15 @@ class Route:
     """What a caller does to reach a place in a flow: dial (at a time, from a number), then keys.
 
     `steps` are `("press", key)` and `("enter", digits)` pairs, in order; `now` is the ISO time the
-    call is placed at, when the flow has business hours.
+    call is placed at, when the flow has business hours; `context` the call's context a branch
+    tests, as (name, value) pairs (`("direction", "outbound")`).
     """
 
     steps: tuple[tuple[str, str], ...] = ()
     now: str | None = None
     from_number: str = DEFAULT_FROM_NUMBER
     to_number: str = DEFAULT_TO_NUMBER
+    context: tuple[tuple[str, str], ...] = ()
 
     def then(self, action: str, value: str) -> Route:
         """This route, one more step long."""
@@ -43,7 +45,7 @@ class Route:
         """
         sim = flow if isinstance(flow, Simulator) else Simulator(flow)
         sim.set_time(self.now)
-        call = sim.dial(self.from_number, self.to_number)
+        call = sim.dial(self.from_number, self.to_number, context=dict(self.context))
         for action, value in self.steps:
             if action == "press":
                 call.press(value)
@@ -57,6 +59,7 @@ class Route:
             extras.append(f"from {self.from_number}")
         if self.to_number != DEFAULT_TO_NUMBER:
             extras.append(f"to {self.to_number}")
+        extras.extend(f"{name} {value}" for name, value in self.context)
         dial = f"dial ({', '.join(extras)})" if extras else "dial"
         return ", ".join([dial, *(f"{action} {value}" for action, value in self.steps)])
 

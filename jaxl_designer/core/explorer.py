@@ -32,6 +32,7 @@ from .runtime import (
     Turn,
     event_for,
     expects,
+    is_context_field,
     request,
     rule_holds,
     template_fields,
@@ -243,7 +244,7 @@ class _Explorer:
                 name
                 for line in spec.get("prompt") or ()
                 for _, name in template_fields(str(line))
-                if name not in CALLER_FIELDS
+                if name not in CALLER_FIELDS and not is_context_field(name)
             ]
             if names:
                 self.templates[node] = list(dict.fromkeys(names))
@@ -302,10 +303,30 @@ class _Explorer:
                 probe = {"vars": {}, subject: value}
                 kept.setdefault(tuple(rule_holds(r, probe, self._clock) for r in rules), value)
             callers[subject] = list(kept.values())
-        starts = itertools.product(self._clocks(), callers["from_number"], callers["to_number"])
+        # The call's context (direction, metadata…) a rule tests: unset, and each value that
+        # makes a different set of its rules hold.
+        contexts: list[list[tuple[str, str] | None]] = []
+        for subject in sorted(s for s in self.rules_on if is_context_field(s)):
+            rules = self.rules_on[subject]
+            seen: dict[tuple[bool, ...], tuple[str, str] | None] = {
+                tuple(rule_holds(r, {"vars": {}}, self._clock) for r in rules): None
+            }
+            for value in _rule_values(rules):
+                probe = {"vars": {}, "ctx": {subject: value}}
+                seen.setdefault(
+                    tuple(rule_holds(r, probe, self._clock) for r in rules), (subject, value)
+                )
+            contexts.append(list(seen.values()))
+        given: list[tuple[tuple[str, str], ...]] = [
+            tuple(pair for pair in combination if pair is not None)
+            for combination in itertools.product(*contexts)
+        ]
+        starts = itertools.product(
+            self._clocks(), callers["from_number"], callers["to_number"], given
+        )
         return [
-            ((index, now), Route((), iso, caller, called))
-            for index, ((now, iso), caller, called) in enumerate(starts)
+            ((index, now), Route((), iso, caller, called, context))
+            for index, ((now, iso), caller, called, context) in enumerate(starts)
         ]
 
     def _clocks(self) -> list[tuple[float, str | None]]:
@@ -401,6 +422,7 @@ class _Explorer:
             to_number=route.to_number,
             option=option,
             data=data,
+            context=dict(route.context),
         )
         if call is None:
             return self.runtime.respond(sent), None
@@ -416,7 +438,11 @@ class _Explorer:
         """Whether `subject` is set, and which rules on it hold: all a value can change."""
         variables = call["vars"]
         present = subject in variables
-        value = variables[subject] if present else call.get(subject)
+        context = call.get("ctx") or {}
+        if present:
+            value = variables[subject]
+        else:
+            value = context.get(subject) if subject in context else call.get(subject)
         if not isinstance(value, (str, int, float, type(None))):
             value = repr(value)
         cached = self.signatures.get((subject, present, value))

@@ -22,7 +22,7 @@ from typing import Any
 from .errors import JaxlDesignerError
 from .files import write_atomic
 from .flow import Flow
-from .runtime import DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER
+from .runtime import CONTEXT_FIELDS, DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER, is_context_field
 from .simulator import Call, Simulator
 
 __all__ = ["ScenarioError", "ScenarioResult", "load", "record", "run", "save"]
@@ -71,6 +71,8 @@ def record(call: Call, name: str, *, now: str | None = None) -> dict[str, Any]:
         scenario["now"] = now
     scenario["from_number"] = call.from_number
     scenario["to_number"] = call.to_number
+    if call.context:
+        scenario["context"] = dict(call.context)
     scenario["steps"] = steps
     return scenario
 
@@ -84,6 +86,17 @@ def _check(scenario: Any, source: str) -> None:
     steps = scenario.get("steps")
     if not isinstance(steps, list) or not steps:
         raise bad("steps", "expected a non-empty list of steps")
+    context = scenario.get("context", {})
+    if not isinstance(context, dict):
+        raise bad("context", 'expected an object like {"direction": "outbound"}')
+    for name, value in context.items():
+        if not is_context_field(name):
+            raise bad(
+                f"context.{name}",
+                f"not a context field ({', '.join(CONTEXT_FIELDS)}, metadata.<key>)",
+            )
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise bad(f"context.{name}", "expected text or a number")
     for index, step in enumerate(steps):
         where = f"steps[{index}]"
         if not isinstance(step, dict) or step.get("action") not in _ACTIONS:
@@ -105,6 +118,7 @@ def run(flow: Flow | Mapping[str, Any], scenario: Mapping[str, Any]) -> Scenario
     call = sim.dial(
         scenario.get("from_number", DEFAULT_FROM_NUMBER),
         scenario.get("to_number", DEFAULT_TO_NUMBER),
+        context=scenario.get("context"),
     )
     result = ScenarioResult(
         str(scenario.get("name", "scenario")), len(scenario["steps"]), call=call

@@ -30,6 +30,7 @@ from .errors import JaxlDesignerError
 from .flow import Flow
 from .prepare import prepare
 from .runtime import (
+    CONTEXT_FIELDS,
     DEFAULT_FROM_NUMBER,
     DEFAULT_TO_NUMBER,
     KEYS,
@@ -39,6 +40,7 @@ from .runtime import (
     Turn,
     ends_call,
     event_for,
+    is_context_field,
     request,
 )
 
@@ -106,9 +108,26 @@ class Simulator:
         to_number: str = DEFAULT_TO_NUMBER,
         *,
         call_id: int | None = None,
+        context: Mapping[str, str] | None = None,
     ) -> Call:
-        """Place a call: sends the setup event and returns the call, already answered."""
-        call = Call(self, next(_call_ids) if call_id is None else call_id, from_number, to_number)
+        """Place a call: sends the setup event and returns the call, already answered.
+
+        `context` is the call's context by the names a flow reads it: `direction` ("inbound" or
+        "outbound"), `metadata.<key>`, `campaign_id`, `campaign_type`, `org.name`, `org.id`,
+        `voice.lang`. Every request of the call carries it, as Jaxl's do.
+        """
+        for name in context or ():
+            if not is_context_field(name):
+                raise ValueError(
+                    f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)}, metadata.<key>)"
+                )
+        call = Call(
+            self,
+            next(_call_ids) if call_id is None else call_id,
+            from_number,
+            to_number,
+            {str(k): str(v) for k, v in (context or {}).items()},
+        )
         call._send("dial", None, event=event_for("dial"))
         return call
 
@@ -122,11 +141,20 @@ class Simulator:
 class Call:
     """One simulated call: `press`, `enter` and `hangup` return the flow's response."""
 
-    def __init__(self, sim: Simulator, call_id: int, from_number: str, to_number: str) -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        call_id: int,
+        from_number: str,
+        to_number: str,
+        context: dict[str, str] | None = None,
+    ) -> None:
         self.sim = sim
         self.call_id = call_id
         self.from_number = from_number
         self.to_number = to_number
+        #: The call's context (direction, metadata…), by the names a flow reads it.
+        self.context: dict[str, str] = context or {}
         self.steps: list[Step] = []
         self.ended = False
         self._option: str | None = None
@@ -163,6 +191,7 @@ class Call:
             from_number=self.from_number,
             to_number=self.to_number,
             pk=self.sim.pk,
+            context=self.context,
             **fields,
         )
         turn: Turn = self.sim.runtime.respond(payload)

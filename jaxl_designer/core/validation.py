@@ -33,6 +33,7 @@ from .runtime import (
     KEYS,
     WAITING,
     WEEKDAYS,
+    is_context_field,
     is_phone_number,
     template_fields,
 )
@@ -377,7 +378,10 @@ def _rule_problems(rule: dict[str, Any]) -> Iterator[str]:
                 yield f"holiday {holiday!r} is not a date like 2026-12-25"
         return
     if not rule.get("subject"):
-        yield f"a {test} rule needs a subject (a variable, from_number or to_number)"
+        yield (
+            f"a {test} rule needs a subject (a variable, from_number, to_number, direction, "
+            "metadata.<key>…)"
+        )
     if test == "matches":
         try:
             re.compile(str(rule.get("value")))
@@ -423,7 +427,7 @@ def _reachability(flow: Flow) -> list[Problem]:
 
 def _uses(data: dict[str, Any]) -> set[str]:
     names = {name for line in _prompts(data) for _, name in template_fields(line)}
-    return names - set(CALLER_FIELDS)
+    return {name for name in names - set(CALLER_FIELDS) if not is_context_field(name)}
 
 
 def _unset_variables(flow: Flow) -> list[Problem]:

@@ -51,6 +51,7 @@ import { EXIT_REACH, groupEdges, groupNodes, toggleText } from "./pieces.js";
 import {
   DEFAULT_HEIGHT,
   aroundPath,
+  cardOfStep,
   DROP_HANDLE,
   EMPTY_HINT,
   LABEL_ZOOM,
@@ -991,7 +992,9 @@ function Shell({ model, prefix }) {
   }, []);
   const showOnCanvas = useCallback(
     (id) => {
-      const node = (view.nodes || []).find((n) => n.id === id);
+      const nodes = view.nodes || [];
+      // A step inside a sub-flow is shown on its subflow's card.
+      const node = nodes.find((n) => n.id === id) || nodes.find((n) => n.id === cardOfStep(id));
       if (!node) return;
       const { x, y } = cardCentre({ x: node.position[0], y: node.position[1] }, cardSize(view));
       flow.setCenter(x, y, { zoom: Math.max(flow.getZoom(), READABLE_ZOOM), duration: 300 });

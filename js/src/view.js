@@ -200,12 +200,25 @@ export function flowHandles(sources, card = DEFAULT_CARD, direction = "TB", dens
   return handles;
 }
 
+/**
+ * The card a step of the call is drawn on: the step's own, or for a step inside a sub-flow
+ * (`account/ask`, as the simulator names the piece's nodes) the subflow's card (`account`).
+ */
+export function cardOfStep(step) {
+  const text = String(step ?? "");
+  const cut = text.indexOf("/");
+  return cut > 0 ? text.slice(0, cut) : text;
+}
+
 function pathOf(view) {
   const path = (view && view.path) || {};
+  const steps = path.nodes || [];
   return {
-    nodes: new Set(path.nodes || []),
+    // A subflow's card counts as visited when the call went through its piece.
+    nodes: new Set([...steps, ...steps.map(cardOfStep)]),
     edges: path.edges || [],
     current: path.current || null,
+    currentCard: path.current ? cardOfStep(path.current) : null,
   };
 }
 
@@ -214,7 +227,7 @@ export function nodeClasses(node, path) {
   const classes = ["jd-card", `jd-kind-${node.kind}`];
   if (node.entry) classes.push("jd-entry");
   if (path.nodes.has(node.id)) classes.push("jd-visited");
-  if (path.current === node.id) classes.push("jd-current");
+  if (path.current === node.id || path.currentCard === node.id) classes.push("jd-current");
   const worst = worstSeverity(node.problems);
   if (worst) classes.push(`jd-has-${worst}`);
   return classes.join(" ");
@@ -256,7 +269,7 @@ export function toFlowNodes(view, { selected = new Set(), folded = true } = {}) 
         dense,
         direction,
         visited: path.nodes.has(node.id),
-        current: path.current === node.id,
+        current: path.current === node.id || path.currentCard === node.id,
       },
     };
   });
@@ -350,6 +363,9 @@ export function toFlowEdges(
   const stepIndex = new Map();
   path.edges.forEach(([source, key, target], index) => {
     stepIndex.set(JSON.stringify([source, key, target]), index);
+    // An edge into or out of a sub-flow names the piece's step: drawn, it is the subflow's card.
+    const drawn = JSON.stringify([cardOfStep(source), key, cardOfStep(target)]);
+    if (!stepIndex.has(drawn)) stepIndex.set(drawn, index);
   });
   const edges = [];
   for (const node of (view && view.nodes) || []) {

@@ -12,6 +12,7 @@ import {
   DROP_HANDLE,
   TARGET_HANDLE,
   cardCentre,
+  cardOfStep,
   cardSize,
   connectMessage,
   countProblems,
@@ -514,4 +515,24 @@ test("an edge back into its own card or up to an earlier one goes round its card
   assert.notEqual(edgeFrom(acmeEdges, "main", "9").data.lane, null, "9 · hear this again");
   assert.notEqual(edgeFrom(acmeEdges, "confirm", "2").data.lane, null, "2 · re-enter, back up to order");
   assert.equal(edgeFrom(acmeEdges, "main", "1").data.lane, null);
+});
+
+test("a call inside a sub-flow lights up the subflow's card: visited, and current while it waits there", () => {
+  const view = {
+    card: [240, 96],
+    nodes: [
+      { id: "main", kind: "menu", position: [0, 0], exits: [{ key: "1", target: "account" }] },
+      { id: "account", kind: "subflow", position: [0, 200], exits: [] },
+      { id: "bye", kind: "hangup", position: [300, 200], exits: [] },
+    ],
+    missing: [],
+    path: { nodes: ["main", "account/ask"], edges: [["main", "1", "account/ask"]], current: "account/ask" },
+  };
+  const account = byId(toFlowNodes(view), "account");
+  assert.ok(classes(account).includes("jd-visited"));
+  assert.ok(classes(account).includes("jd-current"));
+  assert.ok(!classes(byId(toFlowNodes(view), "bye")).includes("jd-visited"));
+  assert.ok(edgeFrom(toFlowEdges(view), "main", "1").data.onPath, "main's key 1 into the piece");
+  assert.equal(cardOfStep("account/ask"), "account");
+  assert.equal(cardOfStep("main"), "main");
 });

@@ -194,6 +194,18 @@ _BAD_TEXTS = {
         _with(_set("nodes.a\nb", {"kind": 7})),
         "nodes.a\\nb.kind: unknown kind 7",
     ),
+    "set values a list": (
+        _with(_set("nodes.pick", {"kind": "set", "values": ["agent_phone"]})),
+        "nodes.pick.values: expected an object of text values, found a list",
+    ),
+    "set value a number": (
+        _with(_set("nodes.pick", {"kind": "set", "values": {"agent_phone": 918000}})),
+        "nodes.pick.values.agent_phone: expected text, found a number",
+    ),
+    "set with a prompt": (
+        _with(_set("nodes.pick", {"kind": "set", "values": {}, "prompt": ["Hi"]})),
+        "nodes.pick.prompt: a set node has no such field",
+    ),
     "top level a list": ("[]", "<string>: expected a JSON object at the top"),
     "duplicate key": (
         '{"format": "jaxl-designer/flow", "version": 1, "nodes": {"a": {}, "a": {}}}',
@@ -240,6 +252,37 @@ def test_load_names_the_file_in_errors(tmp_path: Path) -> None:
     with pytest.raises(FlowFileError) as caught:
         load(path)
     assert str(caught.value).startswith(f"{path}: nodes.main.prompt: ")
+
+
+def agents() -> Flow:
+    flow = Flow("agents")
+    flow.collect("code", "Enter the code.", "code", then="pick")
+    flow.set("pick", {"agent_phone": "+9180000{code}", "greeting": "नमस्ते {metadata.name}"})
+    flow.connect("pick", "next", "go")
+    flow.transfer("go", phone="{agent_phone}", invalid="sorry")
+    flow.hangup("sorry", "Sorry.")
+    return flow
+
+
+def test_a_set_node_and_a_templated_transfer_round_trip_through_a_file(tmp_path: Path) -> None:
+    flow = agents()
+    path = save(flow, tmp_path / "agents.json")
+    again = load(path)
+    assert again == flow
+    assert again.node("pick")["values"] == {
+        "agent_phone": "+9180000{code}",
+        "greeting": "नमस्ते {metadata.name}",
+    }
+    assert list(again.node("pick")["values"]) == ["agent_phone", "greeting"], "order is kept"
+    assert again.edges("pick") == {"next": "go"}
+    assert again.node("go")["phone"] == "{agent_phone}"
+    assert again.edges("go") == {"invalid": "sorry"}
+    written = json.loads(path.read_text(encoding="utf-8"))["nodes"]
+    assert written["pick"] == {
+        "kind": "set",
+        "values": {"agent_phone": "+9180000{code}", "greeting": "नमस्ते {metadata.name}"},
+        "edges": {"next": "go"},
+    }
 
 
 def test_missing_optional_parts_take_defaults() -> None:

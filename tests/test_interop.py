@@ -180,6 +180,35 @@ def test_every_unmappable_part_of_a_flow_is_reported() -> None:
     check_schema(result.document)
 
 
+def test_a_set_node_and_a_number_filled_per_call_are_reported_not_exported() -> None:
+    flow = Flow("agents")
+    flow.menu(
+        "main",
+        "Press 1 for your agent, 2 for sales, 3 for your own line.",
+        keys={"1": "pick", "2": "sales", "3": "direct"},
+    )
+    flow.set("pick", {"agent_phone": "+9180000{from_number}"}, then="agent")
+    flow.transfer("agent", phone="{agent_phone}", invalid="sorry")
+    flow.transfer("direct", phone="+91{from_number}", invalid="sorry")
+    flow.transfer("sales", phone="+918000000001", invalid="sorry")
+    flow.hangup("sorry", "Sorry")
+    result = to_jaxl(flow)
+    report = "\n".join(result.unmapped)
+    for expected in (
+        "main, key 1: leads to a set node (pick); not exported",
+        "pick: set node not exported (Jaxl's schema has no variables to give values)",
+        "agent: transfer node not exported (only a transfer chosen by an option maps)",
+        "direct: phone +91{from_number} is filled per call; Jaxl's phones are fixed numbers",
+        "sales: the invalid edge has no equivalent; not exported",
+    ):
+        assert expected in report, expected
+    assert "direct: the invalid edge" not in report, "a transfer not exported is said once"
+    options = result.document["ivrs"][0]["options"]
+    assert options == {"2": {"name": "sales", "phone": "sales"}}
+    assert result.document["phones"] == [{"name": "sales", "e164": "+918000000001"}]
+    check_schema(result.document)
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_every_example_exports_to_a_valid_schema_and_back(name) -> None:
     exported = to_jaxl(EXAMPLES[name]())

@@ -6,7 +6,7 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from strategies import documents
-from test_render import HOSTILE_IDS, every_kind, hostile
+from test_render import HOSTILE_IDS, agents, every_kind, hostile
 
 from jaxl_designer.core.examples import acme
 from jaxl_designer.core.fileformat import from_document
@@ -53,6 +53,23 @@ def test_edges_are_labelled_by_key_and_fallbacks_dotted() -> None:
     assert ("n0", "-->", "1", "n1") in drawn
     assert ("n0", "-.->", "invalid", "n3") in drawn
     assert len(drawn) == 1 + sum(len(acme().edges(n)) for n in acme().nodes)
+
+
+def test_a_set_is_a_cylinder_of_its_values_and_a_templated_transfer_has_a_dotted_way_out() -> None:
+    flow = agents()
+    chart = to_mermaid(flow)
+    drawn = nodes(chart)
+    index = {node: f"n{i}" for i, node in enumerate(flow.nodes)}
+    opening, label, closing = drawn[index["pick"]]
+    assert (opening, closing) == ("[(", ")]")
+    assert decode(label).split("<br/>") == [
+        "<b>pick</b>",
+        "agent_phone = +9180000{code}",
+        "greeting = Hi {metadata.name}",
+    ]
+    assert decode(drawn[index["go"]][1]).split("<br/>")[1] == "→ phone from {agent_phone}"
+    assert (index["go"], "-.->", "invalid", index["sorry"]) in links(chart)
+    assert f"    class {index['pick']} set" in chart.splitlines()
 
 
 def assert_labels_are_inert(flow: Flow, chart: str) -> None:

@@ -75,7 +75,8 @@ class Trouble:
 def every_kind() -> Flow:
     flow = Flow("kinds")
     flow.menu("menu", ["Press 1 to leave a number."], keys={"1": "collect", "invalid": "say"})
-    flow.collect("collect", ["Enter your number then hash."], "number", then="branch")
+    flow.collect("collect", ["Enter your number then hash."], "number", then="set")
+    flow.set("set", {"agent_phone": "+9180000{number}"}, then="branch")
     flow.say("say", "Sorry, that is not a choice.", then="menu")
     flow.branch(
         "branch",
@@ -156,6 +157,29 @@ def test_labels_show_the_first_words_and_the_destination() -> None:
     assert "<B>main</B>>" in to_dot(acme(), RenderOptions(prompt_words=0))
 
 
+def agents() -> Flow:
+    """A set node picks the number a transfer dials; a bad one goes to `sorry`."""
+    flow = Flow("agents")
+    flow.collect("code", "Enter the code.", "code", then="pick")
+    flow.set("pick", {"agent_phone": "+9180000{code}", "greeting": "Hi {metadata.name}"})
+    flow.connect("pick", "next", "go")
+    flow.transfer("go", phone="{agent_phone}", invalid="sorry")
+    flow.hangup("sorry", "Sorry.")
+    return flow
+
+
+def test_a_set_lists_its_values_and_a_templated_transfer_says_where_its_number_comes_from() -> None:
+    source = to_dot(agents())
+    assert "<B>pick</B><BR/>agent_phone = +9180000{code}<BR/>greeting = Hi {metadata.name}" in (
+        source
+    )
+    assert "<B>go</B><BR/>→ phone from {agent_phone}" in source
+    assert "<B>sorry</B>" in source
+    fixed = Flow("fixed")
+    fixed.transfer("go", phone="+918000000001")
+    assert "<B>go</B><BR/>→ +918000000001" in to_dot(fixed)
+
+
 def test_bad_options_are_refused_early() -> None:
     with pytest.raises(ValueError, match="id_prefix"):
         RenderOptions(id_prefix='a" onclick="x')
@@ -194,7 +218,13 @@ def test_every_kind_is_drawn_in_its_own_colour_with_its_label() -> None:
         fills[kind] = outline(group).get("fill")
     assert len(set(fills.values())) == len(KINDS)
     drawn = " ".join(texts(root))
-    for words in ("→ +918000000001", "vip: number starts 99", "into number", "piece collect_"):
+    for words in (
+        "→ +918000000001",
+        "vip: number starts 99",
+        "into number",
+        "piece collect_",
+        "agent_phone = +9180000{number}",
+    ):
         assert words in drawn
 
 
@@ -209,6 +239,20 @@ def test_the_entry_has_a_start_arrow_and_fallback_edges_are_dashed() -> None:
     assert outline(invalid).get("stroke-dasharray")
     assert not outline(pressed).get("stroke-dasharray")
     assert texts(invalid) == ["invalid"] and texts(pressed) == ["2"]
+
+
+@pytest.mark.exe
+def test_a_set_is_drawn_as_a_cylinder_and_a_transfers_invalid_edge_dashed() -> None:
+    flow = agents()
+    root = parse(render_svg(flow))
+    pick = group_of(flow, root, "node", "pick")
+    assert "jd-set" in classes(pick)
+    assert texts(pick) == ["pick", "agent_phone = +9180000{code}", "greeting = Hi {metadata.name}"]
+    # Graphviz draws a cylinder as a path, the other shapes as polygons.
+    assert outline(pick).tag == f"{SVG}path"
+    invalid = group_of(flow, root, "edge", "go", "invalid", "sorry")
+    assert texts(invalid) == ["invalid"]
+    assert outline(invalid).get("stroke-dasharray")
 
 
 @pytest.mark.exe

@@ -12,7 +12,7 @@ from strategies import documents
 
 from jaxl_designer.core.examples import EXAMPLES, acme
 from jaxl_designer.core.fileformat import FlowFileError, from_document
-from jaxl_designer.core.flow import FIELDS, FORMAT, KINDS
+from jaxl_designer.core.flow import FIELDS, FORMAT, KINDS, Flow
 from jaxl_designer.core.schema import flow_schema
 
 VALIDATOR = jsonschema.Draft202012Validator(flow_schema())
@@ -47,6 +47,18 @@ def test_documents_the_file_format_accepts_are_valid(document: dict[str, Any]) -
     assert [error.message for error in VALIDATOR.iter_errors(document)] == []
 
 
+def test_a_set_node_and_a_transfer_with_a_way_out_are_valid() -> None:
+    flow = Flow("agents")
+    flow.set("pick", {"agent_phone": "+91{from_number}", "note": ""}, then="go")
+    flow.transfer("go", phone="{agent_phone}", invalid="sorry")
+    flow.hangup("sorry", "Sorry.")
+    document = json.loads(json.dumps(flow.to_document()))
+    assert document["nodes"]["pick"]["values"] == {"agent_phone": "+91{from_number}", "note": ""}
+    assert document["nodes"]["go"]["edges"] == {"invalid": "sorry"}
+    from_document(document)
+    assert [error.message for error in VALIDATOR.iter_errors(document)] == []
+
+
 def _acme(change: Any) -> dict[str, Any]:
     document = acme().to_document()
     change(document)
@@ -73,6 +85,11 @@ _REJECTED = {
     "layout point of three": lambda d: d.update(layout={"main": [1, 2, 3]}),
     "recovery extra field": lambda d: d.update(
         recovery={"action": "hangup", "prompt": [], "after": 3}
+    ),
+    "set values a list": lambda d: d["nodes"].update(pick={"kind": "set", "values": ["x"]}),
+    "set value a number": lambda d: d["nodes"].update(pick={"kind": "set", "values": {"x": 1}}),
+    "set with a prompt": lambda d: d["nodes"].update(
+        pick={"kind": "set", "values": {}, "prompt": ["Hi"]}
     ),
 }
 

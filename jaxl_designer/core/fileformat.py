@@ -80,6 +80,10 @@ def _is_texts(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
+def _is_text_values(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(item, str) for item in value.values())
+
+
 _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "prompt": (_is_texts, "a list of strings"),
     "max_invalid": (lambda v: _is_int(v) and v >= 1, "a whole number of at least 1"),
@@ -98,6 +102,7 @@ _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "rules": (lambda v: isinstance(v, list), "a list of rules"),
     "piece": (lambda v: isinstance(v, str) and bool(v), "the name of a piece or a .json file"),
     "params": (lambda v: isinstance(v, dict), "an object"),
+    "values": (_is_text_values, "an object of text values"),
 }
 
 
@@ -122,6 +127,10 @@ def _node(node_id: str, spec: Any, where: str) -> dict[str, Any]:
             continue
         if field not in FIELDS[kind]:
             raise _Bad(f"{where}.{field}", f"a {kind} node has no such field")
+        if field == "values" and isinstance(value, dict):
+            # Name the one value that is not text, as a prompt's error names the prompt.
+            for name, text in value.items():
+                _expect(text, lambda v: isinstance(v, str), f"{where}.values.{name}", "text")
         check, wanted = _FIELD_CHECKS[field]
         fields[field] = _expect(value, check, f"{where}.{field}", wanted)
     if kind == "collect" and "var" not in fields:

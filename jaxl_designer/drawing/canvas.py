@@ -20,7 +20,7 @@ from typing import Any
 from ..core.flow import Flow, edge_order
 from ..core.pieces import PieceError
 from ..core.prompts import announced
-from ..core.runtime import KEYS
+from ..core.runtime import KEYS, template_fields
 from ..core.subflows import piece_exits
 from .labels import clean, shorten, summary
 from .layout import CARD, place_near
@@ -43,10 +43,11 @@ def exits(
     """The exits a node's card offers: those in use, and the fixed ones a user may connect.
 
     A menu offers the keys that have an edge (a "+" handle adds others), then `invalid` and
-    `gave_up`; a collect `ok`, `invalid`, `gave_up`; a say `next`; a branch each rule's outcome,
-    then `default`; a subflow its piece's exits. Keys the prompt announces are labelled with
-    what they are for ("1 · sales"). An exit in `folded` (by default `folded_exits`) is drawn
-    as a marker, not an edge.
+    `gave_up`; a collect `ok`, `invalid`, `gave_up`; a say or set `next`; a branch each rule's
+    outcome, then `default`; a subflow its piece's exits; a transfer `invalid` only when its
+    number is filled from the call (`{agent_phone}`), since a fixed number never takes it.
+    Keys the prompt announces are labelled with what they are for ("1 · sales"). An exit in
+    `folded` (by default `folded_exits`) is drawn as a marker, not an edge.
     """
     data = flow.graph.nodes[node]
     kind = str(data["kind"])
@@ -58,6 +59,8 @@ def exits(
             offered = sorted(piece_exits(flow, node))
         except PieceError:
             offered = []
+    elif kind == "transfer" and not template_fields(str(data.get("phone") or "")):
+        offered = []
     else:
         offered = list(edge_order(kind, data))
     offered += [key for key in edges if key not in offered]

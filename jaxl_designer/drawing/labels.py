@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..core.flow import TARGETS, Flow
+from ..core.runtime import template_fields
 
 __all__ = ["Edge", "as_edge", "clean", "path_parts", "shorten", "summary"]
 
@@ -43,9 +44,19 @@ def _transfer_target(data: Mapping[str, Any]) -> str:
         if value is None:
             continue
         text = ", ".join(map(str, _listed(value)))
+        if name == "phone" and template_fields(text):
+            # Filled per call: say so, since the text alone reads like a number.
+            return shorten(f"→ phone from {text}")
         word = {"phone": "", "appusers": "app users ", "ivr": "IVR "}.get(name, f"{name} ")
         return shorten(f"→ {word}{text}")
     return "→ ?"
+
+
+def _assignments(values: Any) -> list[str]:
+    # A file may hold anything where an object belongs; the drawing shows it rather than fail.
+    if not isinstance(values, Mapping):
+        return [shorten(str(values))] if values else []
+    return [shorten(f"{name} = {text}") for name, text in values.items()]
 
 
 def _listed(value: Any) -> list[Any]:
@@ -89,17 +100,28 @@ def summary(flow: Flow, node_id: str, words: int = 6) -> list[str]:
 
     Returns:
         Prompt words for menu, collect, say and hangup; the destination for a transfer
-        (`→ +918000000001`, `→ teams 101`); one line per rule for a branch.
+        (`→ +918000000001`, `→ teams 101`, `→ phone from {agent_phone}` when the number is
+        filled per call); one line per rule for a branch; one `name = text` line per value
+        for a set.
 
     Example:
         >>> from jaxl_designer.core.examples import business_hours
         >>> summary(business_hours(), "hours")
         ['open: mon–fri 09:00–18:00']
+        >>> flow = Flow("agents")
+        >>> flow.set("pick", {"agent_phone": "+9180000{code}"}, then="go")
+        'pick'
+        >>> flow.transfer("go", phone="{agent_phone}")
+        'go'
+        >>> summary(flow, "pick"), summary(flow, "go")
+        (['agent_phone = +9180000{code}'], ['→ phone from {agent_phone}'])
     """
     data = flow.graph.nodes[node_id]
     kind = data["kind"]
     if kind == "transfer":
         return [_transfer_target(data)]
+    if kind == "set":
+        return _assignments(data.get("values"))
     if kind == "branch":
         return [_rule_text(rule) for rule in _listed(data.get("rules")) if isinstance(rule, dict)]
     if kind == "subflow":

@@ -45,6 +45,14 @@ NODE_STYLES: dict[str, dict[str, str]] = {
         "color": "#2e7d32",
     },
     "say": {"shape": "note", "style": "filled", "fillcolor": "#fef7e0", "color": "#8d6e00"},
+    # A set stores values, as a database does: a cylinder, smaller text than a prompt.
+    "set": {
+        "shape": "cylinder",
+        "style": "filled",
+        "fillcolor": "#efebe9",
+        "color": "#6d4c41",
+        "fontsize": "10",
+    },
     "hangup": {"shape": "octagon", "style": "filled", "fillcolor": "#fce8e6", "color": "#a03030"},
     "transfer": {"shape": "cds", "style": "filled", "fillcolor": "#f3e8fd", "color": "#6a3ea1"},
     "branch": {"shape": "diamond", "style": "filled", "fillcolor": "#e0f7fa", "color": "#00695c"},
@@ -124,6 +132,7 @@ MERMAID_SHAPES: dict[str, tuple[str, str]] = {
     "menu": ("[", "]"),
     "collect": ("[/", "/]"),
     "say": ("(", ")"),
+    "set": ("[(", ")]"),
     "hangup": ("([", "])"),
     "transfer": (">", "]"),
     "branch": ("{", "}"),

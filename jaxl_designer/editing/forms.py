@@ -81,9 +81,22 @@ FORMS: dict[str, tuple[Field, ...]] = {
         _TRIES,
     ),
     "say": (_prompt("What the caller hears before going on"),),
+    "set": (
+        Field(
+            "values",
+            "Values",
+            "One a line: name = text, e.g. agent_phone = +91{code}; {name} reads a saved value.",
+            "lines",
+        ),
+    ),
     "hangup": (_prompt("What the caller hears before the call ends"),),
     "transfer": (
-        Field("phone", "Phone number", "E.164, like +918000000001, or a {{parameter}}.", "text"),
+        Field(
+            "phone",
+            "Phone number",
+            "E.164, like +918000000001, a {{parameter}}, or filled per call, like {agent_phone}.",
+            "text",
+        ),
         Field("from_number", "Calling from", "The number the callee sees. Optional.", "text"),
         Field("devices", "Devices", _IDS, "numbers"),
         Field("appusers", "App users", _IDS, "numbers"),
@@ -107,6 +120,7 @@ assert set(FORMS) == set(KINDS)
 assert all({f.name for f in FORMS[kind]} <= set(FIELDS[kind]) for kind in KINDS)
 
 _WHOLE = re.compile(r"[+-]?[0-9]+")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _field(kind: str, name: str) -> Field:
@@ -125,6 +139,8 @@ def read(kind: str, name: str, text: str) -> Any:
     field = _field(kind, name)
     text = str(text)
     stripped = text.strip()
+    if field.name == "values":
+        return _values(field, text)
     if field.input == "lines":
         return [line.strip() for line in text.splitlines() if line.strip()]
     if not stripped:
@@ -153,6 +169,32 @@ def read(kind: str, name: str, text: str) -> Any:
     return stripped
 
 
+def _values(field: Field, text: str) -> dict[str, str]:
+    """A set's values from `name = text` lines; blank lines are skipped, line numbers count them.
+
+    Example:
+        >>> read("set", "values", "agent_phone = +91{code}\\n\\ngreeting=Hello = hi")
+        {'agent_phone': '+91{code}', 'greeting': 'Hello = hi'}
+        >>> read("set", "values", "code = 1\\nagent phone = +91{code}")
+        Traceback (most recent call last):
+        ValueError: Values: line 2: "agent phone" is not a variable name
+    """
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, equals, value = line.partition("=")
+        name = name.strip()
+        if not equals:
+            raise ValueError(f'{field.label}: line {number}: no "=" (write name = text)')
+        if not _VARIABLE.fullmatch(name):
+            raise ValueError(f'{field.label}: line {number}: "{name}" is not a variable name')
+        if name in values:
+            raise ValueError(f'{field.label}: line {number}: "{name}" is set twice')
+        values[name] = value.strip()
+    return values
+
+
 def shown(kind: str, data: Mapping[str, Any]) -> dict[str, str]:
     """The text each field of a node's form shows for its current values."""
     texts = {}
@@ -160,6 +202,8 @@ def shown(kind: str, data: Mapping[str, Any]) -> dict[str, str]:
         value = data.get(field.name)
         if value is None:
             text = ""
+        elif field.name == "values" and isinstance(value, Mapping):
+            text = "\n".join(f"{name} = {item}" for name, item in value.items())
         elif field.input == "lines":
             text = "\n".join(str(line) for line in value)
         elif field.input == "numbers":

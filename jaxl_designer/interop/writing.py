@@ -85,6 +85,7 @@ class _Exporter:
         kind = self.flow.kind(node)
         why = {
             "say": "Jaxl's IVRs cannot speak and go on without a key",
+            "set": "Jaxl's schema has no variables to give values",
             "branch": "Jaxl's schema has no decisions: rules, business hours",
             "subflow": "expand its piece first",
             "collect": "only input an option asks for maps, as needs_input",
@@ -215,6 +216,14 @@ class _Exporter:
         self.used.add(node)
         if data.get("from_number"):
             self.unmapped.append(f"{node}: from_number {data['from_number']} not exported")
+        if data.get("phone") and template_fields(str(data["phone"])):
+            self.unmapped.append(
+                f"{node}: phone {data['phone']} is filled per call; Jaxl's phones are fixed "
+                "numbers; not exported"
+            )
+            return False
+        if "invalid" in self.flow.edges(node):
+            self.unmapped.append(f"{node}: the invalid edge has no equivalent; not exported")
         if data.get("phone"):
             option["phone"] = self.phone(node, str(data["phone"]))
         elif data.get("devices") is not None:

@@ -10,6 +10,7 @@ export const KIND_COLOURS = {
   menu: "#1e88e5",
   collect: "#8e24aa",
   say: "#00897b",
+  set: "#fb8c00",
   hangup: "#546e7a",
   transfer: "#43a047",
   branch: "#a1887f",

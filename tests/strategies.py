@@ -68,7 +68,8 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "min_length": st.integers(0, 20),
     "max_length": _COUNT,
     "pattern": st.sampled_from(["[0-9]+", "[12]", "("]) | st.text(max_size=4),
-    "phone": st.sampled_from(["+918000000001", "12345", "{{sales_phone}}"]) | st.text(max_size=8),
+    "phone": st.sampled_from(["+918000000001", "12345", "{{sales_phone}}", "{agent_phone}"])
+    | st.text(max_size=8),
     "from_number": st.sampled_from(["+918000000002", "{{caller_id}}"]),
     "devices": _IDS,
     "appusers": _IDS,
@@ -77,6 +78,11 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "rules": st.lists(_rule(), max_size=3),
     "piece": st.sampled_from(["collect_and_confirm", "business_hours_gate", "nowhere", "x.json"]),
     "params": st.dictionaries(st.text(max_size=5), json_values, max_size=2),
+    "values": st.dictionaries(
+        _NAME | st.text(max_size=4),
+        st.sampled_from(["+91{code}", "Hello {metadata.name}", "{x}{x}"]) | st.text(max_size=6),
+        max_size=3,
+    ),
 }
 
 

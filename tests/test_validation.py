@@ -208,6 +208,13 @@ def _audio_mixed(bad: bool) -> Flow:
 
 
 #: code: (a flow with (True) and without (False) the problem, where the problem points).
+def _bad_set(bad: bool) -> Flow:
+    flow = Flow("x")
+    flow.set("pick", {"two words" if bad else "greeting": "Hello."}, then="bye")
+    flow.hangup("bye", "Bye.")
+    return flow
+
+
 CASES: dict[str, tuple[Callable[[bool], Flow], Where]] = {
     "missing-entry": (_missing_entry, (None, None)),
     "unknown-target": (_unknown_target, (None, ("main", "1", "gone"))),
@@ -216,6 +223,7 @@ CASES: dict[str, tuple[Callable[[bool], Flow], Where]] = {
     "no-way-out": (_no_way_out, ("ask", None)),
     "missing-exit": (_missing_exit, ("hello", None)),
     "terminal-has-exits": (_terminal_has_exits, ("bye", None)),
+    "bad-set": (_bad_set, ("pick", None)),
     "silent-loop": (_silent_loop, ("a", None)),
     "bad-transfer": (_bad_transfer, ("sales", None)),
     "bad-phone": (_bad_phone, ("sales", None)),

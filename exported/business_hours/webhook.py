@@ -95,6 +95,9 @@ DEFAULT_RECOVERY: dict[str, Any] = {
     "prompt": ["Sorry, we lost track of your call. Let us start again."],
 }
 STORE_DOWN_PROMPT = ["Sorry, we cannot take your call right now. Please call again later."]
+#: What a caller hears when a transfer's number, filled from the call's variables, is no phone
+#: number and the transfer has no `invalid` exit to take instead.
+NO_TARGET_PROMPT = ["Sorry, we cannot connect your call right now. Please call again later."]
 LOOP_PROMPT = ["Sorry, this line is not working right now. Please call again later."]
 #: The node kinds at which a call waits for the caller.
 WAITING = frozenset({"menu", "collect"})
@@ -477,7 +480,7 @@ class _Prompt:
 
 
 class _Node:
-    __slots__ = ("edges", "fixed", "id", "kind", "prompt", "spec")
+    __slots__ = ("edges", "fixed", "id", "kind", "phone", "prompt", "spec", "values")
 
     def __init__(self, node_id: str, spec: Mapping[str, Any]) -> None:
         self.id = node_id
@@ -489,6 +492,16 @@ class _Node:
             None if any(p.templated for p in self.prompt) else [p.text for p in self.prompt]
         )
         self.edges: dict[str, str] = dict(spec.get("edges") or {})
+        #: A transfer's number when it is a template (`{agent_phone}`), filled per call.
+        phone = (
+            _Prompt(str(spec["phone"])) if self.kind == "transfer" and spec.get("phone") else None
+        )
+        self.phone = phone if phone is not None and phone.templated else None
+        #: What a set node assigns: each variable's template, in order.
+        self.values = [
+            (str(name), _Prompt(str(template)))
+            for name, template in (spec.get("values") or {}).items()
+        ]
 
 
 class Runtime:
@@ -690,6 +703,9 @@ class Runtime:
             kind = node.kind
             if kind == "say":
                 key = "next"
+            elif kind == "set":
+                self._assign(node, call)
+                key = "next"
             elif kind == "branch":
                 key = self._decide(node, call)
             elif kind in WAITING:
@@ -703,9 +719,17 @@ class Runtime:
                 turn.response = {"prompt": spoken, "num_characters": 0}
                 return turn
             else:  # transfer: a CTA carries no prompt, so earlier sentences are not heard
-                self.store.drop(call_id)
-                turn.response = self._cta(node.spec)
-                return turn
+                cta = self._cta(node, call)
+                if cta is not None:
+                    self.store.drop(call_id)
+                    turn.response = cta
+                    return turn
+                # The number a variable gave is no phone number: the transfer's way out.
+                key = "invalid"
+                if key not in node.edges:
+                    self.store.drop(call_id)
+                    turn.response = {"prompt": [*spoken, *NO_TARGET_PROMPT], "num_characters": 0}
+                    return turn
             if kind == "branch" and key not in node.edges:
                 key = "default"  # a rule whose outcome has no edge goes the default way
             target = node.edges.get(key, "")
@@ -715,23 +739,41 @@ class Runtime:
         turn.response = {"prompt": list(LOOP_PROMPT), "num_characters": 0}
         return turn
 
+    @staticmethod
+    def _values(call: dict[str, Any]) -> dict[str, Any]:
+        """What a template can read of a call: caller fields, its context, its variables."""
+        values = {name: call.get(name) for name in CALLER_FIELDS}
+        values.update(call.get("ctx") or ())
+        values.update(call["vars"])
+        return values
+
     def _say(self, node: _Node, call: dict[str, Any]) -> list[str]:
         lines = []
         values: dict[str, Any] | None = None
         for line in node.prompt:
             if line.templated:
                 if values is None:
-                    values = {name: call.get(name) for name in CALLER_FIELDS}
-                    values.update(call.get("ctx") or ())
-                    values.update(call["vars"])
+                    values = self._values(call)
                 lines.append(fill(line.text, values))
             else:
                 lines.append(line.text)
         return lines
 
-    @staticmethod
-    def _cta(spec: Mapping[str, Any]) -> dict[str, Any]:
+    def _assign(self, node: _Node, call: dict[str, Any]) -> None:
+        """A set node: each variable takes its template's text, in order (a later one may read
+        an earlier one), cut to `MAX_CONTEXT_CHARS`."""
+        for name, template in node.values:
+            text = fill(template.text, self._values(call)) if template.templated else template.text
+            call["vars"][name] = text[:MAX_CONTEXT_CHARS]
+
+    def _cta(self, node: _Node, call: dict[str, Any]) -> dict[str, Any] | None:
+        """A transfer's CTA; None when its number, filled from the call, is no phone number."""
+        spec = node.spec
         phone = spec.get("phone")
+        if node.phone is not None:
+            phone = fill(node.phone.text, self._values(call)).strip()
+            if not is_phone_number(phone):
+                return None
         return {
             "next": spec.get("ivr"),
             "phone": (

@@ -39,6 +39,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "max_invalid",
     ),
     "say": ("prompt",),
+    "set": ("values",),
     "hangup": ("prompt",),
     "transfer": ("phone", "from_number", "devices", "appusers", "teams", "ivr"),
     "branch": ("rules",),
@@ -51,8 +52,10 @@ _FIXED_EDGES: dict[str, tuple[str, ...]] = {
     "menu": (*KEYS, "invalid", "gave_up"),
     "collect": ("ok", "invalid", "gave_up"),
     "say": ("next",),
+    "set": ("next",),
     "hangup": (),
-    "transfer": (),
+    # Taken when the number a transfer fills from the call's variables is no phone number.
+    "transfer": ("invalid",),
     "subflow": (),  # a piece's exits: see jaxl_designer.core.subflows.piece_exits
 }
 
@@ -136,9 +139,15 @@ class Flow:
         return {key: found[key] for key in ranked}
 
     def variables(self) -> list[str]:
-        """The names of the variables collect nodes store, in node order."""
-        names = (self.graph.nodes[n].get("var") for n in self.nodes if self.kind(n) == "collect")
-        return list(dict.fromkeys(name for name in names if name))
+        """The names of the variables collect and set nodes store, in node order."""
+        names: list[Any] = []
+        for node in self.nodes:
+            data = self.graph.nodes[node]
+            if data["kind"] == "collect":
+                names.append(data.get("var"))
+            elif data["kind"] == "set" and isinstance(data.get("values"), Mapping):
+                names.extend(data["values"])
+        return list(dict.fromkeys(str(name) for name in names if name))
 
     # -- building ---------------------------------------------------------------------------
     def add(self, node_id: str, kind: str, **fields: Any) -> str:
@@ -217,6 +226,16 @@ class Flow:
         self._connect_all(node_id, {"next": then})
         return node_id
 
+    def set(self, node_id: str, values: Mapping[str, str], *, then: str | None = None) -> str:
+        """Give variables values without the caller, then go on to `then`.
+
+        Each value is a template (`"+91{digits}"`, `"{metadata.agent}"`) filled from the call in
+        order, so a later one may read an earlier one.
+        """
+        self.add(node_id, "set", values={str(k): str(v) for k, v in values.items()})
+        self._connect_all(node_id, {"next": then})
+        return node_id
+
     def hangup(self, node_id: str, prompt: str | Sequence[str] = ()) -> str:
         """Speak `prompt`, then hang up."""
         return self.add(node_id, "hangup", prompt=prompt)
@@ -231,9 +250,14 @@ class Flow:
         appusers: Sequence[int] | None = None,
         teams: Sequence[int] | None = None,
         ivr: int | None = None,
+        invalid: str | None = None,
     ) -> str:
-        """Send the call on: to a phone number, devices, app users, teams, or another IVR."""
-        return self.add(
+        """Send the call on: to a phone number, devices, app users, teams, or another IVR.
+
+        `phone` may be a template (`"{agent_phone}"`) filled from the call; when what it gives is
+        no E.164 number the call goes to `invalid` (else it hears an apology and ends).
+        """
+        self.add(
             node_id,
             "transfer",
             phone=phone,
@@ -243,6 +267,8 @@ class Flow:
             teams=list(teams) if teams is not None else None,
             ivr=ivr,
         )
+        self._connect_all(node_id, {"invalid": invalid})
+        return node_id
 
     def branch(
         self,
@@ -336,7 +362,9 @@ class Flow:
                 if data.get(field) is not None:
                     spec[field] = copy.deepcopy(data[field])
             edges = self.edges(node_id)
-            if edges or edge_order(kind, data):
+            # A node that normally has exits says so even with none; a transfer's one exit
+            # (`invalid`) is rare, so a transfer without it is written as before.
+            if edges or (kind != "transfer" and edge_order(kind, data)):
                 spec["edges"] = edges
             nodes[node_id] = spec
         document: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": self.name}

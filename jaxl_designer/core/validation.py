@@ -48,8 +48,9 @@ CODES: dict[str, tuple[str, str]] = {
     "duplicate-key": ("error", "one input at a node leads to two places"),
     "illegal-key": ("error", "an edge key that this kind of node cannot have"),
     "no-way-out": ("error", "a menu or collect that nothing the caller does can leave"),
-    "missing-exit": ("error", "a say without `next`, or a branch without `default`"),
+    "missing-exit": ("error", "a say or set without `next`, or a branch without `default`"),
     "terminal-has-exits": ("error", "a hangup or transfer with outgoing edges (never taken)"),
+    "bad-set": ("error", "a set node without values, or one whose names are not variable names"),
     "silent-loop": ("error", "a cycle with no node that waits for the caller"),
     "bad-transfer": ("error", "a transfer that does not name exactly one target"),
     "bad-phone": ("error", "a phone number that is not E.164 (+ then 7 to 15 digits)"),
@@ -68,6 +69,7 @@ CODES: dict[str, tuple[str, str]] = {
     "audio-mixed": ("warning", "a prompt audio URL spoken together with other sentences"),
 }
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,17 @@ def _prompts(data: dict[str, Any]) -> list[str]:
     return [str(line) for line in data.get("prompt") or ()]
 
 
+def _templates(data: dict[str, Any]) -> list[str]:
+    """Every text of a node a call fills in: its prompt, a set's values, a transfer's number."""
+    texts = _prompts(data)
+    values = data.get("values")
+    if data.get("kind") == "set" and isinstance(values, dict):
+        texts += [str(value) for value in values.values()]
+    if data.get("kind") == "transfer" and data.get("phone"):
+        texts.append(str(data["phone"]))
+    return texts
+
+
 def _structure(flow: Flow) -> Iterator[Problem]:
     graph = flow.graph
     if flow.entry is None or flow.entry not in flow:
@@ -209,7 +222,11 @@ def _node_rules(
     urls = [line for line in prompt if line.startswith(("http://", "https://"))]
     if urls and len(prompt) > 1:
         yield Problem("audio-mixed", "a prompt audio URL must be the only entry", node=node)
-    if kind in ("hangup", "transfer") and edges:
+    # A transfer's `invalid` exit is taken when the number it fills from a variable is no
+    # number: with a constant number, or on a hangup, an edge is never taken.
+    templated = kind == "transfer" and bool(template_fields(str(data.get("phone") or "")))
+    never = {key for key in edges if not (templated and key == "invalid")}
+    if kind in ("hangup", "transfer") and never:
         yield Problem(
             "terminal-has-exits", f"a {kind} ends the call; its edges are never taken", node=node
         )
@@ -226,6 +243,8 @@ def _node_rules(
                 else ("a gave_up edge but no max_invalid")
             )
             yield Problem("retry-without-limit", say, node=node)
+    if kind == "set":
+        yield from _set(node, data, edges)
     if kind == "say":
         if "next" not in edges:
             yield Problem("missing-exit", "a say needs a `next` edge", node=node)
@@ -297,10 +316,30 @@ def _transfer(node: str, data: dict[str, Any]) -> Iterator[Problem]:
         )
     for field in ("phone", "from_number"):
         number = data.get(field)
+        if field == "phone" and template_fields(str(number or "")):
+            continue  # filled from the call: checked when a call is transferred
         if number is not None and not is_phone_number(str(number)) and not _is_param(number):
             yield Problem(
                 "bad-phone", f"{field} {number!r} is not E.164 (like +918000000001)", node=node
             )
+
+
+def _set(node: str, data: dict[str, Any], edges: dict[str, str]) -> Iterator[Problem]:
+    values = data.get("values")
+    if not isinstance(values, dict) or not values:
+        yield Problem("bad-set", "a set needs values: {name: text}", node=node)
+        return
+    for name, value in values.items():
+        if not _VARIABLE.fullmatch(str(name)):
+            yield Problem(
+                "bad-set", f"{name!r} is not a variable name (letters, digits, _)", node=node
+            )
+        elif not isinstance(value, str):
+            yield Problem(
+                "bad-set", f"{name}: expected text, found {type(value).__name__}", node=node
+            )
+    if "next" not in edges:
+        yield Problem("missing-exit", "a set needs a `next` edge", node=node)
 
 
 def _is_param(value: Any) -> bool:
@@ -426,7 +465,9 @@ def _reachability(flow: Flow) -> list[Problem]:
 
 
 def _uses(data: dict[str, Any]) -> set[str]:
-    names = {name for line in _prompts(data) for _, name in template_fields(line)}
+    names = {name for line in _templates(data) for _, name in template_fields(line)}
+    if data.get("kind") == "set" and isinstance(data.get("values"), dict):
+        names -= set(data["values"])  # a value may read one the node set before it
     return {name for name in names - set(CALLER_FIELDS) if not is_context_field(name)}
 
 
@@ -449,6 +490,8 @@ def _unset_variables(flow: Flow) -> list[Problem]:
             out = defined[node]
             if data["kind"] == "collect" and key == "ok" and data.get("var"):
                 out = out | {data["var"]}
+            if data["kind"] == "set" and isinstance(data.get("values"), dict):
+                out = out | {str(name) for name in data["values"]}
             narrowed = defined[target] & out
             if narrowed != defined[target]:
                 defined[target] = narrowed

@@ -167,3 +167,23 @@ def test_a_bad_context_is_one_line(flow_file, tmp_path, given: str, said: str) -
     assert run.returncode == 2
     assert run.stderr.startswith(f"jaxl-designer call: {said}")
     assert len(run.stderr.splitlines()) == 1
+
+
+def test_a_flow_with_errors_is_said_before_it_is_dialled(tmp_path) -> None:
+    flow = acme()
+    flow.update("sales", phone="12345")  # not E.164: an error
+    path = tmp_path / "broken.json"
+    save(flow, path)
+    child = pexpect.spawn(
+        COMMAND[0],
+        [*COMMAND[1:], "call", str(path)],
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=20,
+    )
+    child.expect_exact(
+        "jaxl-designer call: this flow has 1 error: sales: phone '12345' is not E.164"
+    )
+    child.expect_exact("IVR: Welcome to Acme.")  # and then the call, as it stands
+    child.sendline("h")
+    child.expect(pexpect.EOF)

@@ -141,22 +141,29 @@ def test_recovery_can_apologise_and_hang_up() -> None:
 
 @pytest.mark.parametrize(
     ("option", "data"),
-    [("1", "123*"), (None, None), ("12", None), ("x", None)],
-    ids=["digits-at-a-menu", "no-input", "two-keys", "not-a-key"],
+    [("1", "123*"), (None, None), ("", None), ("12", None), ("x", None), ("١", None), ("１", None)],
+    ids=["digits-at-a-menu", "no-input", "empty", "two-keys", "not-a-key", "arabic-1", "wide-1"],
 )
-def test_input_that_does_not_fit_the_menu_gets_the_recovery(option, data) -> None:
+def test_input_that_is_no_key_of_the_menu_is_asked_again_like_a_wrong_key(option, data) -> None:
     runtime = Runtime(acme().to_document())
     runtime.handle(request(1, 8))
     response = runtime.handle(request(2, 8, option=option, data=data))
-    assert response["prompt"][0].startswith("Sorry, we lost track")
-    assert response["prompt"][1:] == MAIN
+    runtime.handle(request(1, 9))
+    assert response == runtime.handle(request(2, 9, option="7")), "as key 7, which has no edge"
+    assert not response["prompt"][0].startswith("Sorry, we lost track")
 
 
-def test_a_key_at_a_collect_gets_the_recovery(runtime: Runtime) -> None:
+def test_a_key_at_a_collect_asks_again_and_keeps_what_was_entered() -> None:
+    runtime = Runtime(acme().to_document())
     runtime.handle(request(1, 8))
-    runtime.handle(request(2, 8, option="2"))
-    response = runtime.handle(request(2, 8, option="2"))
-    assert response["prompt"][0].startswith("Sorry, we lost track")
+    runtime.handle(request(2, 8, option="2"))  # to the order collect
+    runtime.handle(request(2, 8, option="2", data="123*"))  # to confirm: order 123
+    runtime.handle(request(2, 8, option="2"))  # re-enter: the order collect again
+    response = runtime.handle(request(2, 8, option="5"))  # a key, not digits, at the collect
+    assert not response["prompt"][0].startswith("Sorry, we lost track")
+    assert response["num_characters"] == "*", "still waiting for the order's digits"
+    state = runtime.store.load(8)
+    assert state is not None and state["vars"]["order"] == "123"
 
 
 def test_digits_longer_than_allowed_are_refused_and_never_read_back() -> None:

@@ -191,3 +191,15 @@ def test_the_session_needs_no_widgets() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "press 1: the call has ended\n"
+
+
+def test_dialling_a_flow_with_errors_says_so_and_still_places_the_call() -> None:
+    flow = acme()
+    flow.update("sales", phone="12345")
+    session = EditingSession(flow)
+    said = session.dial()
+    assert said.error
+    assert said.text.startswith("this flow has 1 error: sales: phone '12345' is not E.164")
+    assert said.text.endswith("dialled acme: waiting at main")
+    assert session.call is not None and not session.call.ended
+    assert not EditingSession(acme()).dial().error, "a sound flow dials quietly"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from ..core.fileformat import load
 from ..core.runtime import DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER, KEYS
 from ..core.scenarios import record, save
 from ..core.simulator import Call, Simulator
+from ..core.validation import error_summary, validate
 from . import CommandError
 
 __all__ = ["register", "run"]
@@ -87,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         if not sign or not name:
             raise CommandError(f"--context {given}: expected NAME=VALUE, like direction=outbound")
         context[name.strip()] = value
+    summary = error_summary(validate(flow))
+    if summary:  # the call is placed anyway: a flow being built is tried as it stands
+        print(f"jaxl-designer call: {summary} (jaxl-designer validate lists them)", file=sys.stderr)
     try:
         call = sim.dial(args.from_number, args.to_number, context=context)
     except ValueError as error:

@@ -597,9 +597,13 @@ class Runtime:
         option: str | None,
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
-        if node is None or node.kind != "menu" or option is None or option not in KEYS:
+        if node is None or node.kind not in WAITING:
             return self._recover(call_id, caller, state)
         turn = Turn({}, call_id)
+        if node.kind != "menu" or option is None or option not in KEYS:
+            # Not a key of the menu the call waits at ("12", "١", "", a key at a collect): asked
+            # again there as any wrong key is, and what the caller entered so far is kept.
+            return self._invalid(call_id, call, node, turn)
         call["option"] = option
         target = node.edges.get(option)
         if target is None:
@@ -613,10 +617,10 @@ class Runtime:
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
         caller = {name: call.get(name) for name in CALLER_FIELDS}
-        if node is None or node.kind != "collect":
+        if node is None or node.kind not in WAITING:
             return self._recover(call_id, caller, state)
         turn = Turn({}, call_id)
-        digits = self._accept(node, data)
+        digits = self._accept(node, data) if node.kind == "collect" else None
         if digits is None:
             return self._invalid(call_id, call, node, turn)
         call["vars"][node.spec["var"]] = digits

@@ -39,7 +39,7 @@ from .runtime import (
 )
 from .subflows import expand, has_subflows, piece_exits
 
-__all__ = ["CODES", "Problem", "errors", "validate"]
+__all__ = ["CODES", "Problem", "error_summary", "errors", "validate"]
 
 #: Every problem code, with its severity and what it means.
 CODES: dict[str, tuple[str, str]] = {
@@ -100,6 +100,25 @@ class Problem:
 def errors(problems: list[Problem]) -> list[Problem]:
     """The problems that are errors."""
     return [problem for problem in problems if problem.severity == "error"]
+
+
+def error_summary(problems: list[Problem], shown: int = 2) -> str | None:
+    """One line on a flow's errors, said before a call is dialled on it; None without errors.
+
+    Example:
+        >>> from jaxl_designer.core.flow import Flow
+        >>> flow = Flow("x")
+        >>> flow.say("hello", "Hello.")
+        'hello'
+        >>> error_summary(validate(flow))
+        'this flow has 1 error: hello: a say needs a `next` edge'
+    """
+    found = errors(problems)
+    if not found:
+        return None
+    said = "; ".join(f"{problem.where}: {problem.message}" for problem in found[:shown])
+    more = f" (and {len(found) - shown} more)" if len(found) > shown else ""
+    return f"this flow has {len(found)} error{'' if len(found) == 1 else 's'}: {said}{more}"
 
 
 def validate(flow: Flow, base: Path | None = None) -> list[Problem]:

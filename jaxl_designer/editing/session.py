@@ -22,7 +22,7 @@ from typing import Any, Literal
 from ..core.fileformat import FlowFileError, load, save
 from ..core.flow import Flow
 from ..core.simulator import Call, CallAssertionError, Simulator
-from ..core.validation import Problem, validate
+from ..core.validation import Problem, error_summary, validate
 from ..exporter.export import ExportError
 from ..exporter.export import export as export_flow
 
@@ -342,7 +342,10 @@ class EditingSession:
             self.call = None
             message = Message(f"cannot dial: {one_line(error)}", error=True)
         else:
-            message = Message(f"dialled {self.flow.name}: {call_state(self.call)}")
+            said = f"dialled {self.flow.name}: {call_state(self.call)}"
+            # Dialling a flow with errors is allowed (it is being built), but said.
+            summary = error_summary(self.problems)
+            message = Message(f"{summary}; {said}" if summary else said, error=bool(summary))
         return self._finish(message, {"call"})
 
     def act(self, what: str, action: Callable[[Call], object]) -> Message:

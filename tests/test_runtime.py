@@ -392,3 +392,29 @@ def test_a_collect_without_terminator_or_length_takes_the_hash_it_asks_for() -> 
     runtime = Runtime(flow)
     assert runtime.handle(request(1, 1))["num_characters"] == "#"
     assert runtime.handle(request(1, 1, data="123#"))["prompt"] == ["Got 123."]
+
+
+def test_another_callers_request_with_a_live_call_id_is_a_new_call_never_that_one() -> None:
+    runtime = Runtime(acme().to_document())
+    real = {"from_number": "+919999900001"}
+    runtime.handle(request(1, 31, **real))
+    runtime.handle(request(2, 31, option="2", **real))
+    assert runtime.handle(request(2, 31, option="2", data="4111222233334444*", **real)) == (
+        confirm("4111222233334444")
+    )
+    # Someone else sends the same call id: they hear the start, not the order read back.
+    other = {"from_number": "+15550000000"}
+    heard = runtime.handle(request(2, 31, option="1", **other))
+    assert "4111222233334444" not in json.dumps(heard)
+    assert heard["prompt"][0].startswith("Sorry, we lost track") and heard["num_characters"] == 1
+    assert runtime.handle(request(3, 31, **other)) == NEUTRAL  # nor can they end it
+    # The real caller's call goes on where it was.
+    assert "4111222233334444" in json.dumps(runtime.handle(request(2, 31, option="1", **real)))
+
+
+def test_caller_fields_are_cut_before_a_call_keeps_them() -> None:
+    runtime = Runtime(acme().to_document())
+    runtime.handle(request(1, 32, from_number="+91" + "9" * 32_000))
+    state = runtime.store.load(32)
+    assert state is not None and len(state["from_number"]) == 32
+    assert len(json.dumps(state)) < 300

@@ -77,6 +77,9 @@ DIRECTIONS = {1: "inbound", 2: "outbound"}
 #: a call's state stays small whatever a request carries.
 MAX_METADATA_KEYS = 32
 MAX_CONTEXT_CHARS = 200
+#: A caller field (`from_number`, `to_number`) keeps at most this many characters: a number is
+#: at most 16, and a call's state must not grow with what a request sends.
+MAX_CALLER_CHARS = 32
 #: The tests a branch rule can make.
 RULE_TESTS = ("equals", "one_of", "prefix", "matches", "is_set", "hours")
 #: The days a business-hours rule names, Monday first.
@@ -569,10 +572,13 @@ class Runtime:
         call_id = _as_int(state["call_id"], "state.call_id")
         if event == MARK:
             return _silent(call_id)
-        caller = {name: _as_text(state.get(name), "state." + name) for name in CALLER_FIELDS}
+        caller = {name: _caller_field(state.get(name), name) for name in CALLER_FIELDS}
         try:
             if event == TEARDOWN:
-                self.store.drop(call_id)
+                call = self.store.load(call_id)
+                if call is None or _same_caller(call, caller):
+                    self.store.drop(call_id)
+                # else another caller's call id: that call goes on
                 return Turn(dict(NEUTRAL), call_id)
             if event == SETUP and not data:
                 return self._start(call_id, caller, state, Turn({}, call_id), [])
@@ -581,6 +587,10 @@ class Runtime:
             call = self.store.load(call_id)
             if call is None:
                 return self._recover(call_id, caller, state)
+            if not _same_caller(call, caller):
+                # A call id sent with other numbers than its call started with is a new call,
+                # never that one: it hears the start, and the call it named is left as it was.
+                return self._recover(call_id, caller, state, _DETACHED)
             if data:
                 return self._digits(call_id, call, state, data)
             return self._key(call_id, call, caller, state, option)
@@ -676,32 +686,49 @@ class Runtime:
         state: Mapping[str, Any],
         turn: Turn,
         spoken: list[str],
+        store: CallStore | None = None,
     ) -> Turn:
         call: dict[str, Any] = {"node": self.entry, "vars": {}, "misses": 0, **caller}
         context = call_context(state)
         if context:  # most calls carry none worth keeping: their state stays as small as it was
             call["ctx"] = context
-        return self._walk(call_id, call, self.entry, turn, spoken)
+        return self._walk(call_id, call, self.entry, turn, spoken, store)
 
-    def _recover(self, call_id: int, caller: dict[str, Any], state: Mapping[str, Any]) -> Turn:
+    def _recover(
+        self,
+        call_id: int,
+        caller: dict[str, Any],
+        state: Mapping[str, Any],
+        store: CallStore | None = None,
+    ) -> Turn:
         values = {k: v for k, v in caller.items() if v is not None}
         spoken = [fill(p.text, values) if p.templated else p.text for p in self.recovery_prompt]
         turn = Turn({}, call_id)
         if self.recovery_action == "restart":
-            return self._start(call_id, caller, state, turn, spoken)
-        self.store.drop(call_id)
+            return self._start(call_id, caller, state, turn, spoken, store)
+        (self.store if store is None else store).drop(call_id)
         turn.response = {"prompt": spoken, "num_characters": 0}
         return turn
 
     def _walk(
-        self, call_id: int, call: dict[str, Any], node_id: str, turn: Turn, spoken: list[str]
+        self,
+        call_id: int,
+        call: dict[str, Any],
+        node_id: str,
+        turn: Turn,
+        spoken: list[str],
+        store: CallStore | None = None,
     ) -> Turn:
-        """Follow non-waiting nodes from `node_id` until one waits for the caller or ends."""
+        """Follow non-waiting nodes from `node_id` until one waits for the caller or ends.
+
+        `store` is where the call's state goes (the runtime's own unless told otherwise).
+        """
+        store = self.store if store is None else store
         nodes = self.nodes
         for _ in range(len(nodes) + 1):
             node = nodes.get(node_id)
             if node is None:  # an edge to an unknown node, in a flow that failed validation
-                self.store.drop(call_id)
+                store.drop(call_id)
                 turn.response = {"prompt": spoken, "num_characters": 0}
                 return turn
             turn.nodes.append(node_id)
@@ -719,24 +746,24 @@ class Runtime:
                 key = self._decide(node, call)
             elif kind in WAITING:
                 call["node"] = node_id
-                self.store.save(call_id, call)
+                store.save(call_id, call)
                 turn.waiting_on = node_id
                 turn.response = {"prompt": spoken, "num_characters": expects(node.spec)}
                 return turn
             elif kind == "hangup":
-                self.store.drop(call_id)
+                store.drop(call_id)
                 turn.response = {"prompt": spoken, "num_characters": 0}
                 return turn
             else:  # transfer: a CTA carries no prompt, so earlier sentences are not heard
                 cta = self._cta(node, call)
                 if cta is not None:
-                    self.store.drop(call_id)
+                    store.drop(call_id)
                     turn.response = cta
                     return turn
                 # The number a variable gave is no phone number: the transfer's way out.
                 key = "invalid"
                 if key not in node.edges:
-                    self.store.drop(call_id)
+                    store.drop(call_id)
                     turn.response = {"prompt": [*spoken, *NO_TARGET_PROMPT], "num_characters": 0}
                     return turn
             if kind == "branch" and key not in node.edges:
@@ -744,7 +771,7 @@ class Runtime:
             target = node.edges.get(key, "")
             turn.edges.append((node_id, key, target))  # an empty target: the edge is missing
             node_id = target
-        self.store.drop(call_id)
+        store.drop(call_id)
         turn.response = {"prompt": list(LOOP_PROMPT), "num_characters": 0}
         return turn
 
@@ -799,6 +826,33 @@ class Runtime:
             if rule_holds(rule, call, self.clock):
                 return str(rule["outcome"])
         return "default"
+
+
+class _Detached:
+    """A store that keeps nothing: a call answered without touching the call its id names."""
+
+    def load(self, call_id: int) -> dict[str, Any] | None:
+        return None
+
+    def save(self, call_id: int, state: dict[str, Any]) -> None:
+        pass
+
+    def drop(self, call_id: int) -> None:
+        pass
+
+
+_DETACHED = _Detached()
+
+
+def _caller_field(value: Any, name: str) -> str | None:
+    """A caller field as a call keeps it: text, cut to `MAX_CALLER_CHARS` (E.164 is 16)."""
+    text = _as_text(value, "state." + name)
+    return text[:MAX_CALLER_CHARS] if text is not None else None
+
+
+def _same_caller(call: Mapping[str, Any], caller: Mapping[str, Any]) -> bool:
+    """Whether a request's numbers are those its call started with."""
+    return all(call.get(name) == caller[name] for name in CALLER_FIELDS)
 
 
 def _silent(call_id: int | None) -> Turn:

@@ -418,3 +418,17 @@ def test_caller_fields_are_cut_before_a_call_keeps_them() -> None:
     state = runtime.store.load(32)
     assert state is not None and len(state["from_number"]) == 32
     assert len(json.dumps(state)) < 300
+
+
+def test_the_memory_store_keeps_at_most_its_byte_budget_least_recently_used_going_first() -> None:
+    store = MemoryStore(max_bytes=10_000)
+    big = {"node": "main", "vars": {"note": "x" * 3_000}}
+    for call_id in range(1, 6):
+        store.save(call_id, big)
+    assert store.bytes <= 10_000
+    assert store.load(1) is None and store.load(5) == big, "the oldest went, the newest stays"
+    kept = len(store)
+    store.drop(5)
+    store.save(4, {"node": "main", "vars": {}})  # a call's state shrinks: its bytes follow
+    assert len(store) == kept - 1 and store.bytes < 10_000 - 3_000
+    assert sum(len(json.dumps(store.load(i) or {})) for i in range(1, 6)) <= store.bytes + 500

@@ -95,6 +95,8 @@ NEUTRAL: dict[str, Any] = {"prompt": [" . "], "num_characters": 0}
 #: How many calls an in-memory store keeps at most, and for how long an idle call is kept (s).
 MAX_CALLS = 100_000
 CALL_TTL = 3600
+#: How many bytes of call state an in-memory store keeps at most, whatever the calls hold.
+MAX_STORE_BYTES = 256 * 1024 * 1024
 #: No collected input is kept, or read back, beyond this many characters, whatever a node allows.
 MAX_DIGITS = 64
 #: Default recovery for a call the store does not know, or input that does not fit.
@@ -151,6 +153,9 @@ class MemoryStore:
     collection walk them all (pauses of 20-50 ms under load), and they take less memory.
     A state holds JSON values only, so nothing is lost; `load` gives a fresh dict each time.
 
+    It is bounded twice: by `max_calls`, and by `max_bytes` of kept state, so that calls whose
+    state is large (long context values, many variables) cannot grow the process without bound.
+
     Example:
         >>> store = MemoryStore(max_calls=2)
         >>> for call_id in (1, 2, 3):
@@ -164,10 +169,14 @@ class MemoryStore:
         max_calls: int = MAX_CALLS,
         ttl: float = CALL_TTL,
         clock: Callable[[], float] = time.monotonic,
+        max_bytes: int = MAX_STORE_BYTES,
     ) -> None:
-        if max_calls < 1 or ttl <= 0:
-            raise ValueError("MemoryStore needs max_calls >= 1 and ttl > 0")
+        if max_calls < 1 or ttl <= 0 or max_bytes < 1:
+            raise ValueError("MemoryStore needs max_calls >= 1, ttl > 0 and max_bytes >= 1")
         self.max_calls = max_calls
+        self.max_bytes = max_bytes
+        #: The bytes of state kept now (the sum of each call's marshalled state).
+        self.bytes = 0
         self.ttl = ttl
         self._clock = clock
         self._calls: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
@@ -184,29 +193,38 @@ class MemoryStore:
                 return None
             if self._clock() - entry[0] > self.ttl:
                 del self._calls[call_id]
+                self.bytes -= len(entry[1])
                 return None
         state: dict[str, Any] = marshal.loads(entry[1])
         return state
 
     def save(self, call_id: int, state: dict[str, Any]) -> None:
-        """Keep a call's state; evict expired calls, then the least recently used over the bound."""
+        """Keep a call's state; evict expired calls, then the least recently used over a bound."""
         now = self._clock()
         kept = marshal.dumps(state)
         with self._lock:
             calls = self._calls
+            old = calls.get(call_id)
+            if old is not None:
+                self.bytes -= len(old[1])
             calls[call_id] = (now, kept)
+            self.bytes += len(kept)
             calls.move_to_end(call_id)
             while calls:
-                oldest_id, (touched, _) = next(iter(calls.items()))
-                if len(calls) > self.max_calls or now - touched > self.ttl:
+                oldest_id, (touched, oldest) = next(iter(calls.items()))
+                over = len(calls) > self.max_calls or self.bytes > self.max_bytes
+                if (over and oldest_id != call_id) or now - touched > self.ttl:
                     del calls[oldest_id]
+                    self.bytes -= len(oldest)
                 else:
                     break
 
     def drop(self, call_id: int) -> None:
         """Forget a call."""
         with self._lock:
-            self._calls.pop(call_id, None)
+            entry = self._calls.pop(call_id, None)
+            if entry is not None:
+                self.bytes -= len(entry[1])
 
 
 class Turn:

@@ -97,6 +97,28 @@ def test_the_app_for_servers_is_set_up_from_the_variables() -> None:
         app_from_env(FLOW, {"JAXL_TTL": "0"})
 
 
+@pytest.mark.parametrize(
+    ("read", "line"),
+    [
+        (lambda: Settings.from_env({"JAXL_REDIS_URL": "redis://:pw@h:6379/0"}),
+         "JAXL_REDIS_URL='redis://:***@h:6379/0'"),
+        (lambda: Settings.from_args(parse(["--redis-url", "redis://u:pw@h/1"]), {}),
+         "--redis-url='redis://u:***@h/1'"),
+        (lambda: Settings(redis_url="redis://:pw@[::1"), "redis_url='***'"),  # not even a URL
+        (lambda: app_from_env(FLOW, {"JAXL_REDIS_URL": "redis://:pw@h/0"}),
+         "JAXL_REDIS_URL='redis://:***@h/0'"),
+    ],
+)  # fmt: skip
+def test_redis_without_its_client_is_one_line_naming_the_setting_not_its_password(
+    monkeypatch: pytest.MonkeyPatch, read: Any, line: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis: ImportError
+    with pytest.raises(ValueError) as caught:
+        read()
+    assert str(caught.value) == f"{line}: state in Redis needs the redis client: pip install redis"
+    assert Settings.from_env({"JAXL_REDIS_URL": ""}).redis_url is None  # no Redis: no client
+
+
 # -- the settings themselves ---------------------------------------------------------------
 def test_values_are_read_and_checked_when_set() -> None:
     assert Settings(port="8080", ttl="5", log="off").port == 8080  # type: ignore[arg-type]

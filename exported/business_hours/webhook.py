@@ -17,7 +17,8 @@ then point the IVR at https://YOUR-HOST/webhook/ (teardown as POST or DELETE), a
 /healthz for health checks. Every form logs one JSON line per request itself (hence uvicorn's
 --no-access-log). uvicorn and gunicorn read their settings from the environment:
 JAXL_REDIS_URL (several workers must share call state), JAXL_WEBHOOK_TOKEN, JAXL_WEBHOOK_LOG=0,
-JAXL_MAX_CALLS and JAXL_TTL. `JaxlApp` needs the Jaxl SDK: pip install 'jaxl-python[app]'.
+JAXL_MAX_CALLS and JAXL_TTL; a bad value stops the import with one line naming it (exit status
+3). `JaxlApp` needs the Jaxl SDK: pip install 'jaxl-python[app]'.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ DIRECTIONS = {1: "inbound", 2: "outbound"}
 #: a call's state stays small whatever a request carries.
 MAX_METADATA_KEYS = 32
 MAX_CONTEXT_CHARS = 200
+#: A caller field (`from_number`, `to_number`) keeps at most this many characters: a number is
+#: at most 16, and a call's state must not grow with what a request sends.
+MAX_CALLER_CHARS = 32
 #: The tests a branch rule can make.
 RULE_TESTS = ("equals", "one_of", "prefix", "matches", "is_set", "hours")
 #: The days a business-hours rule names, Monday first.
@@ -87,6 +91,8 @@ NEUTRAL: dict[str, Any] = {"prompt": [" . "], "num_characters": 0}
 #: How many calls an in-memory store keeps at most, and for how long an idle call is kept (s).
 MAX_CALLS = 100_000
 CALL_TTL = 3600
+#: How many bytes of call state an in-memory store keeps at most, whatever the calls hold.
+MAX_STORE_BYTES = 256 * 1024 * 1024
 #: No collected input is kept, or read back, beyond this many characters, whatever a node allows.
 MAX_DIGITS = 64
 #: Default recovery for a call the store does not know, or input that does not fit.
@@ -143,6 +149,9 @@ class MemoryStore:
     collection walk them all (pauses of 20-50 ms under load), and they take less memory.
     A state holds JSON values only, so nothing is lost; `load` gives a fresh dict each time.
 
+    It is bounded twice: by `max_calls`, and by `max_bytes` of kept state, so that calls whose
+    state is large (long context values, many variables) cannot grow the process without bound.
+
     Example:
         >>> store = MemoryStore(max_calls=2)
         >>> for call_id in (1, 2, 3):
@@ -156,10 +165,14 @@ class MemoryStore:
         max_calls: int = MAX_CALLS,
         ttl: float = CALL_TTL,
         clock: Callable[[], float] = time.monotonic,
+        max_bytes: int = MAX_STORE_BYTES,
     ) -> None:
-        if max_calls < 1 or ttl <= 0:
-            raise ValueError("MemoryStore needs max_calls >= 1 and ttl > 0")
+        if max_calls < 1 or ttl <= 0 or max_bytes < 1:
+            raise ValueError("MemoryStore needs max_calls >= 1, ttl > 0 and max_bytes >= 1")
         self.max_calls = max_calls
+        self.max_bytes = max_bytes
+        #: The bytes of state kept now (the sum of each call's marshalled state).
+        self.bytes = 0
         self.ttl = ttl
         self._clock = clock
         self._calls: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
@@ -176,29 +189,38 @@ class MemoryStore:
                 return None
             if self._clock() - entry[0] > self.ttl:
                 del self._calls[call_id]
+                self.bytes -= len(entry[1])
                 return None
         state: dict[str, Any] = marshal.loads(entry[1])
         return state
 
     def save(self, call_id: int, state: dict[str, Any]) -> None:
-        """Keep a call's state; evict expired calls, then the least recently used over the bound."""
+        """Keep a call's state; evict expired calls, then the least recently used over a bound."""
         now = self._clock()
         kept = marshal.dumps(state)
         with self._lock:
             calls = self._calls
+            old = calls.get(call_id)
+            if old is not None:
+                self.bytes -= len(old[1])
             calls[call_id] = (now, kept)
+            self.bytes += len(kept)
             calls.move_to_end(call_id)
             while calls:
-                oldest_id, (touched, _) = next(iter(calls.items()))
-                if len(calls) > self.max_calls or now - touched > self.ttl:
+                oldest_id, (touched, oldest) = next(iter(calls.items()))
+                over = len(calls) > self.max_calls or self.bytes > self.max_bytes
+                if (over and oldest_id != call_id) or now - touched > self.ttl:
                     del calls[oldest_id]
+                    self.bytes -= len(oldest)
                 else:
                     break
 
     def drop(self, call_id: int) -> None:
         """Forget a call."""
         with self._lock:
-            self._calls.pop(call_id, None)
+            entry = self._calls.pop(call_id, None)
+            if entry is not None:
+                self.bytes -= len(entry[1])
 
 
 class Turn:
@@ -564,10 +586,13 @@ class Runtime:
         call_id = _as_int(state["call_id"], "state.call_id")
         if event == MARK:
             return _silent(call_id)
-        caller = {name: _as_text(state.get(name), "state." + name) for name in CALLER_FIELDS}
+        caller = {name: _caller_field(state.get(name), name) for name in CALLER_FIELDS}
         try:
             if event == TEARDOWN:
-                self.store.drop(call_id)
+                call = self.store.load(call_id)
+                if call is None or _same_caller(call, caller):
+                    self.store.drop(call_id)
+                # else another caller's call id: that call goes on
                 return Turn(dict(NEUTRAL), call_id)
             if event == SETUP and not data:
                 return self._start(call_id, caller, state, Turn({}, call_id), [])
@@ -576,6 +601,10 @@ class Runtime:
             call = self.store.load(call_id)
             if call is None:
                 return self._recover(call_id, caller, state)
+            if not _same_caller(call, caller):
+                # A call id sent with other numbers than its call started with is a new call,
+                # never that one: it hears the start, and the call it named is left as it was.
+                return self._recover(call_id, caller, state, _DETACHED)
             if data:
                 return self._digits(call_id, call, state, data)
             return self._key(call_id, call, caller, state, option)
@@ -592,9 +621,13 @@ class Runtime:
         option: str | None,
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
-        if node is None or node.kind != "menu" or option is None or option not in KEYS:
+        if node is None or node.kind not in WAITING:
             return self._recover(call_id, caller, state)
         turn = Turn({}, call_id)
+        if node.kind != "menu" or option is None or option not in KEYS:
+            # Not a key of the menu the call waits at ("12", "١", "", a key at a collect): asked
+            # again there as any wrong key is, and what the caller entered so far is kept.
+            return self._invalid(call_id, call, node, turn)
         call["option"] = option
         target = node.edges.get(option)
         if target is None:
@@ -608,10 +641,10 @@ class Runtime:
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
         caller = {name: call.get(name) for name in CALLER_FIELDS}
-        if node is None or node.kind != "collect":
+        if node is None or node.kind not in WAITING:
             return self._recover(call_id, caller, state)
         turn = Turn({}, call_id)
-        digits = self._accept(node, data)
+        digits = self._accept(node, data) if node.kind == "collect" else None
         if digits is None:
             return self._invalid(call_id, call, node, turn)
         call["vars"][node.spec["var"]] = digits
@@ -667,32 +700,49 @@ class Runtime:
         state: Mapping[str, Any],
         turn: Turn,
         spoken: list[str],
+        store: CallStore | None = None,
     ) -> Turn:
         call: dict[str, Any] = {"node": self.entry, "vars": {}, "misses": 0, **caller}
         context = call_context(state)
         if context:  # most calls carry none worth keeping: their state stays as small as it was
             call["ctx"] = context
-        return self._walk(call_id, call, self.entry, turn, spoken)
+        return self._walk(call_id, call, self.entry, turn, spoken, store)
 
-    def _recover(self, call_id: int, caller: dict[str, Any], state: Mapping[str, Any]) -> Turn:
+    def _recover(
+        self,
+        call_id: int,
+        caller: dict[str, Any],
+        state: Mapping[str, Any],
+        store: CallStore | None = None,
+    ) -> Turn:
         values = {k: v for k, v in caller.items() if v is not None}
         spoken = [fill(p.text, values) if p.templated else p.text for p in self.recovery_prompt]
         turn = Turn({}, call_id)
         if self.recovery_action == "restart":
-            return self._start(call_id, caller, state, turn, spoken)
-        self.store.drop(call_id)
+            return self._start(call_id, caller, state, turn, spoken, store)
+        (self.store if store is None else store).drop(call_id)
         turn.response = {"prompt": spoken, "num_characters": 0}
         return turn
 
     def _walk(
-        self, call_id: int, call: dict[str, Any], node_id: str, turn: Turn, spoken: list[str]
+        self,
+        call_id: int,
+        call: dict[str, Any],
+        node_id: str,
+        turn: Turn,
+        spoken: list[str],
+        store: CallStore | None = None,
     ) -> Turn:
-        """Follow non-waiting nodes from `node_id` until one waits for the caller or ends."""
+        """Follow non-waiting nodes from `node_id` until one waits for the caller or ends.
+
+        `store` is where the call's state goes (the runtime's own unless told otherwise).
+        """
+        store = self.store if store is None else store
         nodes = self.nodes
         for _ in range(len(nodes) + 1):
             node = nodes.get(node_id)
             if node is None:  # an edge to an unknown node, in a flow that failed validation
-                self.store.drop(call_id)
+                store.drop(call_id)
                 turn.response = {"prompt": spoken, "num_characters": 0}
                 return turn
             turn.nodes.append(node_id)
@@ -710,24 +760,24 @@ class Runtime:
                 key = self._decide(node, call)
             elif kind in WAITING:
                 call["node"] = node_id
-                self.store.save(call_id, call)
+                store.save(call_id, call)
                 turn.waiting_on = node_id
                 turn.response = {"prompt": spoken, "num_characters": expects(node.spec)}
                 return turn
             elif kind == "hangup":
-                self.store.drop(call_id)
+                store.drop(call_id)
                 turn.response = {"prompt": spoken, "num_characters": 0}
                 return turn
             else:  # transfer: a CTA carries no prompt, so earlier sentences are not heard
                 cta = self._cta(node, call)
                 if cta is not None:
-                    self.store.drop(call_id)
+                    store.drop(call_id)
                     turn.response = cta
                     return turn
                 # The number a variable gave is no phone number: the transfer's way out.
                 key = "invalid"
                 if key not in node.edges:
-                    self.store.drop(call_id)
+                    store.drop(call_id)
                     turn.response = {"prompt": [*spoken, *NO_TARGET_PROMPT], "num_characters": 0}
                     return turn
             if kind == "branch" and key not in node.edges:
@@ -735,7 +785,7 @@ class Runtime:
             target = node.edges.get(key, "")
             turn.edges.append((node_id, key, target))  # an empty target: the edge is missing
             node_id = target
-        self.store.drop(call_id)
+        store.drop(call_id)
         turn.response = {"prompt": list(LOOP_PROMPT), "num_characters": 0}
         return turn
 
@@ -790,6 +840,33 @@ class Runtime:
             if rule_holds(rule, call, self.clock):
                 return str(rule["outcome"])
         return "default"
+
+
+class _Detached:
+    """A store that keeps nothing: a call answered without touching the call its id names."""
+
+    def load(self, call_id: int) -> dict[str, Any] | None:
+        return None
+
+    def save(self, call_id: int, state: dict[str, Any]) -> None:
+        pass
+
+    def drop(self, call_id: int) -> None:
+        pass
+
+
+_DETACHED = _Detached()
+
+
+def _caller_field(value: Any, name: str) -> str | None:
+    """A caller field as a call keeps it: text, cut to `MAX_CALLER_CHARS` (E.164 is 16)."""
+    text = _as_text(value, "state." + name)
+    return text[:MAX_CALLER_CHARS] if text is not None else None
+
+
+def _same_caller(call: Mapping[str, Any], caller: Mapping[str, Any]) -> bool:
+    """Whether a request's numbers are those its call started with."""
+    return all(call.get(name) == caller[name] for name in CALLER_FIELDS)
 
 
 def _silent(call_id: int | None) -> Turn:
@@ -868,8 +945,10 @@ def flush_request_log() -> None:
 atexit.register(flush_request_log)
 
 
-# One encoder for every answer and log line: json.dumps with options builds a new one per call.
+# One encoder for every answer: json.dumps with options builds a new one per call.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# And one for the log: strict JSON (no NaN or Infinity), ASCII, so a lone surrogate is escaped.
+_log_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _json(status: int, payload: Any, extra: Sequence[tuple[str, str]] = ()) -> Reply:
@@ -884,15 +963,31 @@ def error_reply(status: int, message: str, extra: Sequence[tuple[str, str]] = ()
     return _json(status, {"error": message}, extra)
 
 
-_QUOTED = {text: _encode(text) for text in (*WEBHOOK_PATHS, *WEBHOOK_METHODS)}
+_QUOTED = {text: _log_encode(text) for text in (*WEBHOOK_PATHS, *WEBHOOK_METHODS)}
 
 
 def _quoted(text: str) -> str:
-    return _QUOTED.get(text) or _encode(text)
+    return _QUOTED.get(text) or _log_encode(text)
 
 
 def _json_value(value: Any) -> str:
-    return str(value) if type(value) is int else _encode(value)
+    """A request's field as strict JSON for the log line, whatever the body carried.
+
+    A value strict JSON cannot say (NaN, Infinity, -Infinity, or a list or object holding one)
+    is logged as a string of the JSON text Python writes for it: `"call_id":"NaN"`.
+
+    Example:
+        >>> _json_value(42), _json_value(float("nan")), _json_value([1, float("-inf")])
+        ('42', '"NaN"', '"[1,-Infinity]"')
+    """
+    try:
+        return str(value) if type(value) is int else _log_encode(value)
+    except (TypeError, ValueError, RecursionError):  # NaN or Infinity in it; or beyond JSON
+        try:
+            text = _encode(value)  # Python's json writes NaN and Infinity as such
+        except (TypeError, ValueError, RecursionError):
+            text = f"<{type(value).__name__}>"
+        return _log_encode(text)
 
 
 _decode = json.JSONDecoder().raw_decode
@@ -1261,6 +1356,26 @@ def _text_or_none(value: Any) -> str | None:
     return None if value is None else _text(value) or None
 
 
+def _redis_url(value: Any) -> str | None:
+    url = _text_or_none(value)
+    if url is not None:
+        try:  # checked here, so that the error names the flag or the variable asking for Redis
+            importlib.import_module("redis")
+        except ImportError:
+            raise ValueError("state in Redis needs the redis client: pip install redis") from None
+    return url
+
+
+def _shown(name: str, value: Any) -> str:
+    """`value` as an error message shows it: a Redis URL with its password hidden."""
+    if name == "redis_url" and isinstance(value, str):
+        try:
+            value = redact(value)
+        except ValueError:  # not even a URL: nothing in it can be told from a password
+            value = "***"
+    return repr(value)
+
+
 def _switch(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -1323,6 +1438,7 @@ class Settings:
         host: The address to listen on.
         port: The port to listen on (0: any free port).
         redis_url: Where call state is kept, shared by every worker; None keeps it in memory.
+            A URL is refused when the redis client cannot be imported.
         token: A secret every webhook request must carry; None accepts any request.
         log: Whether each request writes one JSON line to standard error.
         max_calls: How many calls are kept in memory at most (without Redis).
@@ -1344,7 +1460,7 @@ class Settings:
         None,
         "--redis-url",
         "keep call state in Redis, e.g. redis://localhost:6379/0",
-        _text_or_none,
+        _redis_url,
         "JAXL_REDIS_URL",
     )
     token: str | None = _setting(
@@ -1369,7 +1485,7 @@ class Settings:
             try:
                 object.__setattr__(self, setting.name, setting.metadata["read"](value))
             except ValueError as error:
-                raise ValueError(f"{setting.name}={value!r}: {error}") from None
+                raise ValueError(f"{setting.name}={_shown(setting.name, value)}: {error}") from None
 
     def __repr__(self) -> str:
         """The settings with the token and any Redis password hidden, fit for logs."""
@@ -1431,7 +1547,7 @@ class Settings:
             try:
                 values[setting.name] = setting.metadata["read"](value)
             except ValueError as error:
-                raise ValueError(f"{where}={value!r}: {error}") from None
+                raise ValueError(f"{where}={_shown(setting.name, value)}: {error}") from None
         return cls(**values)
 
 
@@ -2165,8 +2281,15 @@ FLOW: dict[str, Any] = {
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], FLOW))
 
-#: The webhook for the servers that import this module, set up from the environment.
-app = app_from_env(FLOW)
+#: The webhook for the servers that import this module, set up from the environment. A bad
+#: variable stops the import with one line on stderr naming it, not a traceback, and exit status
+#: 3: what gunicorn and uvicorn take from a worker as "failed to boot, do not restart it"; any
+#: other status and they would start a new worker, to fail the same way, forever.
+try:
+    app = app_from_env(FLOW)
+except (RuntimeError, ValueError) as error:
+    log_to_stderr(f"webhook: {error}")
+    raise SystemExit(3) from None
 wsgi = make_wsgi(app)
 asgi = make_asgi(app)
 

@@ -76,8 +76,10 @@ def flush_request_log() -> None:
 atexit.register(flush_request_log)
 
 
-# One encoder for every answer and log line: json.dumps with options builds a new one per call.
+# One encoder for every answer: json.dumps with options builds a new one per call.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# And one for the log: strict JSON (no NaN or Infinity), ASCII, so a lone surrogate is escaped.
+_log_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _json(status: int, payload: Any, extra: Sequence[tuple[str, str]] = ()) -> Reply:
@@ -92,15 +94,31 @@ def error_reply(status: int, message: str, extra: Sequence[tuple[str, str]] = ()
     return _json(status, {"error": message}, extra)
 
 
-_QUOTED = {text: _encode(text) for text in (*WEBHOOK_PATHS, *WEBHOOK_METHODS)}
+_QUOTED = {text: _log_encode(text) for text in (*WEBHOOK_PATHS, *WEBHOOK_METHODS)}
 
 
 def _quoted(text: str) -> str:
-    return _QUOTED.get(text) or _encode(text)
+    return _QUOTED.get(text) or _log_encode(text)
 
 
 def _json_value(value: Any) -> str:
-    return str(value) if type(value) is int else _encode(value)
+    """A request's field as strict JSON for the log line, whatever the body carried.
+
+    A value strict JSON cannot say (NaN, Infinity, -Infinity, or a list or object holding one)
+    is logged as a string of the JSON text Python writes for it: `"call_id":"NaN"`.
+
+    Example:
+        >>> _json_value(42), _json_value(float("nan")), _json_value([1, float("-inf")])
+        ('42', '"NaN"', '"[1,-Infinity]"')
+    """
+    try:
+        return str(value) if type(value) is int else _log_encode(value)
+    except (TypeError, ValueError, RecursionError):  # NaN or Infinity in it; or beyond JSON
+        try:
+            text = _encode(value)  # Python's json writes NaN and Infinity as such
+        except (TypeError, ValueError, RecursionError):
+            text = f"<{type(value).__name__}>"
+        return _log_encode(text)
 
 
 _decode = json.JSONDecoder().raw_decode

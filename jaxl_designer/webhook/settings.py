@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -27,6 +28,26 @@ def _text(value: Any) -> str:
 
 def _text_or_none(value: Any) -> str | None:
     return None if value is None else _text(value) or None
+
+
+def _redis_url(value: Any) -> str | None:
+    url = _text_or_none(value)
+    if url is not None:
+        try:  # checked here, so that the error names the flag or the variable asking for Redis
+            importlib.import_module("redis")
+        except ImportError:
+            raise ValueError("state in Redis needs the redis client: pip install redis") from None
+    return url
+
+
+def _shown(name: str, value: Any) -> str:
+    """`value` as an error message shows it: a Redis URL with its password hidden."""
+    if name == "redis_url" and isinstance(value, str):
+        try:
+            value = redact(value)
+        except ValueError:  # not even a URL: nothing in it can be told from a password
+            value = "***"
+    return repr(value)
 
 
 def _switch(value: Any) -> bool:
@@ -91,6 +112,7 @@ class Settings:
         host: The address to listen on.
         port: The port to listen on (0: any free port).
         redis_url: Where call state is kept, shared by every worker; None keeps it in memory.
+            A URL is refused when the redis client cannot be imported.
         token: A secret every webhook request must carry; None accepts any request.
         log: Whether each request writes one JSON line to standard error.
         max_calls: How many calls are kept in memory at most (without Redis).
@@ -112,7 +134,7 @@ class Settings:
         None,
         "--redis-url",
         "keep call state in Redis, e.g. redis://localhost:6379/0",
-        _text_or_none,
+        _redis_url,
         "JAXL_REDIS_URL",
     )
     token: str | None = _setting(
@@ -137,7 +159,7 @@ class Settings:
             try:
                 object.__setattr__(self, setting.name, setting.metadata["read"](value))
             except ValueError as error:
-                raise ValueError(f"{setting.name}={value!r}: {error}") from None
+                raise ValueError(f"{setting.name}={_shown(setting.name, value)}: {error}") from None
 
     def __repr__(self) -> str:
         """The settings with the token and any Redis password hidden, fit for logs."""
@@ -199,5 +221,5 @@ class Settings:
             try:
                 values[setting.name] = setting.metadata["read"](value)
             except ValueError as error:
-                raise ValueError(f"{where}={value!r}: {error}") from None
+                raise ValueError(f"{where}={_shown(setting.name, value)}: {error}") from None
         return cls(**values)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import email.parser
 import importlib
+import io
+import re
 import socket
 import sys
 import time
@@ -18,6 +21,9 @@ from .redis_store import RedisStore, redact
 from .settings import Settings
 
 __all__ = [
+    "MAX_HEADERS",
+    "MAX_HEADER_BYTES",
+    "MAX_HEADER_LINE",
     "app_from_env",
     "build_app",
     "jaxl_app_class",
@@ -68,6 +74,96 @@ def _say_if_down(store: Any) -> None:
 
 
 # -- http.server ----------------------------------------------------------------------------
+#: The longest header line the stdlib server takes, its CRLF included (gunicorn takes 8190 bytes).
+MAX_HEADER_LINE = 8 * 1024
+#: The most bytes of header lines together, the blank line included (h11's and uvicorn's 16 KB).
+MAX_HEADER_BYTES = 16 * 1024
+#: The most header lines a request may have (gunicorn's limit too).
+MAX_HEADERS = 100
+
+# RFC 9110 5.1 and 5.5: a field name is a token; a value has no control character but tab.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_OWS = b" \t"  # optional whitespace around a value
+
+
+class _Refused(Exception):
+    """A request whose framing the server refuses: answered `status`, and the connection closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _read_head(rfile: Any) -> bytes | None:
+    """Read a request's header lines, up to the blank line, and check how they frame the body.
+
+    http.server reads headers with the lenient `email` parser: a line it cannot read (`X-A : y`)
+    ends the headers, leaving the Content-Length after it unread, so the body is read as the
+    next request; it takes folded lines, bare LFs and several Content-Lengths. Behind a proxy
+    that reads the same bytes another way, that is request smuggling (RFC 9112 6.3, 11.2). So
+    every line is checked here as RFC 9112 says, and only a head that passes is parsed.
+
+    Returns the header lines, CRLF-terminated and ending in the blank line, or None when the
+    client hung up before the blank line. Raises `_Refused` (400, or 431 past the limits).
+    """
+    lines: list[bytes] = []
+    total = 0
+    lengths: list[bytes] = []
+    codings: list[bytes] = []
+    while True:
+        line = rfile.readline(MAX_HEADER_LINE + 1)
+        total += len(line)
+        if len(line) > MAX_HEADER_LINE:
+            raise _Refused(431, f"a header line is over {MAX_HEADER_LINE} bytes")
+        if total > MAX_HEADER_BYTES:
+            raise _Refused(431, f"the headers are over {MAX_HEADER_BYTES} bytes")
+        if not line.endswith(b"\n"):
+            return None  # the client hung up mid-line (a shorter line always ends in LF)
+        if not line.endswith(b"\r\n"):
+            raise _Refused(400, "a header line ends in a bare LF, not CRLF")
+        if line == b"\r\n":
+            break
+        if len(lines) == MAX_HEADERS:
+            raise _Refused(431, f"more than {MAX_HEADERS} header lines")
+        text = line[:-2]
+        if b"\r" in text:
+            raise _Refused(400, "a bare CR in a header line")
+        if text[:1] in (b" ", b"\t"):
+            raise _Refused(400, "a header line starts with whitespace (obsolete line folding)")
+        name, colon, value = text.partition(b":")
+        if not colon:
+            raise _Refused(400, "a header line without a colon")
+        if not _TOKEN.fullmatch(name):
+            raise _Refused(400, "a header name with whitespace or a character not allowed in it")
+        if _CONTROL.search(value):
+            raise _Refused(400, "a control character in a header value")
+        folded = name.lower()
+        if folded == b"content-length":
+            lengths.append(value.strip(_OWS))
+        elif folded == b"transfer-encoding":
+            codings.append(value.strip(_OWS))
+        lines.append(line)
+    _check_framing(lengths, codings)
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def _check_framing(lengths: list[bytes], codings: list[bytes]) -> None:
+    """Refuse a body length that two servers could read two ways (RFC 9112 6.1-6.3)."""
+    if len(lengths) > 1:
+        raise _Refused(400, "more than one Content-Length")
+    if lengths and not (lengths[0].isdigit() and lengths[0].isascii()):
+        raise _Refused(400, "Content-Length is not a number")
+    if codings and lengths:
+        raise _Refused(400, "both Transfer-Encoding and Content-Length")
+    if codings and (len(codings) > 1 or codings[0].lower() != b"chunked"):
+        raise _Refused(400, "a Transfer-Encoding other than chunked")
+    # Transfer-Encoding: chunked alone passes: the body is never read, the app answers it (411
+    # on the webhook) and the connection is closed, so no byte of it is read as a request.
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Feeds http.server requests to a `WebhookApp`, over keep-alive HTTP/1.1 connections."""
 
@@ -78,10 +174,56 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "jaxl-webhook"
     sys_version = ""
     app: WebhookApp
+    raw_requestline: bytes  # set by http.server before `parse_request`
 
     def version_string(self) -> str:
         """The Server header: no Python version in it."""
         return self.server_version
+
+    def parse_request(self) -> bool:
+        """http.server's parsing of the request line, then headers read and checked here.
+
+        A request framed in a way two servers could read differently is answered 400 (431 past
+        the header limits) and the connection closed: nothing after it is read as a request.
+        """
+        line = self.raw_requestline
+        if not line.strip() or not line.endswith(b"\n"):  # a blank line, or a hang-up mid-line
+            self.close_connection = True
+            return False
+        if not line.endswith(b"\r\n") or _CONTROL.search(line[:-2]):
+            self.command, self.request_version = "", self.protocol_version
+            self.requestline = str(line, "iso-8859-1").rstrip("\r\n")
+            ending = "a control character in" if line.endswith(b"\r\n") else "a bare LF ending"
+            self.send_error(400, f"{ending} the request line")
+            return False
+        rfile, self.rfile = self.rfile, io.BytesIO(b"\r\n")  # the request line only
+        try:
+            if not super().parse_request():
+                return False
+        finally:
+            self.rfile = rfile
+        try:
+            head = _read_head(self.rfile)
+        except _Refused as refused:
+            self.send_error(refused.status, refused.message)
+            return False
+        if head is None:  # the client hung up mid-headers: no answer, as for a half-sent body
+            self.close_connection = True
+            return False
+        # As http.client.parse_headers, without its own count (it counts the blank line too).
+        self.headers = email.parser.Parser(_class=self.MessageClass).parsestr(
+            head.decode("iso-8859-1")
+        )
+        # What http.server does with these two headers, which it saw none of.
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive" and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        expect = self.headers.get("Expect", "").lower()
+        if expect == "100-continue" and self.request_version >= "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
 
     def _serve(self) -> None:
         headers = {name.lower(): value for name, value in self.headers.items()}
@@ -142,6 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
             phrase = "error"
         status, headers, body = error_reply(code, message or phrase)
         self._reply(status, headers, body)
+        self._linger()  # what the client sent after the refused request is dropped unread
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep http.server quiet: the app writes its own one-line JSON log."""

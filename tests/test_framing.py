@@ -121,14 +121,7 @@ ACCEPTED = {
 
 
 #: (form, row) -> why that server's parser answers the smuggled request too. A real hole.
-SMUGGLES = {
-    ("uvicorn-h11", "Transfer-Encoding and Content-Length"):
-        "SMUGGLING: h11 frames the body by Transfer-Encoding (RFC 9112 6.3) but keeps the "
-        "connection open, where RFC 9112 6.1 says the server MUST close it: the request after "
-        "the chunked body is answered. Behind a proxy framing by Content-Length, that request is "
-        "smuggled. uvicorn's default --http auto picks httptools (uvicorn[standard]), which "
-        "refuses the request",
-}  # fmt: skip
+SMUGGLES: dict[tuple[str, str], str] = {}
 #: (form, row) -> the status that server refuses with, where it is not the stdlib's.
 STATUS = {("gunicorn", "Transfer-Encoding chnked"): 501}  # RFC 9112 6.1: an unknown coding
 

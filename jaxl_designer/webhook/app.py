@@ -147,6 +147,9 @@ def parse_json(body: bytes) -> Any:
     return value
 
 
+_BOTH_FRAMINGS = "a request may not carry both Transfer-Encoding and Content-Length"
+
+
 def _parse_length(value: str | None) -> int | None:
     """The Content-Length as a number of bytes, 0 when absent, None when it is not a number."""
     if value is None or value.strip() == "":
@@ -261,6 +264,10 @@ class WebhookApp:
         body: bytes,
         fields: dict[str, Any],
     ) -> Reply:
+        if "transfer-encoding" in headers and "content-length" in headers:
+            # RFC 9112 6.1: both is how a request is smuggled past a proxy, on any path; the
+            # server must close the connection, so that nothing after it is read as a request.
+            return error_reply(400, _BOTH_FRAMINGS, [("Connection", "close")])
         if path in HEALTH_PATHS:
             if method not in HEALTH_METHODS:
                 return error_reply(405, "use GET", [("Allow", ", ".join(HEALTH_METHODS))])

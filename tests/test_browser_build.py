@@ -37,6 +37,7 @@ from test_browser_canvas import (
     handle,
     inside,
     notebook,
+    open_notebook,
     shoot,
 )
 
@@ -68,17 +69,7 @@ def lab(spawn: Processes, tmp_path: Path) -> Iterator[Lab]:
 
 def run_notebook(page: Any, lab: Lab, name: str) -> None:
     """Open a notebook, wait for its kernel, fold the file browser away and run it."""
-    page.goto(f"{lab.base}/lab/tree/{name}", timeout=SLOW)
-    page.wait_for_function(
-        """() => {
-            const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-            const kernel = panel && panel.sessionContext && panel.sessionContext.session
-                && panel.sessionContext.session.kernel;
-            return !!(kernel && kernel.status === "idle");
-        }""",
-        timeout=SLOW,
-    )
-    lab.remember_kernels()
+    open_notebook(page, lab, name)
     page.evaluate(
         """() => {
             window.jupyterapp.shell.collapseLeft();

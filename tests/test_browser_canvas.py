@@ -125,8 +125,9 @@ def shoot(page: Any, name: str, tmp_path: Path) -> None:
     shutil.copy(shot, KEPT / name)
 
 
-def open_canvas(page: Any, lab: Lab) -> Any:
-    page.goto(f"{lab.base}/lab/tree/canvas.ipynb", timeout=SLOW)
+def open_notebook(page: Any, lab: Lab, name: str) -> None:
+    """Open a notebook in JupyterLab and wait until its kernel is idle (not yet run)."""
+    page.goto(f"{lab.base}/lab/tree/{name}", timeout=SLOW)
     page.wait_for_function(
         """() => {
             const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -137,6 +138,10 @@ def open_canvas(page: Any, lab: Lab) -> Any:
         timeout=SLOW,
     )
     lab.remember_kernels()
+
+
+def open_canvas(page: Any, lab: Lab) -> Any:
+    open_notebook(page, lab, "canvas.ipynb")
     page.evaluate('() => window.jupyterapp.commands.execute("notebook:run-all-cells")')
     canvas = page.locator(".react-flow").first
     card(page, "thanks").wait_for(timeout=SLOW)

@@ -23,6 +23,7 @@ def test_every_kind_has_a_builder() -> None:
     flow.hangup("bye", "Bye.")
     flow.transfer("boss", phone="+918000000001", from_number="+918000000002")
     flow.subflow("sub", "collect_and_confirm", {"var": "x"}, exits={"confirmed": "bye"})
+    flow.set("pick", {"agent": "+91{number}"}, then="boss")
     kinds = {node: flow.kind(node) for node in flow.nodes}
     assert kinds == {
         "main": "menu",
@@ -32,8 +33,11 @@ def test_every_kind_has_a_builder() -> None:
         "bye": "hangup",
         "boss": "transfer",
         "sub": "subflow",
+        "pick": "set",
     }
     assert set(kinds.values()) == set(KINDS), "a builder for every kind"
+    assert flow.node("pick") == {"kind": "set", "values": {"agent": "+91{number}"}}
+    assert flow.edges("pick") == {"next": "boss"}
     assert flow.node("main") == {"kind": "menu", "prompt": ["Press 1."], "max_invalid": 2}
     assert flow.node("ask") == {
         "kind": "collect",
@@ -52,7 +56,7 @@ def test_every_kind_has_a_builder() -> None:
         "params": {"var": "x"},
     }
     assert flow.entry == "main", "the first node added is the entry"
-    assert flow.variables() == ["number"]
+    assert flow.variables() == ["number", "agent"], "what collects and sets store"
 
 
 def test_collect_with_a_length_has_no_terminator() -> None:

@@ -282,18 +282,40 @@ def test_keep_alive_serves_two_requests_in_a_row(serving: Callable[[str], int], 
     assert answers(received) == [(200, MAIN), OK]
 
 
-# -- the stdlib server: chunked bodies, and the limits exactly -----------------------------------
+# -- bodies refused unread: chunked, too large; then the stdlib server's limits exactly --------
+#: gunicorn drops a WSGI app's Connection header (hop-by-hop, PEP 3333) and keeps the connection,
+#: reading a refused body to its declared end: an endless one is read for ever (issue 19).
+_GUNICORN_KEEPS = pytest.mark.xfail(
+    reason="gunicorn ignores the app's Connection: close and drains the refused body", strict=True
+)
+REFUSING_FORMS = [pytest.param(f, marks=_GUNICORN_KEEPS) if f == "gunicorn" else f for f in FORMS]
+
+
+@pytest.mark.parametrize("form", REFUSING_FORMS)
 def test_a_chunked_body_is_411_and_what_follows_it_is_never_read(
-    serving: Callable[[str], int],
+    serving: Callable[[str], int], form: str
 ) -> None:
     body = b"2\r\n{}\r\n0\r\n\r\n" + SMUGGLED
     data = head(b"Content-Type: application/json", b"Transfer-Encoding: chunked",
                 start=b"POST /webhook/ HTTP/1.1\r\n") + body  # fmt: skip
-    received, closed = converse(serving("stdlib"), data)
+    received, closed = converse(serving(form), data)
     reply = parse_reply(received)
     assert reply is not None and reply.status == 411 and closed
     assert reply.headers["connection"] == "close"
-    assert len(STATUS_LINE.findall(received)) == 1
+    # Nothing after it: no smuggled /healthz, and no 400 for the body read as a request.
+    assert len(STATUS_LINE.findall(received)) == 1, received[:600]
+
+
+@pytest.mark.parametrize("form", REFUSING_FORMS)
+def test_a_body_over_the_limit_is_413_and_the_connection_closes(
+    serving: Callable[[str], int], form: str
+) -> None:
+    length = b"Content-Length: %d" % (2 << 20)
+    data = head(b"Content-Type: application/json", length, start=b"POST /webhook/ HTTP/1.1\r\n")
+    received, closed = converse(serving(form), data + b"{" + SMUGGLED)
+    reply = parse_reply(received)
+    assert reply is not None and reply.status == 413 and closed
+    assert len(STATUS_LINE.findall(received)) == 1, received[:600]
 
 
 @pytest.fixture(scope="module")

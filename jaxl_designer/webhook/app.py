@@ -148,6 +148,7 @@ def parse_json(body: bytes) -> Any:
 
 
 _BOTH_FRAMINGS = "a request may not carry both Transfer-Encoding and Content-Length"
+_CLOSE = (("Connection", "close"),)
 
 
 def _parse_length(value: str | None) -> int | None:
@@ -267,7 +268,7 @@ class WebhookApp:
         if "transfer-encoding" in headers and "content-length" in headers:
             # RFC 9112 6.1: both is how a request is smuggled past a proxy, on any path; the
             # server must close the connection, so that nothing after it is read as a request.
-            return error_reply(400, _BOTH_FRAMINGS, [("Connection", "close")])
+            return error_reply(400, _BOTH_FRAMINGS, _CLOSE)
         if path in HEALTH_PATHS:
             if method not in HEALTH_METHODS:
                 return error_reply(405, "use GET", [("Allow", ", ".join(HEALTH_METHODS))])
@@ -297,13 +298,15 @@ class WebhookApp:
             return self._failed()
 
     def _refuse_body(self, headers: Mapping[str, str], body: bytes) -> Reply | None:
+        # A body refused unread leaves the connection where nothing can be read as a request:
+        # the answer closes it (else a server reads the body's bytes as the next request).
         if "transfer-encoding" in headers:
-            return error_reply(411, "send the body with a Content-Length, not chunked")
+            return error_reply(411, "send the body with a Content-Length, not chunked", _CLOSE)
         length = _parse_length(headers.get("content-length"))
         if length is None:
-            return error_reply(400, "Content-Length is not a number")
+            return error_reply(400, "Content-Length is not a number", _CLOSE)
         if length > self.max_body or len(body) > self.max_body:
-            return error_reply(413, f"the body is over {self.max_body} bytes")
+            return error_reply(413, f"the body is over {self.max_body} bytes", _CLOSE)
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media not in ("", "application/json"):
             return error_reply(415, f"the body must be application/json, not {media}")

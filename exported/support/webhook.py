@@ -9,6 +9,7 @@ Run it (Python 3.10+, the standard library is enough for the first form):
 
     python webhook.py --host 127.0.0.1 --port 9919
     python webhook.py --port 9919 --redis-url redis://127.0.0.1:6379/0 --token SECRET
+    export JAXL_REDIS_URL=redis://127.0.0.1:6379/0  # several workers must share call state
     uvicorn webhook:asgi --port 9919 --workers 2 --no-access-log
     gunicorn webhook:wsgi --bind 127.0.0.1:9919 --workers 2 --threads 8
     jaxl apps run --app webhook:JaxlApp
@@ -16,9 +17,11 @@ Run it (Python 3.10+, the standard library is enough for the first form):
 then point the IVR at https://YOUR-HOST/webhook/ (teardown as POST or DELETE), and at
 /healthz for health checks. Every form logs one JSON line per request itself (hence uvicorn's
 --no-access-log). uvicorn and gunicorn read their settings from the environment:
-JAXL_REDIS_URL (several workers must share call state), JAXL_WEBHOOK_TOKEN, JAXL_WEBHOOK_LOG=0,
-JAXL_MAX_CALLS and JAXL_TTL; a bad value stops the import with one line naming it (exit status
-3). `JaxlApp` needs the Jaxl SDK: pip install 'jaxl-python[app]'.
+JAXL_REDIS_URL, JAXL_WEBHOOK_TOKEN, JAXL_WEBHOOK_LOG=0, JAXL_MAX_CALLS and JAXL_TTL; a bad value
+stops the import with one line naming it (exit status 3). Several workers without
+JAXL_REDIS_URL stop the same way, since each would keep its own calls and lose those whose
+requests reach another worker; JAXL_ALLOW_PRIVATE_STATE=1 serves so anyway, with a warning.
+`JaxlApp` needs the Jaxl SDK: pip install 'jaxl-python[app]'.
 """
 
 from __future__ import annotations
@@ -1019,6 +1022,7 @@ def parse_json(body: bytes) -> Any:
 
 
 _BOTH_FRAMINGS = "a request may not carry both Transfer-Encoding and Content-Length"
+_CLOSE = (("Connection", "close"),)
 
 
 def _parse_length(value: str | None) -> int | None:
@@ -1138,7 +1142,7 @@ class WebhookApp:
         if "transfer-encoding" in headers and "content-length" in headers:
             # RFC 9112 6.1: both is how a request is smuggled past a proxy, on any path; the
             # server must close the connection, so that nothing after it is read as a request.
-            return error_reply(400, _BOTH_FRAMINGS, [("Connection", "close")])
+            return error_reply(400, _BOTH_FRAMINGS, _CLOSE)
         if path in HEALTH_PATHS:
             if method not in HEALTH_METHODS:
                 return error_reply(405, "use GET", [("Allow", ", ".join(HEALTH_METHODS))])
@@ -1168,13 +1172,15 @@ class WebhookApp:
             return self._failed()
 
     def _refuse_body(self, headers: Mapping[str, str], body: bytes) -> Reply | None:
+        # A body refused unread leaves the connection where nothing can be read as a request:
+        # the answer closes it (else a server reads the body's bytes as the next request).
         if "transfer-encoding" in headers:
-            return error_reply(411, "send the body with a Content-Length, not chunked")
+            return error_reply(411, "send the body with a Content-Length, not chunked", _CLOSE)
         length = _parse_length(headers.get("content-length"))
         if length is None:
-            return error_reply(400, "Content-Length is not a number")
+            return error_reply(400, "Content-Length is not a number", _CLOSE)
         if length > self.max_body or len(body) > self.max_body:
-            return error_reply(413, f"the body is over {self.max_body} bytes")
+            return error_reply(413, f"the body is over {self.max_body} bytes", _CLOSE)
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media not in ("", "application/json"):
             return error_reply(415, f"the body must be application/json, not {media}")
@@ -1579,11 +1585,94 @@ def app_from_env(
 ) -> WebhookApp:
     """A webhook app set up from the environment, as uvicorn and gunicorn workers need.
 
-    The variables are `Settings.from_env`'s: a bad value is a ValueError naming its variable.
+    The variables are `Settings.from_env`'s and `ALLOW_PRIVATE_STATE`: a bad value is a
+    ValueError naming its variable. Started as one of several uvicorn or gunicorn worker
+    processes with call state in memory (no JAXL_REDIS_URL), it refuses with a RuntimeError
+    saying why and what to do, unless `ALLOW_PRIVATE_STATE` is on: then it warns on stderr.
     """
-    app = build_app(flow_document, Settings.from_env(environ))
-    _say_if_down(app.runtime.store)  # uvicorn and gunicorn workers start here, not in serve_flow
+    env = os.environ if environ is None else environ
+    settings = Settings.from_env(env)
+    allowed = env.get(ALLOW_PRIVATE_STATE) or "0"
+    try:
+        allow = _switch(allowed)
+    except ValueError as error:
+        raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
+    if not settings.redis_url:  # uvicorn and gunicorn workers start here, not in serve_flow
+        _refuse_private_state(worker_processes(), allow)
+    app = build_app(flow_document, settings)
+    _say_if_down(app.runtime.store)
     return app
+
+
+#: The variable that lets several worker processes each keep their own calls in memory.
+ALLOW_PRIVATE_STATE = "JAXL_ALLOW_PRIVATE_STATE"
+_SAID_WORKERS: list[int] = []
+
+
+def _refuse_private_state(workers: int, allow: bool) -> None:
+    """Refuse (or, when allowed, warn once per process) `workers` > 1 keeping calls in memory.
+
+    Jaxl sends each step of a call as its own request, and the server hands each request to
+    whichever worker is free: a worker that did not see the call's start answers it as lost.
+    """
+    if workers < 2:
+        return
+    lost = "a call whose requests reach different workers is lost"
+    if not allow:
+        raise RuntimeError(
+            f"{workers} worker processes would keep calls in memory each: {lost}. Set "
+            "JAXL_REDIS_URL (pip install redis), serve with one worker, or set "
+            f"{ALLOW_PRIVATE_STATE}=1 to serve so anyway"
+        )
+    if not _SAID_WORKERS:
+        _SAID_WORKERS.append(workers)
+        log_to_stderr(
+            f"webhook: {workers} worker processes keep calls in memory each: {lost}. "
+            "Set JAXL_REDIS_URL (pip install redis), or serve with one worker."
+        )
+
+
+def worker_processes() -> int:
+    """How many worker processes the uvicorn or gunicorn importing this module runs; else 1.
+
+    Read from the server's own settings object, found on the stack of the import, so that
+    however the count was given (a flag, WEB_CONCURRENCY, GUNICORN_CMD_ARGS, a config file)
+    it is the server's own reading of it, with no race against workers not yet started:
+
+    - gunicorn imports the app in each worker it forks, from `Arbiter.spawn_worker` (in the
+      master from `Arbiter.setup` with --preload): the arbiter's `num_workers` is the count,
+      TTIN and TTOU included.
+    - uvicorn imports it in each worker process under its `Config`, whose `workers` is the
+      count; with --reload one process serves, whatever --workers says.
+
+    Nothing found (`python webhook.py`, a plain import, the Jaxl SDK) is 1.
+
+    >>> worker_processes()
+    1
+    """
+    arbiter = getattr(sys.modules.get("gunicorn.arbiter"), "Arbiter", None)
+    config = getattr(sys.modules.get("uvicorn.config"), "Config", None)
+    if arbiter is None and config is None:  # neither server has been imported: neither runs
+        return 1
+    found: Any = None
+    try:
+        frame: Any = sys._getframe(1)
+        while frame is not None:
+            for value in list(frame.f_locals.values()):
+                if arbiter is not None and isinstance(value, arbiter):  # gunicorn wins: its
+                    return _whole(getattr(value, "num_workers", 1))  # uvicorn worker class too
+                if found is None and config is not None and isinstance(value, config):
+                    found = value
+            frame = frame.f_back
+    except Exception:  # an object on the stack that resists isinstance: count what was seen
+        pass
+    if found is None or getattr(found, "should_reload", False):
+        return 1
+    return _whole(getattr(found, "workers", 1))
+
+
+def _whole(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
 
 
 _SAID_DOWN: set[str] = set()

@@ -6,6 +6,7 @@ import argparse
 import email.parser
 import importlib
 import io
+import os
 import re
 import socket
 import sys
@@ -18,9 +19,10 @@ from typing import Any
 from ..core.runtime import MemoryStore, Runtime
 from .app import WebhookApp, body_length, error_reply, log_to_stderr, request_log
 from .redis_store import RedisStore, redact
-from .settings import Settings
+from .settings import Settings, _switch
 
 __all__ = [
+    "ALLOW_PRIVATE_STATE",
     "MAX_HEADERS",
     "MAX_HEADER_BYTES",
     "MAX_HEADER_LINE",
@@ -32,6 +34,7 @@ __all__ = [
     "make_wsgi",
     "serve",
     "serve_flow",
+    "worker_processes",
 ]
 
 
@@ -53,11 +56,94 @@ def app_from_env(
 ) -> WebhookApp:
     """A webhook app set up from the environment, as uvicorn and gunicorn workers need.
 
-    The variables are `Settings.from_env`'s: a bad value is a ValueError naming its variable.
+    The variables are `Settings.from_env`'s and `ALLOW_PRIVATE_STATE`: a bad value is a
+    ValueError naming its variable. Started as one of several uvicorn or gunicorn worker
+    processes with call state in memory (no JAXL_REDIS_URL), it refuses with a RuntimeError
+    saying why and what to do, unless `ALLOW_PRIVATE_STATE` is on: then it warns on stderr.
     """
-    app = build_app(flow_document, Settings.from_env(environ))
-    _say_if_down(app.runtime.store)  # uvicorn and gunicorn workers start here, not in serve_flow
+    env = os.environ if environ is None else environ
+    settings = Settings.from_env(env)
+    allowed = env.get(ALLOW_PRIVATE_STATE) or "0"
+    try:
+        allow = _switch(allowed)
+    except ValueError as error:
+        raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
+    if not settings.redis_url:  # uvicorn and gunicorn workers start here, not in serve_flow
+        _refuse_private_state(worker_processes(), allow)
+    app = build_app(flow_document, settings)
+    _say_if_down(app.runtime.store)
     return app
+
+
+#: The variable that lets several worker processes each keep their own calls in memory.
+ALLOW_PRIVATE_STATE = "JAXL_ALLOW_PRIVATE_STATE"
+_SAID_WORKERS: list[int] = []
+
+
+def _refuse_private_state(workers: int, allow: bool) -> None:
+    """Refuse (or, when allowed, warn once per process) `workers` > 1 keeping calls in memory.
+
+    Jaxl sends each step of a call as its own request, and the server hands each request to
+    whichever worker is free: a worker that did not see the call's start answers it as lost.
+    """
+    if workers < 2:
+        return
+    lost = "a call whose requests reach different workers is lost"
+    if not allow:
+        raise RuntimeError(
+            f"{workers} worker processes would keep calls in memory each: {lost}. Set "
+            "JAXL_REDIS_URL (pip install redis), serve with one worker, or set "
+            f"{ALLOW_PRIVATE_STATE}=1 to serve so anyway"
+        )
+    if not _SAID_WORKERS:
+        _SAID_WORKERS.append(workers)
+        log_to_stderr(
+            f"webhook: {workers} worker processes keep calls in memory each: {lost}. "
+            "Set JAXL_REDIS_URL (pip install redis), or serve with one worker."
+        )
+
+
+def worker_processes() -> int:
+    """How many worker processes the uvicorn or gunicorn importing this module runs; else 1.
+
+    Read from the server's own settings object, found on the stack of the import, so that
+    however the count was given (a flag, WEB_CONCURRENCY, GUNICORN_CMD_ARGS, a config file)
+    it is the server's own reading of it, with no race against workers not yet started:
+
+    - gunicorn imports the app in each worker it forks, from `Arbiter.spawn_worker` (in the
+      master from `Arbiter.setup` with --preload): the arbiter's `num_workers` is the count,
+      TTIN and TTOU included.
+    - uvicorn imports it in each worker process under its `Config`, whose `workers` is the
+      count; with --reload one process serves, whatever --workers says.
+
+    Nothing found (`python webhook.py`, a plain import, the Jaxl SDK) is 1.
+
+    >>> worker_processes()
+    1
+    """
+    arbiter = getattr(sys.modules.get("gunicorn.arbiter"), "Arbiter", None)
+    config = getattr(sys.modules.get("uvicorn.config"), "Config", None)
+    if arbiter is None and config is None:  # neither server has been imported: neither runs
+        return 1
+    found: Any = None
+    try:
+        frame: Any = sys._getframe(1)
+        while frame is not None:
+            for value in list(frame.f_locals.values()):
+                if arbiter is not None and isinstance(value, arbiter):  # gunicorn wins: its
+                    return _whole(getattr(value, "num_workers", 1))  # uvicorn worker class too
+                if found is None and config is not None and isinstance(value, config):
+                    found = value
+            frame = frame.f_back
+    except Exception:  # an object on the stack that resists isinstance: count what was seen
+        pass
+    if found is None or getattr(found, "should_reload", False):
+        return 1
+    return _whole(getattr(found, "workers", 1))
+
+
+def _whole(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
 
 
 _SAID_DOWN: set[str] = set()

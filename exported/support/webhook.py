@@ -418,6 +418,10 @@ def request(
 def _write_context(state: dict[str, Any], context: Mapping[str, str]) -> None:
     codes = {text: code for code, text in DIRECTIONS.items()}
     for name, value in context.items():
+        if not is_context_field(name):
+            raise ValueError(
+                f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)}, metadata.<key>)"
+            )
         number = int(value) if _INT.fullmatch(str(value)) else value
         if name == "direction":
             state["direction"] = codes.get(str(value), number)
@@ -429,12 +433,8 @@ def _write_context(state: dict[str, Any], context: Mapping[str, str]) -> None:
             state["campaign_type"] = value
         elif name == "voice.lang":
             state["voice"] = {"lang": value, "name": "default"}
-        elif name.startswith(METADATA_PREFIX):
+        else:  # metadata.<key>
             state["metadata"] = {**(state["metadata"] or {}), name[len(METADATA_PREFIX) :]: value}
-        else:
-            raise ValueError(
-                f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)}, metadata.<key>)"
-            )
 
 
 def rule_holds(
@@ -1391,7 +1391,8 @@ def _shown(name: str, value: Any) -> str:
     return repr(value)
 
 
-def _switch(value: Any) -> bool:
+def read_switch(value: Any) -> bool:
+    """An on/off setting as given (`1`, `yes`, `true`, `on` or their opposites), as a bool."""
     if isinstance(value, bool):
         return value
     word = str(value).strip().lower()
@@ -1485,7 +1486,9 @@ class Settings:
         _text_or_none,
         "JAXL_WEBHOOK_TOKEN",
     )
-    log: bool = _setting(True, "--no-log", "no JSON line per request", _switch, "JAXL_WEBHOOK_LOG")
+    log: bool = _setting(
+        True, "--no-log", "no JSON line per request", read_switch, "JAXL_WEBHOOK_LOG"
+    )
     max_calls: int = _setting(
         MAX_CALLS, "--max-calls", "calls kept in memory without Redis", _count, "JAXL_MAX_CALLS"
     )
@@ -1594,7 +1597,7 @@ def app_from_env(
     settings = Settings.from_env(env)
     allowed = env.get(ALLOW_PRIVATE_STATE) or "0"
     try:
-        allow = _switch(allowed)
+        allow = read_switch(allowed)
     except ValueError as error:
         raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
     if not settings.redis_url:  # uvicorn and gunicorn workers start here, not in serve_flow

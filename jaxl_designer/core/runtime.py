@@ -417,6 +417,10 @@ def request(
 def _write_context(state: dict[str, Any], context: Mapping[str, str]) -> None:
     codes = {text: code for code, text in DIRECTIONS.items()}
     for name, value in context.items():
+        if not is_context_field(name):
+            raise ValueError(
+                f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)}, metadata.<key>)"
+            )
         number = int(value) if _INT.fullmatch(str(value)) else value
         if name == "direction":
             state["direction"] = codes.get(str(value), number)
@@ -428,12 +432,8 @@ def _write_context(state: dict[str, Any], context: Mapping[str, str]) -> None:
             state["campaign_type"] = value
         elif name == "voice.lang":
             state["voice"] = {"lang": value, "name": "default"}
-        elif name.startswith(METADATA_PREFIX):
+        else:  # metadata.<key>
             state["metadata"] = {**(state["metadata"] or {}), name[len(METADATA_PREFIX) :]: value}
-        else:
-            raise ValueError(
-                f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)}, metadata.<key>)"
-            )
 
 
 def rule_holds(

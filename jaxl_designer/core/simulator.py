@@ -30,7 +30,6 @@ from .errors import JaxlDesignerError
 from .flow import Flow
 from .prepare import prepare
 from .runtime import (
-    CONTEXT_FIELDS,
     DEFAULT_FROM_NUMBER,
     DEFAULT_TO_NUMBER,
     KEYS,
@@ -40,7 +39,6 @@ from .runtime import (
     Turn,
     ends_call,
     event_for,
-    is_context_field,
     request,
 )
 
@@ -114,13 +112,9 @@ class Simulator:
 
         `context` is the call's context by the names a flow reads it: `direction` ("inbound" or
         "outbound"), `metadata.<key>`, `campaign_id`, `campaign_type`, `org.name`, `org.id`,
-        `voice.lang`. Every request of the call carries it, as Jaxl's do.
+        `voice.lang`. Every request of the call carries it, as Jaxl's do; a name that is none
+        of these is a ValueError (from `request`, which writes the context into each request).
         """
-        for name in context or ():
-            if not is_context_field(name):
-                raise ValueError(
-                    f"{name!r} is not a context field ({', '.join(CONTEXT_FIELDS)}, metadata.<key>)"
-                )
         call = Call(
             self,
             next(_call_ids) if call_id is None else call_id,

@@ -19,7 +19,7 @@ from typing import Any
 from ..core.runtime import MemoryStore, Runtime
 from .app import WebhookApp, body_length, error_reply, log_to_stderr, request_log
 from .redis_store import RedisStore, redact
-from .settings import Settings, _switch
+from .settings import Settings, read_switch
 
 __all__ = [
     "ALLOW_PRIVATE_STATE",
@@ -65,7 +65,7 @@ def app_from_env(
     settings = Settings.from_env(env)
     allowed = env.get(ALLOW_PRIVATE_STATE) or "0"
     try:
-        allow = _switch(allowed)
+        allow = read_switch(allowed)
     except ValueError as error:
         raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
     if not settings.redis_url:  # uvicorn and gunicorn workers start here, not in serve_flow

@@ -13,7 +13,7 @@ from typing import Any
 from ..core.runtime import CALL_TTL, MAX_CALLS
 from .redis_store import redact
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "read_switch"]
 
 _ON = ("1", "yes", "true", "on")
 _OFF = ("0", "no", "false", "off")
@@ -50,7 +50,8 @@ def _shown(name: str, value: Any) -> str:
     return repr(value)
 
 
-def _switch(value: Any) -> bool:
+def read_switch(value: Any) -> bool:
+    """An on/off setting as given (`1`, `yes`, `true`, `on` or their opposites), as a bool."""
     if isinstance(value, bool):
         return value
     word = str(value).strip().lower()
@@ -144,7 +145,9 @@ class Settings:
         _text_or_none,
         "JAXL_WEBHOOK_TOKEN",
     )
-    log: bool = _setting(True, "--no-log", "no JSON line per request", _switch, "JAXL_WEBHOOK_LOG")
+    log: bool = _setting(
+        True, "--no-log", "no JSON line per request", read_switch, "JAXL_WEBHOOK_LOG"
+    )
     max_calls: int = _setting(
         MAX_CALLS, "--max-calls", "calls kept in memory without Redis", _count, "JAXL_MAX_CALLS"
     )

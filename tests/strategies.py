@@ -83,6 +83,20 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
         st.sampled_from(["+91{code}", "Hello {metadata.name}", "{x}{x}"]) | st.text(max_size=6),
         max_size=3,
     ),
+    "method": st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    "url": st.sampled_from(
+        ["http://127.0.0.1:8765/orders/{order}", "https://api.example.com/x?q={metadata.id}"]
+    )
+    | st.text(min_size=1, max_size=8).filter(str.strip),
+    "headers": st.dictionaries(
+        st.sampled_from(["Authorization", "X-Key"]),
+        st.sampled_from(["Bearer ${TOKEN}", "plain"]) | st.text(max_size=4),
+        max_size=2,
+    ),
+    "body": st.dictionaries(st.text(max_size=4), json_values, max_size=2)
+    | st.lists(json_values, max_size=2),
+    "timeout": st.sampled_from([0.5, 2, 10]),
+    "save": st.dictionaries(_NAME, st.sampled_from(["status", "order.status", "items.0.name"])),
 }
 
 
@@ -90,7 +104,8 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
 def _spec(draw: st.DrawFn, ids: list[str], kind: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"kind": kind}
     for field in FIELDS[kind]:
-        if (kind == "collect" and field == "var") or draw(st.booleans()):
+        required = (kind == "collect" and field == "var") or (kind == "lookup" and field == "url")
+        if required or draw(st.booleans()):
             spec[field] = draw(_FIELD_VALUES[field])
     keys = st.sampled_from(edge_order(kind, spec) or ("next", "ok")) | st.text(max_size=4)
     # Edges to nowhere are part of what a file can hold.
@@ -123,6 +138,9 @@ def documents(draw: st.DrawFn, max_nodes: int = 6) -> dict[str, Any]:
         doc["environments"] = draw(
             st.dictionaries(_NAME, st.dictionaries(_NAME, json_values, max_size=2), max_size=2)
         )
+    if draw(st.booleans()):
+        hosts = st.sampled_from(["127.0.0.1:8765", "api.example.com", "[::1]:80"])
+        doc["allowed_hosts"] = draw(st.lists(hosts, max_size=2))
     doc["nodes"] = {node_id: draw(_spec(ids, draw(st.sampled_from(KINDS)))) for node_id in ids}
     if draw(st.booleans()):
         number = st.integers(-(10**6), 10**6) | st.floats(allow_nan=False, allow_infinity=False)

@@ -24,6 +24,14 @@ def test_every_kind_has_a_builder() -> None:
     flow.transfer("boss", phone="+918000000001", from_number="+918000000002")
     flow.subflow("sub", "collect_and_confirm", {"var": "x"}, exits={"confirmed": "bye"})
     flow.set("pick", {"agent": "+91{number}"}, then="boss")
+    flow.lookup(
+        "find",
+        "https://api.example.com/agents/{number}",
+        save={"agent_phone": "agent.phone"},
+        ok="boss",
+        failed="bye",
+        timed_out="bye",
+    )
     kinds = {node: flow.kind(node) for node in flow.nodes}
     assert kinds == {
         "main": "menu",
@@ -34,6 +42,7 @@ def test_every_kind_has_a_builder() -> None:
         "boss": "transfer",
         "sub": "subflow",
         "pick": "set",
+        "find": "lookup",
     }
     assert set(kinds.values()) == set(KINDS), "a builder for every kind"
     assert flow.node("pick") == {"kind": "set", "values": {"agent": "+91{number}"}}
@@ -56,7 +65,14 @@ def test_every_kind_has_a_builder() -> None:
         "params": {"var": "x"},
     }
     assert flow.entry == "main", "the first node added is the entry"
-    assert flow.variables() == ["number", "agent"], "what collects and sets store"
+    assert flow.node("find") == {
+        "kind": "lookup",
+        "prompt": [],
+        "url": "https://api.example.com/agents/{number}",
+        "save": {"agent_phone": "agent.phone"},
+    }
+    assert flow.edges("find") == {"ok": "boss", "failed": "bye", "timeout": "bye"}
+    assert flow.variables() == ["number", "agent", "agent_phone"], "what nodes store"
 
 
 def test_collect_with_a_length_has_no_terminator() -> None:

@@ -84,6 +84,10 @@ def resolve(flow: Flow, environment: str | Mapping[str, Any] | None) -> Flow:
     used = parameters(flow)
     if not used and environment is None:
         return flow.copy()
+    if isinstance(environment, str) and not used and environment in (flow.environments or {}):
+        resolved = flow.copy()
+        _allow(resolved, flow.environments[environment])
+        return resolved
     if isinstance(environment, str):
         envs = flow.environments or {}
         if environment not in envs:
@@ -105,4 +109,12 @@ def resolve(flow: Flow, environment: str | Mapping[str, Any] | None) -> Flow:
     for name, places in used.items():
         for node, field in places:
             resolved.graph.nodes[node][field] = _value(field, values[name])
+    _allow(resolved, values)
     return resolved
+
+
+def _allow(flow: Flow, values: Mapping[str, Any]) -> None:
+    """An environment's `allowed_hosts` replace the flow's own: a dev backend, a prod one."""
+    hosts = values.get("allowed_hosts")
+    if isinstance(hosts, list):
+        flow.allowed_hosts = [str(host) for host in hosts]

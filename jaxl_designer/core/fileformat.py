@@ -25,7 +25,7 @@ from .environments import parameter_name
 from .errors import JaxlDesignerError
 from .files import write_atomic
 from .flow import FIELDS, FORMAT, KINDS, VERSION, Flow
-from .runtime import RULE_TESTS
+from .runtime import LOOKUP_METHODS, MAX_LOOKUP_TIMEOUT, RULE_TESTS
 
 __all__ = ["FlowFileError", "dumps", "from_document", "load", "loads", "save"]
 
@@ -103,7 +103,29 @@ _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "piece": (lambda v: isinstance(v, str) and bool(v), "the name of a piece or a .json file"),
     "params": (lambda v: isinstance(v, dict), "an object"),
     "values": (_is_text_values, "an object of text values"),
+    "method": (lambda v: v in LOOKUP_METHODS, " or ".join(f'"{m}"' for m in LOOKUP_METHODS)),
+    "url": (lambda v: isinstance(v, str) and bool(v.strip()), "a URL"),
+    "headers": (_is_text_values, "an object of text values"),
+    "body": (lambda v: isinstance(v, (dict, list)), "a JSON object or list"),
+    "timeout": (
+        lambda v: (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= MAX_LOOKUP_TIMEOUT
+        ),
+        f"a number of seconds above 0 and at most {MAX_LOOKUP_TIMEOUT:g}",
+    ),
+    "save": (_is_text_values, "an object of variable names to paths"),
 }
+
+
+_HOST = re.compile(r"[A-Za-z0-9._-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def _hosts(value: Any, where: str) -> list[str]:
+    _expect(value, _is_texts, where, "a list of hosts")
+    for index, host in enumerate(value):
+        if not _HOST.fullmatch(host):
+            raise _Bad(f"{where}[{index}]", f"{host!r} is not a host or host:port")
+    return list(value)
 
 
 def _rule(rule: Any, where: str) -> None:
@@ -127,12 +149,18 @@ def _node(node_id: str, spec: Any, where: str) -> dict[str, Any]:
             continue
         if field not in FIELDS[kind]:
             raise _Bad(f"{where}.{field}", f"a {kind} node has no such field")
-        if field == "values" and isinstance(value, dict):
+        if field in ("values", "headers", "save") and isinstance(value, dict):
             # Name the one value that is not text, as a prompt's error names the prompt.
             for name, text in value.items():
-                _expect(text, lambda v: isinstance(v, str), f"{where}.values.{name}", "text")
+                _expect(text, lambda v: isinstance(v, str), f"{where}.{field}.{name}", "text")
+        if field == "save" and isinstance(value, dict):
+            for name in value:
+                if not _ID.fullmatch(name):
+                    raise _Bad(f"{where}.{field}.{name}", "expected a variable name")
         check, wanted = _FIELD_CHECKS[field]
         fields[field] = _expect(value, check, f"{where}.{field}", wanted)
+    if kind == "lookup" and "url" not in fields:
+        raise _Bad(where, "missing field 'url' (where the lookup asks)")
     if kind == "collect" and "var" not in fields:
         raise _Bad(where, "missing field 'var' (the variable the digits are stored in)")
     for index, rule in enumerate(fields.get("rules", ())):
@@ -156,7 +184,7 @@ def _from_document(doc: Any) -> Flow:
     if version != VERSION or isinstance(version, bool):
         raise _Bad("version", f"version {version!r} is not supported (this reads version 1)")
     known = {"format", "version", "name", "description", "entry", "recovery", "environments"}
-    known |= {"nodes", "layout"}
+    known |= {"nodes", "layout", "allowed_hosts"}
     for key in doc:
         if key not in known:
             raise _Bad(key, "unknown top-level field")
@@ -181,6 +209,9 @@ def _from_document(doc: Any) -> Flow:
     )
     for env, values in environments.items():
         _expect(values, lambda v: isinstance(v, dict), f"environments.{env}", "an object")
+        if "allowed_hosts" in values:
+            _hosts(values["allowed_hosts"], f"environments.{env}.allowed_hosts")
+    allowed_hosts = _hosts(doc.get("allowed_hosts", []), "allowed_hosts")
     if "nodes" not in doc:
         raise _Bad("", "missing field 'nodes'")
     nodes = _expect(doc["nodes"], lambda v: isinstance(v, dict), "nodes", "an object")
@@ -202,6 +233,7 @@ def _from_document(doc: Any) -> Flow:
         flow.graph.add_edge(source, target, key=key)
     flow.entry = entry
     flow.environments = {env: dict(values) for env, values in environments.items()}
+    flow.allowed_hosts = list(allowed_hosts)
     layout = _expect(doc.get("layout", {}), lambda v: isinstance(v, dict), "layout", "an object")
     for node_id, point in layout.items():
         _expect(

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import networkx as nx
 
-from .runtime import KEYS
+from .runtime import KEYS, LOOKUP_EXITS
 
 __all__ = ["FIELDS", "FORMAT", "KINDS", "TARGETS", "VERSION", "Flow", "edge_order"]
 
@@ -44,6 +44,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "transfer": ("phone", "from_number", "devices", "appusers", "teams", "ivr"),
     "branch": ("rules",),
     "subflow": ("piece", "params"),
+    "lookup": ("prompt", "method", "url", "headers", "body", "timeout", "save"),
 }
 KINDS = tuple(FIELDS)
 #: The transfer fields of which exactly one names where the call goes.
@@ -57,6 +58,7 @@ _FIXED_EDGES: dict[str, tuple[str, ...]] = {
     # Taken when the number a transfer fills from the call's variables is no phone number.
     "transfer": ("invalid",),
     "subflow": (),  # a piece's exits: see jaxl_designer.core.subflows.piece_exits
+    "lookup": LOOKUP_EXITS,
 }
 
 
@@ -100,7 +102,10 @@ class Flow:
         self.entry = entry
         self.recovery: dict[str, Any] | None = dict(recovery) if recovery else None
         #: Values of `{{parameters}}` per environment name (see `jaxl_designer.core.environments`).
+        #: An environment's `allowed_hosts` replaces the flow's own when it is chosen.
         self.environments: dict[str, dict[str, Any]] = {}
+        #: The hosts (`host` or `host:port`) the flow's lookups may ask.
+        self.allowed_hosts: list[str] = []
         self.layout: dict[str, list[float]] = {}
         #: The folder piece files are read from: the flow file's own folder when the flow was
         #: loaded from one, else None (the current directory, for a flow built in code).
@@ -139,7 +144,7 @@ class Flow:
         return {key: found[key] for key in ranked}
 
     def variables(self) -> list[str]:
-        """The names of the variables collect and set nodes store, in node order."""
+        """The names of the variables collect, set and lookup nodes store, in node order."""
         names: list[Any] = []
         for node in self.nodes:
             data = self.graph.nodes[node]
@@ -147,6 +152,8 @@ class Flow:
                 names.append(data.get("var"))
             elif data["kind"] == "set" and isinstance(data.get("values"), Mapping):
                 names.extend(data["values"])
+            elif data["kind"] == "lookup" and isinstance(data.get("save"), Mapping):
+                names.extend(data["save"])
         return list(dict.fromkeys(str(name) for name in names if name))
 
     # -- building ---------------------------------------------------------------------------
@@ -234,6 +241,45 @@ class Flow:
         """
         self.add(node_id, "set", values={str(k): str(v) for k, v in values.items()})
         self._connect_all(node_id, {"next": then})
+        return node_id
+
+    def lookup(
+        self,
+        node_id: str,
+        url: str,
+        *,
+        method: str = "GET",
+        save: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        prompt: str | Sequence[str] = (),
+        ok: str | None = None,
+        failed: str | None = None,
+        timed_out: str | None = None,
+    ) -> str:
+        """Ask a backend over HTTP, save fields of its JSON answer, and go on by how it went.
+
+        `url` is a template (`"https://api.example.com/orders/{order}"`; each value filled in is
+        URL-quoted) at a host on the flow's `allowed_hosts`. `save` maps variables to paths in
+        the answer (`{"status": "order.status"}`). Header values may read secrets from the
+        serving process's environment (`{"Authorization": "Bearer ${ORDERS_TOKEN}"}`); `body`
+        is JSON whose strings are templates. The call goes to `ok`, `failed` (no answer, a
+        status other than 2xx, no JSON or a saved field missing) or `timed_out` (no answer
+        within `timeout` seconds: 2 unless given, 10 at most).
+        """
+        self.add(
+            node_id,
+            "lookup",
+            prompt=prompt,
+            method=method.upper() if method.upper() != "GET" else None,
+            url=url,
+            headers=dict(headers) if headers else None,
+            body=copy.deepcopy(dict(body)) if body is not None else None,
+            timeout=timeout,
+            save={str(k): str(v) for k, v in save.items()} if save else None,
+        )
+        self._connect_all(node_id, {"ok": ok, "failed": failed, "timeout": timed_out})
         return node_id
 
     def hangup(self, node_id: str, prompt: str | Sequence[str] = ()) -> str:
@@ -375,6 +421,8 @@ class Flow:
             document["recovery"] = copy.deepcopy(self.recovery)
         if self.environments:
             document["environments"] = copy.deepcopy(self.environments)
+        if self.allowed_hosts:
+            document["allowed_hosts"] = list(self.allowed_hosts)
         document["nodes"] = nodes
         if self.layout:
             document["layout"] = {n: list(self.layout[n]) for n in sorted(self.layout)}
@@ -398,6 +446,7 @@ class Flow:
         self.entry = document["entry"]
         self.recovery = copy.deepcopy(document.get("recovery"))
         self.environments = copy.deepcopy(document.get("environments", {}))
+        self.allowed_hosts = list(document.get("allowed_hosts", ()))
         self.layout = {n: list(point) for n, point in document.get("layout", {}).items()}
 
     def __eq__(self, other: object) -> bool:

@@ -14,7 +14,9 @@ Example:
 from __future__ import annotations
 
 import datetime
+import json
 import marshal
+import os
 import re
 import threading
 import time
@@ -22,6 +24,7 @@ import zoneinfo
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
 
 __all__ = [
     "CALLER_FIELDS",
@@ -30,8 +33,12 @@ __all__ = [
     "DEFAULT_FROM_NUMBER",
     "DEFAULT_TO_NUMBER",
     "KEYS",
+    "LOOKUP_EXITS",
+    "LOOKUP_METHODS",
     "MARK",
     "MAX_CALLS",
+    "MAX_LOOKUP_TIMEOUT",
+    "MAX_REPLY_BYTES",
     "NEUTRAL",
     "OPTION",
     "RULE_TESTS",
@@ -41,6 +48,8 @@ __all__ = [
     "WEEKDAYS",
     "BadRequest",
     "CallStore",
+    "Lookup",
+    "LookupResult",
     "MemoryStore",
     "Runtime",
     "StoreError",
@@ -50,10 +59,13 @@ __all__ = [
     "event_for",
     "expects",
     "fill",
+    "host_allowed",
     "is_context_field",
     "is_phone_number",
+    "pick",
     "request",
     "rule_holds",
+    "secret_names",
     "template_fields",
 ]
 
@@ -111,6 +123,17 @@ NO_TARGET_PROMPT = ["Sorry, we cannot connect your call right now. Please call a
 LOOP_PROMPT = ["Sorry, this line is not working right now. Please call again later."]
 #: The node kinds at which a call waits for the caller.
 WAITING = frozenset({"menu", "collect"})
+#: What a lookup may ask of a backend, and the ways out of a lookup node.
+LOOKUP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+LOOKUP_EXITS = ("ok", "failed", "timeout")
+#: A lookup waits 2 s for its backend unless its node says otherwise, and never over 10 s:
+#: Jaxl is waiting for the answer, and so is the caller, in silence.
+LOOKUP_TIMEOUT = 2.0
+MAX_LOOKUP_TIMEOUT = 10.0
+#: The most of a backend's answer that is read: a larger body makes the lookup fail.
+MAX_REPLY_BYTES = 64 * 1024
+#: What a caller hears when a lookup's way out leads nowhere (a flow that failed validation).
+LOOKUP_FAILED_PROMPT = ["Sorry, we cannot look that up right now. Please call again later."]
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 # A field names a variable, or a context field: `metadata.<key>`, `org.name`, `voice.lang`.
@@ -118,6 +141,9 @@ _FIELD = re.compile(rf"\{{\{{|\}}\}}|\{{((?:metadata\.|org\.|voice\.)?{_NAME})(?
 _KEY = re.compile(_NAME)
 _INT = re.compile(r"[+-]?[0-9]{1,19}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: A secret a lookup's header reads from the serving process's environment: `${ORDERS_TOKEN}`.
+_SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PATH_STEP = re.compile(r"[^.\[\]]+")
 
 
 class BadRequest(ValueError):
@@ -227,10 +253,97 @@ class MemoryStore:
                 self.bytes -= len(entry[1])
 
 
-class Turn:
-    """One answered request: the response and the nodes and edges the call went through."""
+class Lookup:
+    """A request a call waits on: what to ask which backend, made from a lookup node and a call.
 
-    __slots__ = ("call_id", "edges", "nodes", "response", "silent", "waiting_on")
+    The runtime does no I/O: a turn that reaches a lookup carries one of these, the server (or
+    the simulator) performs it its own way, and `Runtime.resume` takes what came back.
+    `headers` hold secrets read from the environment: they are never shown by `repr`.
+    """
+
+    __slots__ = (
+        "body",
+        "headers",
+        "host",
+        "method",
+        "node",
+        "port",
+        "scheme",
+        "target",
+        "timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        node: str,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        timeout: float,
+    ) -> None:
+        self.node = node
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+        parts = urlsplit(url)
+        self.scheme = parts.scheme.lower()
+        self.host = (parts.hostname or "").lower()
+        self.port = parts.port or (443 if self.scheme == "https" else 80)
+        #: The request target: the path and query, as the request line names them.
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    def __repr__(self) -> str:
+        names = [name for name, _ in self.headers]
+        return f"Lookup({self.method} {self.url}, headers={names!r}, timeout={self.timeout})"
+
+
+class LookupResult:
+    """What came of a lookup: the backend's status and body, or why there is none.
+
+    `status` is 0 when no answer came: `timed_out`, or `error` says why (no connection, an
+    answer over `MAX_REPLY_BYTES`, an answer that is not HTTP).
+    """
+
+    __slots__ = ("body", "error", "status", "timed_out")
+
+    def __init__(
+        self, status: int = 0, body: bytes = b"", *, timed_out: bool = False, error: str = ""
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.timed_out = timed_out
+        self.error = error
+
+    def __repr__(self) -> str:
+        if self.timed_out:
+            return "LookupResult(timed_out=True)"
+        if self.error:
+            return f"LookupResult(error={self.error!r})"
+        return f"LookupResult({self.status}, {len(self.body)} bytes)"
+
+
+class Turn:
+    """One answered request: the response and the nodes and edges the call went through.
+
+    A turn whose `lookup` is set is not answered yet: the call waits on that request, and
+    `Runtime.resume` goes on with what it gave.
+    """
+
+    __slots__ = (
+        "_pending",
+        "call_id",
+        "edges",
+        "lookup",
+        "lookups",
+        "nodes",
+        "response",
+        "silent",
+        "waiting_on",
+    )
 
     def __init__(self, response: dict[str, Any], call_id: int | None = None) -> None:
         self.response = response
@@ -240,16 +353,22 @@ class Turn:
         self.waiting_on: str | None = None
         #: True when the event is answered with JSON `null` (a `MARK`): `response` is then empty.
         self.silent = False
+        #: The request the call waits on before it can be answered, if any.
+        self.lookup: Lookup | None = None
+        #: Each lookup this turn made: (node, the exit it took, why, in a few words).
+        self.lookups: list[tuple[str, str, str]] = []
+        self._pending: tuple[dict[str, Any], list[str], CallStore, int] | None = None
 
     def __repr__(self) -> str:
         return f"Turn({self.response!r}, nodes={self.nodes!r})"
 
 
-def fill(text: str, values: Mapping[str, Any]) -> str:
+def fill(text: str, values: Mapping[str, Any], escape: Callable[[str], str] | None = None) -> str:
     """Fill `{name}` fields of a prompt from `values`, looking names up and nothing else.
 
     `{name:digits}` reads a value back one character at a time. `{{` and `}}` are literal braces.
     An unknown name becomes an empty string: a template never reaches attributes or indexes.
+    `escape`, when given, is applied to each value filled in (a URL's quoting, say).
 
     Example:
         >>> fill("You entered {order:digits}.", {"order": "123"})
@@ -263,8 +382,8 @@ def fill(text: str, values: Mapping[str, Any]) -> str:
         value = values.get(name)
         text = "" if value is None else str(value)
         if style == "digits":
-            return " ".join(text)
-        return text
+            text = " ".join(text)
+        return text if escape is None else escape(text)
 
     return _FIELD.sub(one, text)
 
@@ -282,6 +401,63 @@ def template_fields(text: str) -> list[tuple[str, str]]:
 def is_phone_number(text: str) -> bool:
     """Whether `text` is a phone number in E.164 form, as a transfer needs it (`+918000000001`)."""
     return _E164.fullmatch(text) is not None
+
+
+def host_allowed(url: str, allowed: Any) -> bool:
+    """Whether a lookup may ask `url`: http or https, at a host on the `allowed` list.
+
+    An entry names a host (any port) or `host:port` (that port only).
+
+    Example:
+        >>> allowed = ["orders.example.com", "127.0.0.1:8765"]
+        >>> host_allowed("https://orders.example.com/o/17", allowed)
+        True
+        >>> host_allowed("http://127.0.0.1:9999/", allowed)
+        False
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("http", "https") or not host or parts.username is not None:
+        return False
+    port = port or (443 if parts.scheme.lower() == "https" else 80)
+    entries = {str(entry).strip().lower() for entry in allowed or ()}
+    return host in entries or f"{host}:{port}" in entries
+
+
+def secret_names(text: str) -> list[str]:
+    """The environment variables a lookup's header value reads: `Bearer ${TOKEN}` reads TOKEN.
+
+    Example:
+        >>> secret_names("Bearer ${ORDERS_TOKEN}")
+        ['ORDERS_TOKEN']
+    """
+    return _SECRET.findall(text)
+
+
+def pick(data: Any, path: str) -> Any:
+    """The value at a simple path in parsed JSON: `order.status`, `items.0.name`, `items[0]`.
+
+    None when the path leads nowhere.
+
+    Example:
+        >>> pick({"order": {"items": [{"name": "tea"}]}}, "order.items.0.name")
+        'tea'
+        >>> pick({"order": {}}, "order.status") is None
+        True
+    """
+    for step in _PATH_STEP.findall(path):
+        if isinstance(data, dict):
+            data = data.get(step)
+        elif isinstance(data, list) and step.isdigit() and step.isascii():
+            index = int(step)
+            data = data[index] if index < len(data) else None
+        else:
+            return None
+    return data
 
 
 def is_context_field(name: str) -> bool:
@@ -505,8 +681,42 @@ class _Prompt:
         self.templated = "{" in text or "}" in text
 
 
+class _Request:
+    """A lookup node's request, compiled once: its templates, headers, timeout and mapping."""
+
+    __slots__ = ("body", "headers", "method", "save", "timeout", "url")
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.method = str(spec.get("method") or "GET").upper()
+        self.url = _Prompt(str(spec.get("url") or ""))
+        self.headers = [(str(k), str(v)) for k, v in (spec.get("headers") or {}).items()]
+        self.body = spec.get("body")
+        timeout = spec.get("timeout")
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+            timeout = LOOKUP_TIMEOUT
+        self.timeout = float(min(timeout, MAX_LOOKUP_TIMEOUT))
+        self.save = [(str(name), str(path)) for name, path in (spec.get("save") or {}).items()]
+
+
+def _fill_body(value: Any, values: Mapping[str, Any]) -> Any:
+    """A lookup's JSON body with each string in it filled from the call."""
+    if isinstance(value, str):
+        return fill(value, values)
+    if isinstance(value, dict):
+        return {str(k): _fill_body(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_body(item, values) for item in value]
+    return value
+
+
+def _quote_value(text: str) -> str:
+    # A value filled into a URL is one path segment or query value, whatever it holds:
+    # "/", "?", "#", "@" and ":" are escaped, so a caller's input cannot change the host or path.
+    return quote(text, safe="")
+
+
 class _Node:
-    __slots__ = ("edges", "fixed", "id", "kind", "phone", "prompt", "spec", "values")
+    __slots__ = ("edges", "fixed", "id", "kind", "phone", "prompt", "request", "spec", "values")
 
     def __init__(self, node_id: str, spec: Mapping[str, Any]) -> None:
         self.id = node_id
@@ -528,13 +738,16 @@ class _Node:
             (str(name), _Prompt(str(template)))
             for name, template in (spec.get("values") or {}).items()
         ]
+        #: A lookup's request.
+        self.request = _Request(spec) if self.kind == "lookup" else None
 
 
 class Runtime:
     """Answers Jaxl webhook requests for one flow, keeping each call's place in a store.
 
-    `flow` is the flow document as saved to JSON (`entry`, `nodes`, optional `recovery`).
-    `clock` gives the wall-clock time for business-hours branches.
+    `flow` is the flow document as saved to JSON (`entry`, `nodes`, optional `recovery` and
+    `allowed_hosts`). `clock` gives the wall-clock time for business-hours branches; `secrets`
+    the values of `${NAME}` in lookup headers (the environment by default).
     """
 
     def __init__(
@@ -542,10 +755,16 @@ class Runtime:
         flow: Mapping[str, Any],
         store: CallStore | None = None,
         clock: Callable[[], float] = time.time,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.flow = flow
         self.store: CallStore = store if store is not None else MemoryStore()
         self.clock = clock
+        #: Where a lookup's `${NAME}` header values are read from: the process's environment
+        #: unless told otherwise. Never the flow file: it is shared, drawn and logged.
+        self.secrets: Mapping[str, str] = os.environ if secrets is None else secrets
+        #: The hosts lookups may ask (see `host_allowed`): the flow's, put in from its environment.
+        self.allowed_hosts = list(flow.get("allowed_hosts") or ())
         self.entry: str = flow["entry"]
         self.nodes = {node_id: _Node(node_id, spec) for node_id, spec in flow["nodes"].items()}
         if self.entry not in self.nodes:
@@ -561,13 +780,44 @@ class Runtime:
         }
 
     # -- requests ---------------------------------------------------------------------------
-    def handle(self, request: Any) -> dict[str, Any] | None:
+    def handle(
+        self, request: Any, fetch: Callable[[Lookup], LookupResult] | None = None
+    ) -> dict[str, Any] | None:
         """Answer one webhook request (a dict parsed from the request's JSON body).
 
-        None is the answer to a `MARK`: JSON `null`.
+        None is the answer to a `MARK`: JSON `null`. `fetch` performs the lookups the call
+        makes on the way; without it every lookup fails.
         """
         turn = self.respond(request)
+        while turn.lookup is not None:
+            result = fetch(turn.lookup) if fetch is not None else _NOT_FETCHED
+            turn = self.resume(turn, result)
         return None if turn.silent else turn.response
+
+    def resume(self, turn: Turn, result: LookupResult) -> Turn:
+        """Go on with a turn that waits on a lookup, with what the lookup gave.
+
+        The lookup's exit is `ok` (its values saved into the call's variables), `failed` or
+        `timeout`; the turn that comes back may wait on another lookup.
+        """
+        lookup, pending = turn.lookup, turn._pending
+        if lookup is None or pending is None:
+            raise ValueError("this turn is not waiting on a lookup")
+        call, spoken, store, steps = pending
+        call_id = turn.call_id if turn.call_id is not None else 0
+        turn.lookup = turn._pending = None
+        node = self.nodes[lookup.node]
+        key, why = self._outcome(node, call, result)
+        if key == "timeout" and key not in node.edges:
+            key = "failed"  # a lookup with no way out for a timeout takes its failed way
+        turn.lookups.append((node.id, key, why))
+        target = node.edges.get(key)
+        if target is None:
+            store.drop(call_id)
+            turn.response = {"prompt": [*spoken, *LOOKUP_FAILED_PROMPT], "num_characters": 0}
+            return turn
+        turn.edges.append((node.id, key, target))
+        return self._walk(call_id, call, target, turn, spoken, store, steps)
 
     def respond(self, request: Any) -> Turn:
         """Answer one request and tell which nodes and edges the call went through."""
@@ -736,14 +986,18 @@ class Runtime:
         turn: Turn,
         spoken: list[str],
         store: CallStore | None = None,
+        steps: int | None = None,
     ) -> Turn:
         """Follow non-waiting nodes from `node_id` until one waits for the caller or ends.
 
-        `store` is where the call's state goes (the runtime's own unless told otherwise).
+        `store` is where the call's state goes (the runtime's own unless told otherwise);
+        `steps` how many nodes a turn may still go through (a resumed turn goes on counting).
         """
         store = self.store if store is None else store
         nodes = self.nodes
-        for _ in range(len(nodes) + 1):
+        steps = len(nodes) + 1 if steps is None else steps
+        while steps > 0:
+            steps -= 1
             node = nodes.get(node_id)
             if node is None:  # an edge to an unknown node, in a flow that failed validation
                 store.drop(call_id)
@@ -762,6 +1016,21 @@ class Runtime:
                 key = "next"
             elif kind == "branch":
                 key = self._decide(node, call)
+            elif kind == "lookup":
+                lookup = self._ask(node, call)
+                if isinstance(lookup, Lookup):
+                    turn.lookup = lookup
+                    turn._pending = (call, spoken, store, steps)
+                    return turn
+                key = "failed"  # nothing was asked: the URL or a secret is not usable
+                turn.lookups.append((node_id, key, lookup))
+                if key not in node.edges:
+                    store.drop(call_id)
+                    turn.response = {
+                        "prompt": [*spoken, *LOOKUP_FAILED_PROMPT],
+                        "num_characters": 0,
+                    }
+                    return turn
             elif kind in WAITING:
                 call["node"] = node_id
                 store.save(call_id, call)
@@ -838,12 +1107,85 @@ class Runtime:
             "teams": spec.get("teams"),
         }
 
+    # -- lookups ----------------------------------------------------------------------------
+    def _ask(self, node: _Node, call: dict[str, Any]) -> Lookup | str:
+        """The request a lookup node makes for this call, or why it cannot make one."""
+        request = node.request
+        assert request is not None
+        values = self._values(call)
+        url = request.url.text
+        if request.url.templated:
+            url = fill(url, values, _quote_value)
+        if not host_allowed(url, self.allowed_hosts):
+            return f"{urlsplit(url).netloc or url!r} is not an allowed host"
+        headers = [("Accept", "application/json")]
+        for name, template in request.headers:
+            value, missing = _secret_fill(template, self.secrets)
+            if missing:
+                return f"the secret {missing} is not set"
+            if "\r" in value or "\n" in value:
+                return f"header {name} holds a line break"
+            headers.append((name, value))
+        body = None
+        if request.body is not None:
+            body = _encode_body(_fill_body(request.body, values)).encode("utf-8")
+            headers.append(("Content-Type", "application/json"))
+        return Lookup(node.id, request.method, url, headers, body, request.timeout)
+
+    @staticmethod
+    def _outcome(node: _Node, call: dict[str, Any], result: LookupResult) -> tuple[str, str]:
+        """The exit a lookup takes for what its backend gave, saving its values when `ok`."""
+        request = node.request
+        assert request is not None
+        if result.timed_out:
+            return "timeout", f"no answer within {request.timeout:g} s"
+        if result.error or not result.status:
+            return "failed", result.error or "no answer"
+        if not 200 <= result.status < 300:
+            return "failed", f"status {result.status}"
+        if not request.save:
+            return "ok", f"status {result.status}"
+        if len(result.body) > MAX_REPLY_BYTES:
+            return "failed", f"the answer is over {MAX_REPLY_BYTES} bytes"
+        try:
+            data = json.loads(result.body.decode("utf-8"))
+        except (ValueError, RecursionError):
+            return "failed", "the answer is not JSON"
+        saved = {}
+        for name, path in request.save:
+            value = pick(data, path)
+            text = None if isinstance(value, (dict, list)) else _context_text(value)
+            if text is None:
+                return "failed", f"the answer has no {path}"
+            saved[name] = text
+        call["vars"].update(saved)
+        return "ok", f"status {result.status}"
+
     # -- branches ---------------------------------------------------------------------------
     def _decide(self, node: _Node, call: dict[str, Any]) -> str:
         for rule in node.spec.get("rules") or ():
             if rule_holds(rule, call, self.clock):
                 return str(rule["outcome"])
         return "default"
+
+
+_NOT_FETCHED = LookupResult(error="lookups are not performed here")
+_encode_body = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _secret_fill(template: str, secrets: Mapping[str, str]) -> tuple[str, str | None]:
+    """A header value with its `${NAME}` secrets read in, and the first one missing, if any."""
+    missing: list[str] = []
+
+    def one(match: re.Match[str]) -> str:
+        value = secrets.get(match.group(1))
+        if value is None:
+            missing.append(match.group(1))
+            return ""
+        return value
+
+    value = _SECRET.sub(one, template)
+    return value, (missing[0] if missing else None)
 
 
 class _Detached:

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..core.flow import FIELDS, KINDS
+from ..core.runtime import LOOKUP_METHODS, MAX_LOOKUP_TIMEOUT
 
 __all__ = ["FORMS", "NODE_ID", "Field", "forms", "read", "shown"]
 
@@ -39,7 +40,8 @@ class Field:
         label: What the form calls it, in the caller's world ("Save digits as").
         help: One short sentence under it.
         input: How it is typed: `lines` (one sentence a line), `text`, `number`, `numbers`
-            (comma separated), `choice` (one of `choices`) or `json`.
+            (comma separated), `seconds` (a number, decimals allowed), `choice` (one of
+            `choices`) or `json`.
         choices: For `choice`: (value, label) pairs.
     """
 
@@ -115,6 +117,38 @@ FORMS: dict[str, tuple[Field, ...]] = {
         Field("piece", "Piece", "A library piece, or a .json flow file beside this one.", "text"),
         Field("params", "Parameters", "A JSON object of the piece's parameters.", "json"),
     ),
+    "lookup": (
+        _prompt("What the caller hears while it looks"),
+        Field(
+            "method",
+            "Method",
+            "How the backend is asked.",
+            "choice",
+            tuple((method, method) for method in LOOKUP_METHODS),
+        ),
+        Field(
+            "url",
+            "URL",
+            "Where to ask, e.g. https://api.example.com/orders/{order}; its host must be allowed.",
+            "text",
+        ),
+        Field(
+            "save",
+            "Save from the answer",
+            "One a line: name = path in the JSON answer, e.g. status = order.status.",
+            "lines",
+        ),
+        Field(
+            "headers",
+            "Headers",
+            "One a line: Name = value; ${NAME} reads a secret from the server's environment.",
+            "lines",
+        ),
+        Field(
+            "body", "JSON body", "Sent with the request; {name} in a string reads a value.", "json"
+        ),
+        Field("timeout", "Wait at most (seconds)", "Empty: 2 seconds. At most 10.", "seconds"),
+    ),
 }
 assert set(FORMS) == set(KINDS)
 assert all({f.name for f in FORMS[kind]} <= set(FIELDS[kind]) for kind in KINDS)
@@ -139,8 +173,9 @@ def read(kind: str, name: str, text: str) -> Any:
     field = _field(kind, name)
     text = str(text)
     stripped = text.strip()
-    if field.name == "values":
-        return _values(field, text)
+    if field.name in _PAIRS:
+        pairs = _values(field, text, variables=field.name != "headers")
+        return pairs if pairs or field.name == "values" else None
     if field.input == "lines":
         return [line.strip() for line in text.splitlines() if line.strip()]
     if not stripped:
@@ -149,6 +184,14 @@ def read(kind: str, name: str, text: str) -> Any:
         if not _WHOLE.fullmatch(stripped):
             raise ValueError(f'{field.label}: "{stripped}" is not a whole number')
         return int(stripped)
+    if field.input == "seconds":
+        try:
+            seconds = float(stripped)
+        except ValueError:
+            raise ValueError(f'{field.label}: "{stripped}" is not a number of seconds') from None
+        if not 0 < seconds <= MAX_LOOKUP_TIMEOUT:
+            raise ValueError(f"{field.label}: {stripped} is not above 0 and at most 10")
+        return int(seconds) if seconds.is_integer() else seconds
     if field.input == "numbers":
         parts = [part.strip() for part in stripped.split(",") if part.strip()]
         bad = next((part for part in parts if not _WHOLE.fullmatch(part)), None)
@@ -169,7 +212,12 @@ def read(kind: str, name: str, text: str) -> Any:
     return stripped
 
 
-def _values(field: Field, text: str) -> dict[str, str]:
+#: The fields typed as `name = text` lines: a set's values, a lookup's saved fields and headers.
+_PAIRS = ("values", "save", "headers")
+_HEADER = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+def _values(field: Field, text: str, variables: bool = True) -> dict[str, str]:
     """A set's values from `name = text` lines; blank lines are skipped, line numbers count them.
 
     Example:
@@ -187,8 +235,10 @@ def _values(field: Field, text: str) -> dict[str, str]:
         name = name.strip()
         if not equals:
             raise ValueError(f'{field.label}: line {number}: no "=" (write name = text)')
-        if not _VARIABLE.fullmatch(name):
+        if variables and not _VARIABLE.fullmatch(name):
             raise ValueError(f'{field.label}: line {number}: "{name}" is not a variable name')
+        if not variables and not _HEADER.fullmatch(name):
+            raise ValueError(f'{field.label}: line {number}: "{name}" is not a header name')
         if name in values:
             raise ValueError(f'{field.label}: line {number}: "{name}" is set twice')
         values[name] = value.strip()
@@ -202,7 +252,7 @@ def shown(kind: str, data: Mapping[str, Any]) -> dict[str, str]:
         value = data.get(field.name)
         if value is None:
             text = ""
-        elif field.name == "values" and isinstance(value, Mapping):
+        elif field.name in _PAIRS and isinstance(value, Mapping):
             text = "\n".join(f"{name} = {item}" for name, item in value.items())
         elif field.input == "lines":
             text = "\n".join(str(line) for line in value)

@@ -33,6 +33,7 @@ MARKER = '"""Jaxl webhook for the flow '
 #: The modules whose code the webhook carries verbatim, in order, and what each is.
 SOURCES = {
     "core/runtime.py": "the call runtime",
+    "core/lookups.py": "lookups: asking a backend over HTTP",
     "webhook/app.py": "HTTP: a request in, a reply out",
     "webhook/redis_store.py": "call state in Redis",
     "webhook/settings.py": "serving settings: defaults, environment, flags",

@@ -103,11 +103,58 @@ def language_selection(
     return flow
 
 
+def order_status(
+    url: str = "http://127.0.0.1:8765/orders/{order}",
+    var: str = "order",
+    prompt: list[str] | str = "Please enter your order number followed by hash.",
+    status: str = "status",
+    agent: str = "agent.phone",
+    timeout: float | None = None,
+    retries: int = 3,
+) -> Flow:
+    """Enter an order number, look it up, hear its status, press 1 to speak to its agent.
+
+    `url` is where the order is looked up (a template reading `var`; its host must be on the
+    including flow's `allowed_hosts`); `status` and `agent` are the paths of the order's status
+    and its agent's phone number in the JSON answer. An order the backend does not know (or an
+    answer without those fields) is asked for again.
+    Exits: `unavailable` (the backend did not answer in time, or the agent's number is no
+    phone number), `done` (the caller did not ask for the agent), `gave_up`.
+    """
+    flow = Flow("order_status")
+    flow.collect("ask", prompt, var, max_invalid=retries)
+    flow.connect("ask", "ok", "find")
+    flow.connect("ask", "gave_up", "@gave_up")
+    flow.lookup(
+        "find",
+        url,
+        save={"order_status": status, "agent_phone": agent},
+        timeout=timeout,
+        ok="status",
+        failed="unknown",
+        timed_out="@unavailable",
+    )
+    flow.say("unknown", f"Sorry, we could not find order {{{var}:digits}}.", then="ask")
+    flow.menu(
+        "status",
+        [
+            f"Order {{{var}:digits}} is {{order_status}}.",
+            "To speak to the agent for this order, press 1.",
+            "To look up another order, press 2.",
+        ],
+        keys={"1": "agent", "2": "ask", "invalid": "status", "gave_up": "@done"},
+        max_invalid=retries,
+    )
+    flow.transfer("agent", phone="{agent_phone}", invalid="@unavailable")
+    return flow
+
+
 #: The pieces that ship with jaxl-designer, by name.
 LIBRARY: dict[str, Callable[..., Flow]] = {
     "collect_and_confirm": collect_and_confirm,
     "business_hours_gate": business_hours_gate,
     "language_selection": language_selection,
+    "order_status": order_status,
 }
 
 

@@ -59,10 +59,48 @@ def test_a_set_node_and_a_transfer_with_a_way_out_are_valid() -> None:
     assert [error.message for error in VALIDATOR.iter_errors(document)] == []
 
 
+def test_a_lookup_and_allowed_hosts_are_valid() -> None:
+    flow = Flow("orders")
+    flow.collect("order", "Enter your order number.", "order", then="ask")
+    flow.lookup(
+        "ask",
+        "https://orders.example.com/orders/{order}",
+        method="POST",
+        save={"status": "order.status"},
+        headers={"Authorization": "Bearer ${ORDERS_TOKEN}"},
+        body={"caller": "{from_number}", "tags": ["ivr", 1, None]},
+        timeout=2.5,
+        prompt="One moment.",
+        ok="status",
+        failed="sorry",
+        timed_out="sorry",
+    )
+    flow.say("status", "Your order is {status}.", then="sorry")
+    flow.hangup("sorry", "Goodbye.")
+    flow.allowed_hosts = ["orders.example.com", "127.0.0.1:8765", "[::1]:80"]
+    flow.environments = {"dev": {"allowed_hosts": ["localhost:8000"], "x": 1}}
+    document = json.loads(json.dumps(flow.to_document()))
+    assert document["nodes"]["ask"]["edges"] == {
+        "ok": "status",
+        "failed": "sorry",
+        "timeout": "sorry",
+    }
+    from_document(document)
+    assert [error.message for error in VALIDATOR.iter_errors(document)] == []
+    bare = {"kind": "lookup", "url": "http://127.0.0.1:8765/x"}
+    document["nodes"]["ask"] = bare
+    from_document(document)
+    assert VALIDATOR.is_valid(document), "GET and 2 seconds when absent"
+
+
 def _acme(change: Any) -> dict[str, Any]:
     document = acme().to_document()
     change(document)
     return document
+
+
+def _lookup(**fields: Any) -> dict[str, Any]:
+    return {"kind": "lookup", "url": "https://api.example.com/orders/{order}", **fields}
 
 
 _REJECTED = {
@@ -90,6 +128,25 @@ _REJECTED = {
     "set value a number": lambda d: d["nodes"].update(pick={"kind": "set", "values": {"x": 1}}),
     "set with a prompt": lambda d: d["nodes"].update(
         pick={"kind": "set", "values": {}, "prompt": ["Hi"]}
+    ),
+    "lookup without url": lambda d: d["nodes"].update(ask={"kind": "lookup"}),
+    "lookup url blank": lambda d: d["nodes"].update(ask=_lookup(url="  ")),
+    "lookup method lowercase": lambda d: d["nodes"].update(ask=_lookup(method="get")),
+    "lookup method HEAD": lambda d: d["nodes"].update(ask=_lookup(method="HEAD")),
+    "lookup timeout zero": lambda d: d["nodes"].update(ask=_lookup(timeout=0)),
+    "lookup timeout past 10": lambda d: d["nodes"].update(ask=_lookup(timeout=10.5)),
+    "lookup timeout text": lambda d: d["nodes"].update(ask=_lookup(timeout="2")),
+    "lookup timeout true": lambda d: d["nodes"].update(ask=_lookup(timeout=True)),
+    "lookup header a number": lambda d: d["nodes"].update(ask=_lookup(headers={"X-Key": 1})),
+    "lookup body text": lambda d: d["nodes"].update(ask=_lookup(body="{}")),
+    "lookup save to no variable": lambda d: d["nodes"].update(ask=_lookup(save={"a b": "x"})),
+    "lookup save path a number": lambda d: d["nodes"].update(ask=_lookup(save={"a": 1})),
+    "lookup with values": lambda d: d["nodes"].update(ask=_lookup(values={})),
+    "allowed_hosts a string": lambda d: d.update(allowed_hosts="api.example.com"),
+    "allowed host a URL": lambda d: d.update(allowed_hosts=["https://api.example.com"]),
+    "allowed host with a path": lambda d: d.update(allowed_hosts=["api.example.com/x"]),
+    "environment allowed host a URL": lambda d: d.update(
+        environments={"dev": {"allowed_hosts": ["http://localhost:8000"]}}
     ),
 }
 

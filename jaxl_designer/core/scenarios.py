@@ -8,6 +8,11 @@ Example:
     >>> scenario = record(call, "sales")
     >>> run(acme(), scenario).passed
     True
+
+A scenario answers the flow's lookups from its `lookups`, a list of stubs in their JSON form
+(`{"method": "GET", "url": "https://api.example.com/orders/*", "status": 200, "json": {...}}`,
+`{"url": "...", "timeout": true}`: see `simulator.Stub`); a step may list the exits its lookups
+took (`"lookups": [{"node": "find", "exit": "ok"}]`), checked on replay.
 """
 
 from __future__ import annotations
@@ -22,8 +27,14 @@ from typing import Any
 from .errors import JaxlDesignerError
 from .files import write_atomic
 from .flow import Flow
-from .runtime import CONTEXT_FIELDS, DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER, is_context_field
-from .simulator import Call, Simulator
+from .runtime import (
+    CONTEXT_FIELDS,
+    DEFAULT_FROM_NUMBER,
+    DEFAULT_TO_NUMBER,
+    LOOKUP_EXITS,
+    is_context_field,
+)
+from .simulator import Call, Simulator, Stub, StubError
 
 __all__ = ["ScenarioError", "ScenarioResult", "load", "record", "run", "save"]
 
@@ -63,6 +74,8 @@ def record(call: Call, name: str, *, now: str | None = None) -> dict[str, Any]:
         if step.value is not None:
             entry["input"] = step.value
         entry["expect"] = step.response
+        if step.lookups:
+            entry["lookups"] = [{"node": o.node, "exit": o.exit} for o in step.lookups]
         steps.append(entry)
     scenario: dict[str, Any] = {"format": FORMAT, "version": 1, "name": name}
     if now is None and call.sim.now is not None:
@@ -73,6 +86,9 @@ def record(call: Call, name: str, *, now: str | None = None) -> dict[str, Any]:
     scenario["to_number"] = call.to_number
     if call.context:
         scenario["context"] = dict(call.context)
+    stubs = call.stubs_used()
+    if stubs:
+        scenario["lookups"] = [stub.to_dict() for stub in stubs]
     scenario["steps"] = steps
     return scenario
 
@@ -97,6 +113,7 @@ def _check(scenario: Any, source: str) -> None:
             )
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise bad(f"context.{name}", "expected text or a number")
+    _stubs(scenario, source)
     for index, step in enumerate(steps):
         where = f"steps[{index}]"
         if not isinstance(step, dict) or step.get("action") not in _ACTIONS:
@@ -108,13 +125,31 @@ def _check(scenario: Any, source: str) -> None:
         for text in step.get("heard", ()):
             if not isinstance(text, str):
                 raise bad(f"{where}.heard", "expected a list of strings")
+        taken = step.get("lookups", [])
+        if not isinstance(taken, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("node"), str) and t.get("exit") in LOOKUP_EXITS
+            for t in taken
+        ):
+            raise bad(f"{where}.lookups", 'expected a list like [{"node": "find", "exit": "ok"}]')
+
+
+def _stubs(scenario: Mapping[str, Any], source: str) -> list[Stub]:
+    """A scenario's lookup stubs; a bad one is a `ScenarioError` naming its place."""
+    entries = scenario.get("lookups", [])
+    if not isinstance(entries, list):
+        raise ScenarioError(f'{source}: lookups: expected a list of stubs like {{"url": ...}}')
+    try:
+        return [Stub.from_dict(entry, f"lookups[{index}]") for index, entry in enumerate(entries)]
+    except StubError as error:
+        raise ScenarioError(f"{source}: {error}") from None
 
 
 def run(flow: Flow | Mapping[str, Any], scenario: Mapping[str, Any]) -> ScenarioResult:
     """Play a scenario against a flow; each step's response must equal `expect` (when given)
     and contain each sentence of `heard` (when given)."""
-    _check(scenario, str(scenario.get("name", "<scenario>")))
-    sim = Simulator(flow, now=scenario.get("now"))
+    source = str(scenario.get("name", "<scenario>"))
+    _check(scenario, source)
+    sim = Simulator(flow, now=scenario.get("now"), lookups=_stubs(scenario, source))
     call = sim.dial(
         scenario.get("from_number", DEFAULT_FROM_NUMBER),
         scenario.get("to_number", DEFAULT_TO_NUMBER),
@@ -135,6 +170,12 @@ def run(flow: Flow | Mapping[str, Any], scenario: Mapping[str, Any]) -> Scenario
         label = f"step {index + 1} ({action} {step.get('input', '')}".rstrip() + ")"
         if "expect" in step and got != step["expect"]:
             result.failures.append(f"{label}: expected {step['expect']}, got {got}")
+        if "lookups" in step:
+            wanted = [f"{t['node']} {t['exit']}" for t in step["lookups"]]
+            made = call.steps[-1].lookups
+            if wanted != [f"{o.node} {o.exit}" for o in made]:
+                said = "; ".join(str(o) for o in made) or "none"
+                result.failures.append(f"{label}: expected lookups {wanted}, got {said}")
         heard = got.get("prompt") or []
         for sentence in step.get("heard", ()):
             if not any(sentence in line for line in heard):

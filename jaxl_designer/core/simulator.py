@@ -15,25 +15,35 @@ Example:
     ['Thank you.', 'Your order 123 is on its way.']
     >>> call.ended, call.path
     (True, ['main', 'order', 'confirm', 'thanks'])
+
+A flow's lookups are answered by stubs (`Stub`), never by a network unless asked for
+(`lookups="http"`); each lookup a call made is in `call.lookups` and in its transcript.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import itertools
+import json
 import random
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import JaxlDesignerError
 from .flow import Flow
+from .lookups import perform_lookup
 from .prepare import prepare
 from .runtime import (
     DEFAULT_FROM_NUMBER,
     DEFAULT_TO_NUMBER,
     KEYS,
+    LOOKUP_METHODS,
     CallStore,
+    Lookup,
+    LookupResult,
     MemoryStore,
     Runtime,
     Turn,
@@ -42,13 +52,247 @@ from .runtime import (
     request,
 )
 
-__all__ = ["Call", "CallAssertionError", "Simulator", "Step", "request"]
+__all__ = [
+    "Call",
+    "CallAssertionError",
+    "LookupOutcome",
+    "Lookups",
+    "Simulator",
+    "Step",
+    "Stub",
+    "StubError",
+    "answer_lookups",
+    "request",
+]
 
 _call_ids = itertools.count(random.randrange(1_000_000, 9_000_000) * 1000)
 
 
 class CallAssertionError(JaxlDesignerError, AssertionError):
     """A simulated call did not do what a test expected; the message holds the transcript."""
+
+
+class StubError(JaxlDesignerError, ValueError):
+    """A stub that cannot answer a lookup: one line naming its place and field."""
+
+
+_STUB_FIELDS = ("method", "url", "status", "json", "body", "timeout", "error")
+
+
+@dataclass(frozen=True)
+class Stub:
+    """A canned answer to a lookup, chosen by the lookup's method and URL.
+
+    `url` is the exact URL the lookup asks (its values filled in and quoted), or a pattern in
+    which `*` stands for any run of characters (`https://api.example.com/orders/*`); `method`
+    None answers any method. The answer is `status` with `body` (JSON text: see `Stub.json`),
+    or no answer at all: `timeout`, or `error` (why nothing came, as a refused connection).
+
+    The first stub that matches a lookup answers it. Stubs with the same method and URL answer
+    a call's repeated lookups in turn, the last one repeating: one stub answers every time.
+    """
+
+    url: str
+    method: str | None = None
+    status: int = 200
+    body: bytes = b""
+    timeout: bool = False
+    error: str = ""
+
+    @classmethod
+    def json(cls, url: str, data: Any, *, method: str | None = None, status: int = 200) -> Stub:
+        """A stub answering `status` with `data` as JSON."""
+        return cls(url, method, status, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+
+    @classmethod
+    def from_dict(cls, entry: Any, where: str = "lookups[0]") -> Stub:
+        """A stub from its JSON form: `{"method": "GET", "url": "...", "status": 200, "json":
+        {...}}`, `"body": "text"` for a body that is not JSON, `"timeout": true` or `"error":
+        "why"` for no answer. A bad one is a `StubError` naming `where` and the field."""
+
+        def bad(name: str, what: str) -> StubError:
+            return StubError(f"{where}{'.' + name if name else ''}: {what}")
+
+        if not isinstance(entry, Mapping):
+            raise bad("", 'expected a stub like {"url": "https://...", "json": {...}}')
+        for name in entry:
+            if name not in _STUB_FIELDS:
+                raise bad(str(name), f"unknown field (a stub has {', '.join(_STUB_FIELDS)})")
+        url = entry.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise bad("url", "expected the URL the lookup asks, or a pattern with *")
+        method = entry.get("method")
+        if method is not None and (not isinstance(method, str) or method not in LOOKUP_METHODS):
+            raise bad("method", f"expected one of {', '.join(LOOKUP_METHODS)}")
+        status = entry.get("status", 200)
+        if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+            raise bad("status", "expected an HTTP status, 100 to 599")
+        timeout, error = entry.get("timeout", False), entry.get("error", "")
+        if not isinstance(timeout, bool):
+            raise bad("timeout", "expected true or false")
+        if not isinstance(error, str):
+            raise bad("error", "expected why no answer came, as text")
+        if "json" in entry and "body" in entry:
+            raise bad("body", "give json or body, not both")
+        if (timeout or error) and ({"json", "body", "status"} & set(entry)):
+            said = "timeout" if timeout else "error"
+            raise bad(said, "a stub that gives no answer has no status, json or body")
+        if timeout and error:
+            raise bad("error", "give timeout or error, not both")
+        body = entry.get("body", "")
+        if not isinstance(body, str):
+            raise bad("body", "expected text (use json for a JSON answer)")
+        if "json" in entry:
+            try:
+                body = json.dumps(entry["json"], ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError):
+                raise bad("json", "expected a JSON value") from None
+        return cls(url, method, status, body.encode("utf-8"), timeout, error)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stub's JSON form, as `from_dict` reads it (the body as `json` when it is JSON)."""
+        entry: dict[str, Any] = {} if self.method is None else {"method": self.method}
+        entry["url"] = self.url
+        if self.timeout:
+            entry["timeout"] = True
+        elif self.error:
+            entry["error"] = self.error
+        else:
+            entry["status"] = self.status
+            if self.body:
+                text = self.body.decode("utf-8", "replace")
+                try:
+                    entry["json"] = json.loads(text, parse_constant=_no_constant)
+                except ValueError:
+                    entry["body"] = text
+        return entry
+
+    @classmethod
+    def of(cls, lookup: Lookup, result: LookupResult) -> Stub:
+        """The stub that answers `lookup` (exactly its method and URL) as `result` did."""
+        if result.timed_out:
+            return cls(lookup.url, lookup.method, timeout=True)
+        if result.error or not result.status:
+            return cls(lookup.url, lookup.method, error=result.error or "no answer")
+        return cls(lookup.url, lookup.method, result.status, result.body)
+
+    def matches(self, method: str, url: str) -> bool:
+        """Whether this stub answers a lookup asking `method` `url`."""
+        if self.method is not None and self.method != method:
+            return False
+        return url == self.url or (
+            "*" in self.url and _pattern(self.url).fullmatch(url) is not None
+        )
+
+    def result(self) -> LookupResult:
+        """What the runtime is given for this answer."""
+        if self.timeout:
+            return LookupResult(timed_out=True)
+        if self.error:
+            return LookupResult(error=self.error)
+        return LookupResult(self.status, self.body)
+
+    def __str__(self) -> str:
+        asked = f"{self.method or 'any method'} {self.url}"
+        if self.timeout:
+            return f"{asked}: no answer (timeout)"
+        if self.error:
+            return f"{asked}: no answer ({self.error})"
+        return f"{asked}: {self.status} {self.body.decode('utf-8', 'replace')[:60]}"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is no JSON value")
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern(url: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in url.split("*")), re.DOTALL)
+
+
+@dataclass(frozen=True)
+class LookupOutcome:
+    """One lookup a call made: the node, the exit it took and why, what it asked and the answer.
+
+    `method` and `url` are empty, and `answer` None, for a lookup the runtime refused to make
+    (a host not on `allowed_hosts`, a secret not set): it fails without asking. `answer` is the
+    stub that answered (for real HTTP, a stub giving what came back), None when none matched.
+    """
+
+    node: str
+    exit: str
+    why: str
+    method: str = ""
+    url: str = ""
+    answer: Stub | None = None
+
+    def __str__(self) -> str:
+        asked = f"{self.method} {self.url}" if self.url else "not asked"
+        return f"{self.node}: {asked} → {self.exit} ({self.why})"
+
+
+#: What answers a simulated call's lookups: stubs (`Stub`, or their JSON form), "http" to ask
+#: the backends for real (`core.lookups.perform_lookup`), or a function of the lookup.
+Lookups = Iterable[Stub | Mapping[str, Any]] | Callable[[Lookup], LookupResult] | str | None
+_Answer = Callable[[Lookup], tuple[LookupResult, Stub | None] | None]
+
+
+def answer_lookups(
+    runtime: Runtime, turn: Turn, answer: _Answer
+) -> tuple[Turn, list[LookupOutcome]]:
+    """Answer each lookup `turn` waits on with `answer(lookup)` (a result and the stub it came
+    from), resuming the runtime, until the turn is answered or `answer` gives None (the turn
+    then still waits). Returns the turn and each lookup made on the way, in order."""
+    outcomes: list[LookupOutcome] = []
+    done = 0
+    while True:
+        # Lookups the runtime refused to make: they failed without waiting on anything.
+        outcomes += [LookupOutcome(n, k, w) for n, k, w in turn.lookups[done:]]
+        done = len(turn.lookups)
+        lookup = turn.lookup
+        if lookup is None:
+            return turn, outcomes
+        got = answer(lookup)
+        if got is None:
+            return turn, outcomes
+        result, stub = got
+        turn = runtime.resume(turn, result)
+        node, key, why = turn.lookups[done]
+        outcomes.append(LookupOutcome(node, key, why, lookup.method, lookup.url, stub))
+        done += 1
+
+
+def _answerer(
+    lookups: Lookups, where: str = "lookups"
+) -> list[Stub] | Callable[[Lookup], LookupResult]:
+    """Stubs, or the function that asks, from what a simulator or a call is given."""
+    if lookups is None:
+        return []
+    if isinstance(lookups, str):
+        if lookups != "http":
+            raise StubError(f'{where}: expected stubs, "http" or a function, not {lookups!r}')
+        return perform_lookup
+    if isinstance(lookups, Mapping):
+        raise StubError(f"{where}: expected a list of stubs, not one")
+    if callable(lookups):
+        return lookups
+    return [
+        entry if isinstance(entry, Stub) else Stub.from_dict(entry, f"{where}[{index}]")
+        for index, entry in enumerate(lookups)
+    ]
+
+
+class _Placeholders(Mapping[str, str]):
+    """Secrets for stubbed lookups: `${NAME}` reads `<NAME>`, so no real secret is needed."""
+
+    def __getitem__(self, name: str) -> str:
+        return f"<{name}>"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 @dataclass
@@ -61,12 +305,17 @@ class Step:
     response: dict[str, Any]
     nodes: list[str] = field(default_factory=list)
     edges: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The lookups the flow made before answering, in order.
+    lookups: list[LookupOutcome] = field(default_factory=list)
 
 
 class Simulator:
     """Calls a flow in process, with a settable clock and any number of calls at once.
 
-    `env` names the environment whose values fill the flow's `{{parameters}}`.
+    `env` names the environment whose values fill the flow's `{{parameters}}`. `lookups` says
+    what answers the flow's lookups (see `Lookups`): without stubs, a lookup fails, saying
+    "no stub for GET https://...". `secrets` are the values of `${NAME}` in lookup headers:
+    by default `<NAME>` for stubs (no real secret is needed), the environment for real HTTP.
     """
 
     def __init__(
@@ -77,6 +326,8 @@ class Simulator:
         store: CallStore | None = None,
         pk: int = 1,
         env: str | Mapping[str, Any] | None = None,
+        lookups: Lookups = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(flow, Flow):
             flow = prepare(flow, env)
@@ -85,7 +336,11 @@ class Simulator:
         self.now: datetime.datetime | None = None
         if now is not None:
             self.set_time(now)
-        self.runtime = Runtime(document, store or MemoryStore(), clock=self._clock)
+        #: The stubs answering lookups, or the function that asks (`perform_lookup` for "http").
+        self.answers = _answerer(lookups)
+        if secrets is None and isinstance(self.answers, list):
+            secrets = _Placeholders()
+        self.runtime = Runtime(document, store or MemoryStore(), clock=self._clock, secrets=secrets)
 
     def set_time(self, now: datetime.datetime | str | None) -> None:
         """Freeze the clock business-hours branches see (ISO text or an aware datetime)."""
@@ -107,6 +362,7 @@ class Simulator:
         *,
         call_id: int | None = None,
         context: Mapping[str, str] | None = None,
+        lookups: Lookups = None,
     ) -> Call:
         """Place a call: sends the setup event and returns the call, already answered.
 
@@ -114,6 +370,7 @@ class Simulator:
         "outbound"), `metadata.<key>`, `campaign_id`, `campaign_type`, `org.name`, `org.id`,
         `voice.lang`. Every request of the call carries it, as Jaxl's do; a name that is none
         of these is a ValueError (from `request`, which writes the context into each request).
+        `lookups`, when given, answer this call's lookups instead of the simulator's.
         """
         call = Call(
             self,
@@ -121,6 +378,7 @@ class Simulator:
             from_number,
             to_number,
             {str(k): str(v) for k, v in (context or {}).items()},
+            lookups=None if lookups is None else _answerer(lookups),
         )
         call._send("dial", None, event=event_for("dial"))
         return call
@@ -142,6 +400,8 @@ class Call:
         from_number: str,
         to_number: str,
         context: dict[str, str] | None = None,
+        *,
+        lookups: list[Stub] | Callable[[Lookup], LookupResult] | None = None,
     ) -> None:
         self.sim = sim
         self.call_id = call_id
@@ -152,6 +412,24 @@ class Call:
         self.steps: list[Step] = []
         self.ended = False
         self._option: str | None = None
+        #: What answers this call's lookups: its own, or the simulator's.
+        self.answers = sim.answers if lookups is None else lookups
+        self._uses: dict[tuple[str | None, str], int] = {}  # answers given per stub group
+
+    def _answer(self, lookup: Lookup) -> tuple[LookupResult, Stub | None]:
+        answers = self.answers
+        if not isinstance(answers, list):
+            result = answers(lookup)
+            return result, Stub.of(lookup, result)
+        first = next((s for s in answers if s.matches(lookup.method, lookup.url)), None)
+        if first is None:
+            return LookupResult(error=f"no stub for {lookup.method} {lookup.url}"), None
+        key = (first.method, first.url)
+        group = [stub for stub in answers if (stub.method, stub.url) == key]
+        used = self._uses.get(key, 0)
+        self._uses[key] = used + 1
+        stub = group[min(used, len(group) - 1)]
+        return stub.result(), stub
 
     # -- the caller's actions ---------------------------------------------------------------
     def press(self, key: str) -> dict[str, Any]:
@@ -189,7 +467,8 @@ class Call:
             **fields,
         )
         turn: Turn = self.sim.runtime.respond(payload)
-        step = Step(action, value, payload, turn.response, turn.nodes, turn.edges)
+        turn, lookups = answer_lookups(self.sim.runtime, turn, self._answer)
+        step = Step(action, value, payload, turn.response, turn.nodes, turn.edges, lookups)
         self.steps.append(step)
         if action != "hangup" and ends_call(turn.response):
             self.ended = True
@@ -212,6 +491,39 @@ class Call:
         return [edge for step in self.steps for edge in step.edges]
 
     @property
+    def lookups(self) -> list[LookupOutcome]:
+        """Every lookup the call made, in order: node, exit, why, what was asked and answered."""
+        return [outcome for step in self.steps for outcome in step.lookups]
+
+    def stubs_used(self) -> list[Stub]:
+        """The stubs that answered this call, enough to answer a replay of it exactly alike.
+
+        With stubs, those that answered, in their order (of several for one request, those
+        used); with real HTTP, a stub per answer that came, in order.
+        """
+        answers = self.answers
+        if isinstance(answers, list):
+            kept = []
+            for index, stub in enumerate(answers):
+                key = (stub.method, stub.url)
+                rank = sum(1 for s in answers[:index] if (s.method, s.url) == key)
+                if rank < self._uses.get(key, 0):
+                    kept.append(stub)
+            return kept
+        found: dict[tuple[str | None, str], list[Stub]] = {}
+        order: list[tuple[tuple[str | None, str], int]] = []
+        for outcome in self.lookups:
+            if outcome.answer is None:
+                continue
+            key = (outcome.answer.method, outcome.answer.url)
+            order.append((key, len(found.setdefault(key, []))))
+            found[key].append(outcome.answer)
+        for answers_of in found.values():  # the last answer repeats: drop its repeats
+            while len(answers_of) > 1 and answers_of[-1] == answers_of[-2]:
+                answers_of.pop()
+        return [found[key][rank] for key, rank in order if rank < len(found[key])]
+
+    @property
     def heard(self) -> list[str]:
         """Every sentence the caller heard, in order."""
         return [line for step in self.steps for line in step.response.get("prompt") or ()]
@@ -231,6 +543,7 @@ class Call:
                 lines.append(("caller", str(step.value)))
             elif step.action == "hangup":
                 lines.append(("caller", "(hangs up)"))
+            lines.extend(("ivr", f"(lookup at {outcome})") for outcome in step.lookups)
             response = step.response
             lines.extend(("ivr", line) for line in response.get("prompt") or ())
             if "prompt" not in response:
@@ -286,6 +599,13 @@ class Call:
         for node in nodes:
             if node not in remaining:
                 self._fail(f"the path {self.path} does not pass through {list(nodes)} in order")
+
+    def assert_lookup(self, node: str, exit: str) -> None:
+        """Fail unless a lookup at `node` took `exit` (`ok`, `failed` or `timeout`)."""
+        taken = [outcome.exit for outcome in self.lookups if outcome.node == node]
+        if exit not in taken:
+            said = f"took {', '.join(taken)}" if taken else "never ran"
+            self._fail(f"the lookup at {node!r} {said}, not {exit!r}")
 
     def assert_waiting_at(self, node: str) -> None:
         """Fail unless the call is waiting for the caller at `node`."""

@@ -6,7 +6,7 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from strategies import documents
-from test_render import HOSTILE_IDS, agents, every_kind, hostile
+from test_render import HOSTILE_IDS, SECRETS, agents, every_kind, hostile, orders
 
 from jaxl_designer.core.examples import acme
 from jaxl_designer.core.fileformat import from_document
@@ -70,6 +70,26 @@ def test_a_set_is_a_cylinder_of_its_values_and_a_templated_transfer_has_a_dotted
     assert decode(drawn[index["go"]][1]).split("<br/>")[1] == "→ phone from {agent_phone}"
     assert (index["go"], "-.->", "invalid", index["sorry"]) in links(chart)
     assert f"    class {index['pick']} set" in chart.splitlines()
+
+
+def test_a_lookup_is_a_hexagon_of_what_it_asks_and_saves_with_three_exits() -> None:
+    flow = orders()
+    chart = to_mermaid(flow)
+    drawn = nodes(chart)
+    index = {node: f"n{i}" for i, node in enumerate(flow.nodes)}
+    opening, label, closing = drawn[index["ask"]]
+    assert (opening, closing) == ("{{", "}}")
+    assert decode(label).split("<br/>") == [
+        "<b>ask</b>",
+        "POST orders.example.com:8443/orders/{order}?…",
+        "status = order.status",
+        "eta = order.eta",
+    ]
+    for key, target in (("ok", "status"), ("failed", "sorry"), ("timeout", "slow")):
+        assert (index["ask"], "-->", key, index[target]) in links(chart)
+    assert f"    class {index['ask']} lookup" in chart.splitlines()
+    for secret in SECRETS:
+        assert secret not in decode(chart), secret
 
 
 def assert_labels_are_inert(flow: Flow, chart: str) -> None:

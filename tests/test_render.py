@@ -14,11 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import documents
 
+from jaxl_designer.core.diff import diff
 from jaxl_designer.core.examples import acme, business_hours
 from jaxl_designer.core.fileformat import from_document
 from jaxl_designer.core.flow import KINDS, Flow
 from jaxl_designer.core.generate import big_flow
 from jaxl_designer.core.simulator import Simulator
+from jaxl_designer.drawing.diff import to_dot as diff_dot
 from jaxl_designer.drawing.render import (
     EDGE_STYLES,
     STATE_STYLES,
@@ -75,7 +77,16 @@ class Trouble:
 def every_kind() -> Flow:
     flow = Flow("kinds")
     flow.menu("menu", ["Press 1 to leave a number."], keys={"1": "collect", "invalid": "say"})
-    flow.collect("collect", ["Enter your number then hash."], "number", then="set")
+    flow.collect("collect", ["Enter your number then hash."], "number", then="lookup")
+    flow.lookup(
+        "lookup",
+        "https://api.example.com/people/{number}",
+        save={"name": "person.name"},
+        headers={"Authorization": "Bearer ${PEOPLE_TOKEN}"},
+        ok="set",
+        failed="say",
+        timed_out="say",
+    )
     flow.set("set", {"agent_phone": "+9180000{number}"}, then="branch")
     flow.say("say", "Sorry, that is not a choice.", then="menu")
     flow.branch(
@@ -180,6 +191,61 @@ def test_a_set_lists_its_values_and_a_templated_transfer_says_where_its_number_c
     assert "<B>go</B><BR/>→ +918000000001" in to_dot(fixed)
 
 
+def orders() -> Flow:
+    """A lookup asks an order's status, with a secret header, and goes on by how it went."""
+    flow = Flow("orders")
+    flow.collect("order", "Enter your order number.", "order", then="ask")
+    flow.lookup(
+        "ask",
+        "https://user:hunter2@orders.example.com:8443/orders/{order}?api_key=abc123",
+        method="POST",
+        save={"status": "order.status", "eta": "order.eta"},
+        headers={"Authorization": "Bearer ${ORDERS_TOKEN}", "X-Api-Key": "pasted-in-secret"},
+        body={"caller": "{from_number}"},
+        timeout=3,
+        prompt="One moment while I look that up.",
+        ok="status",
+        failed="sorry",
+        timed_out="slow",
+    )
+    flow.say("status", "Your order is {status}, arriving {eta}.", then="sorry")
+    flow.hangup("slow", "Our system is slow; please call again.")
+    flow.hangup("sorry", "Goodbye.")
+    flow.allowed_hosts = ["orders.example.com:8443"]
+    return flow
+
+
+#: What a drawing of `orders()` must never show: its headers, and the URL's password and query.
+SECRETS = ("ORDERS_TOKEN", "Authorization", "X-Api-Key", "pasted-in-secret", "hunter2", "abc123")
+
+
+def test_a_lookup_says_what_it_asks_and_what_it_saves_never_its_headers() -> None:
+    source = to_dot(orders())
+    assert (
+        "<B>ask</B><BR/>POST orders.example.com:8443/orders/{order}?…"
+        "<BR/>status = order.status<BR/>eta = order.eta>"
+    ) in source
+    for secret in SECRETS:
+        assert secret not in source, secret
+    bare = Flow("bare")
+    bare.lookup("ask", "http://127.0.0.1:8765/orders/{order}")
+    assert "<B>ask</B><BR/>GET 127.0.0.1:8765/orders/{order}>" in to_dot(bare), "GET by default"
+
+
+def test_a_diff_drawing_names_changed_headers_but_never_their_values() -> None:
+    old, new = orders(), orders()
+    new.update("ask", headers={"X-Api-Key": "another-secret", "X-Trace": "on"})
+    said = diff_dot(diff(old, new))
+    assert "node ask: headers.X-Api-Key changed" in said
+    assert "node ask: headers.X-Trace changed" in said
+    assert "another-secret" not in said and "pasted-in-secret" not in said
+    gone = Flow("orders")
+    gone.hangup("ask", "Goodbye.")
+    said = diff_dot(diff(old, gone))
+    assert "node ask: headers changed" in said
+    assert "pasted-in-secret" not in said and "ORDERS_TOKEN" not in said
+
+
 def test_bad_options_are_refused_early() -> None:
     with pytest.raises(ValueError, match="id_prefix"):
         RenderOptions(id_prefix='a" onclick="x')
@@ -224,8 +290,11 @@ def test_every_kind_is_drawn_in_its_own_colour_with_its_label() -> None:
         "into number",
         "piece collect_",
         "agent_phone = +9180000{number}",
+        "GET api.example.com/people/{number}",
+        "name = person.name",
     ):
         assert words in drawn
+    assert "PEOPLE_TOKEN" not in drawn and "Authorization" not in drawn
 
 
 @pytest.mark.exe
@@ -253,6 +322,26 @@ def test_a_set_is_drawn_as_a_cylinder_and_a_transfers_invalid_edge_dashed() -> N
     invalid = group_of(flow, root, "edge", "go", "invalid", "sorry")
     assert texts(invalid) == ["invalid"]
     assert outline(invalid).get("stroke-dasharray")
+
+
+@pytest.mark.exe
+def test_a_lookup_is_a_hexagon_with_its_three_exits_labelled() -> None:
+    flow = orders()
+    svg = render_svg(flow)
+    root = parse(svg)
+    ask = group_of(flow, root, "node", "ask")
+    assert "jd-lookup" in classes(ask)
+    assert texts(ask) == [
+        "ask",
+        "POST orders.example.com:8443/orders/{order}?…",
+        "status = order.status",
+        "eta = order.eta",
+    ]
+    assert len(outline(ask).get("points", "").split()) == 7, "a hexagon (closed: 7 points)"
+    for key, target in (("ok", "status"), ("failed", "sorry"), ("timeout", "slow")):
+        assert texts(group_of(flow, root, "edge", "ask", key, target)) == [key]
+    for secret in SECRETS:
+        assert secret not in svg, secret
 
 
 @pytest.mark.exe

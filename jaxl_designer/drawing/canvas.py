@@ -107,6 +107,12 @@ def folded_exits(flow: Flow) -> set[tuple[str, str]]:
 
 
 def _preview(flow: Flow, node: str) -> list[str]:
+    if flow.graph.nodes[node]["kind"] == "lookup":
+        # What it asks and what it saves keep a line each: a long URL wrapped on into the saved
+        # variables reads as neither.
+        asks, *saved = summary(flow, node)
+        lines = [asks, " · ".join(saved)][:PREVIEW_LINES]
+        return [shorten(clean(line), _LINE_CHARS) for line in lines if line]
     text = clean(" · ".join(summary(flow, node, 16)))
     return textwrap.wrap(text, _LINE_CHARS, max_lines=PREVIEW_LINES, placeholder=" …")
 

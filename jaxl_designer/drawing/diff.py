@@ -60,7 +60,7 @@ def build(flow_diff: FlowDiff) -> Drawing:
     index = {node: i for i, node in enumerate(drawn)}
     said: dict[str | None, list[str]] = {}
     for change in flow_diff:
-        said.setdefault(change.node, []).append(change.text)
+        said.setdefault(change.node, []).append(_unsecret(change.node, change.text))
     return Drawing(
         nodes=tuple(_node(flow_diff, i, node, said.get(node, [])) for i, node in enumerate(drawn)),
         edges=tuple(
@@ -136,6 +136,22 @@ def _node(flow_diff: FlowDiff, index: int, node: str, said: list[str]) -> DrawnN
         entry=node == new.entry,
         struck=status == "removed",
     )
+
+
+def _unsecret(node: str | None, text: str) -> str:
+    """A change's words without a lookup's header values, which may be secrets pasted in.
+
+    Example:
+        >>> _unsecret("ask", "node ask: headers.X-Key changed from 'abc' to 'def'")
+        'node ask: headers.X-Key changed'
+        >>> _unsecret("ask", "node ask: headers set to {'X-Key': 'abc'}")
+        'node ask: headers changed'
+    """
+    prefix = f"node {node}: headers"
+    if node is None or not text.startswith(prefix):
+        return text
+    name = text[len(prefix) :].split(" ", 1)[0]
+    return f"{prefix}{name} changed"
 
 
 def _edge_specs(flow_diff: FlowDiff, node: str) -> Iterator[_Spec]:

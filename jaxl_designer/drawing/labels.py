@@ -9,6 +9,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..core.flow import TARGETS, Flow
 from ..core.runtime import template_fields
@@ -59,6 +60,32 @@ def _assignments(values: Any) -> list[str]:
     return [shorten(f"{name} = {text}") for name, text in values.items()]
 
 
+def _request(data: Mapping[str, Any]) -> str:
+    """`GET orders.example.com/orders/{order}`: the method, host and path a lookup asks.
+
+    Short: the scheme is left out and a query string is only marked (`?…`); a user and
+    password in the URL are never shown, nor is anything of the headers.
+    """
+    method = str(data.get("method") or "GET")
+    url = str(data.get("url") or "").strip()
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        host, port = "", None
+    if host:
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address
+        where = host + (f":{port}" if port is not None else "") + parts.path
+        query = bool(parts.query)
+    else:
+        # No host a URL parser finds (a template for a port, a relative URL): its own text,
+        # without a user and password.
+        authority, slash, path = url.split("://", 1)[-1].partition("/")
+        where, mark, _ = (authority.rpartition("@")[2] + slash + path).partition("?")
+        query = bool(mark)
+    return shorten(f"{method} {where or '?'}{'?…' if query else ''}")
+
+
 def _listed(value: Any) -> list[Any]:
     # A file may hold anything where a list belongs; the drawing shows it rather than fail.
     if value is None:
@@ -102,7 +129,9 @@ def summary(flow: Flow, node_id: str, words: int = 6) -> list[str]:
         Prompt words for menu, collect, say and hangup; the destination for a transfer
         (`→ +918000000001`, `→ teams 101`, `→ phone from {agent_phone}` when the number is
         filled per call); one line per rule for a branch; one `name = text` line per value
-        for a set.
+        for a set; for a lookup, what it asks (`GET orders.example.com/orders/{order}`: no
+        scheme, password or query string, and never its headers, which may carry secrets),
+        then one `variable = path` line per value it saves.
 
     Example:
         >>> from jaxl_designer.core.examples import business_hours
@@ -115,6 +144,11 @@ def summary(flow: Flow, node_id: str, words: int = 6) -> list[str]:
         'go'
         >>> summary(flow, "pick"), summary(flow, "go")
         (['agent_phone = +9180000{code}'], ['→ phone from {agent_phone}'])
+        >>> flow.lookup("ask", "https://orders.example.com/orders/{order}?key=abc",
+        ...             save={"status": "order.status"}, headers={"X-Key": "${KEY}"})
+        'ask'
+        >>> summary(flow, "ask")
+        ['GET orders.example.com/orders/{order}?…', 'status = order.status']
     """
     data = flow.graph.nodes[node_id]
     kind = data["kind"]
@@ -122,6 +156,8 @@ def summary(flow: Flow, node_id: str, words: int = 6) -> list[str]:
         return [_transfer_target(data)]
     if kind == "set":
         return _assignments(data.get("values"))
+    if kind == "lookup":
+        return [_request(data), *_assignments(data.get("save"))]
     if kind == "branch":
         return [_rule_text(rule) for rule in _listed(data.get("rules")) if isinstance(rule, dict)]
     if kind == "subflow":

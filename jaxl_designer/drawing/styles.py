@@ -62,6 +62,8 @@ NODE_STYLES: dict[str, dict[str, str]] = {
         "fillcolor": "#eeeeee",
         "color": "#555555",
     },
+    # A lookup asks a system outside the call: a hexagon, as a flowchart's external process.
+    "lookup": {"shape": "hexagon", "style": "filled", "fillcolor": "#fff3e0", "color": "#e65100"},
     "missing": {"shape": "box", "style": "dashed", "color": "#a03030", "fontcolor": "#a03030"},
 }
 #: The colour of each highlight, for nodes and edges alike.
@@ -137,5 +139,6 @@ MERMAID_SHAPES: dict[str, tuple[str, str]] = {
     "transfer": (">", "]"),
     "branch": ("{", "}"),
     "subflow": ("[[", "]]"),
+    "lookup": ("{{", "}}"),
     "missing": ("[", "]"),
 }

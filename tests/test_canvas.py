@@ -251,6 +251,69 @@ def test_the_flow_is_named_and_described_from_the_canvas_and_undone_in_one_step(
     assert (canvas.flow.name, canvas.flow.description) == ("acme", before)
 
 
+def orders() -> Flow:
+    flow = Flow("orders")
+    flow.collect("order", "Enter your order number.", "order", then="ask")
+    flow.lookup(
+        "ask",
+        "https://orders.example.com/orders/{order}?key=abc",
+        save={"status": "order.status"},
+        headers={"Authorization": "Bearer ${ORDERS_TOKEN}"},
+        ok="status",
+        failed="sorry",
+    )
+    flow.say("status", "Your order is {status}.", then="sorry")
+    flow.hangup("sorry", "Goodbye.")
+    flow.allowed_hosts = ["orders.example.com"]
+    return flow
+
+
+def test_a_lookup_card_offers_ok_failed_and_timeout_and_says_what_it_asks() -> None:
+    canvas = Canvas(orders())
+    card = next(n for n in canvas.view["nodes"] if n["id"] == "ask")
+    assert [(e["key"], e["target"], e["fallback"]) for e in card["exits"]] == [
+        ("ok", "status", False),
+        ("failed", "sorry", False),
+        ("timeout", None, False),
+    ]
+    # What it asks and what it saves keep a line each, however long the URL.
+    assert card["lines"] == ["GET orders.example.com/orders/{or…", "status = order.status"]
+    assert "ORDERS_TOKEN" not in str(card["lines"]) and "abc" not in str(card["lines"])
+    # No method stored means GET: the inspector's select shows it rather than a blank.
+    assert card["fields"]["method"] == "GET" and card["fields"]["timeout"] == ""
+    assert "lookup" in canvas.forms["kinds"]
+    inputs = {f["name"]: f["input"] for f in canvas.forms["fields"]["lookup"]}
+    assert inputs["method"] == "choice" and inputs["timeout"] == "seconds"
+
+
+def test_a_lookup_added_from_an_exit_then_typed_into_field_by_field() -> None:
+    flow = orders()
+    canvas = Canvas(flow)
+    said = canvas.handle({"type": "add", "kind": "lookup", "from": ["ask", "timeout"]})
+    assert said == "added lookup lookup_1"
+    assert flow.edges("ask")["timeout"] == "lookup_1"
+    card = next(n for n in canvas.view["nodes"] if n["id"] == "lookup_1")
+    assert [e["key"] for e in card["exits"]] == ["ok", "failed", "timeout"]
+    assert card["fields"]["method"] == "GET"
+
+    def apply(field: str, value: str) -> str:
+        return canvas.handle({"type": "apply", "node": "lookup_1", "field": field, "value": value})
+
+    assert apply("url", "https://orders.example.com/slow/{order}") == "lookup_1: url"
+    assert apply("method", "POST") == "lookup_1: method"
+    assert apply("timeout", "2.50") == "lookup_1: wait at most (seconds)"
+    assert flow.node("lookup_1")["timeout"] == 2.5
+    assert apply("timeout", "11") == "Wait at most (seconds): 11 is not above 0 and at most 10"
+    assert apply("timeout", "soon").startswith('Wait at most (seconds): "soon" is not')
+    card = next(n for n in canvas.view["nodes"] if n["id"] == "lookup_1")
+    assert card["fields"]["method"] == "POST" and card["fields"]["timeout"] == "2.5"
+    assert card["lines"] == ["POST orders.example.com/slow/{ord…"]
+    apply("timeout", "")
+    assert "timeout" not in flow.node("lookup_1")
+    canvas.handle({"type": "undo"})
+    assert flow.node("lookup_1")["timeout"] == 2.5
+
+
 def test_the_forms_name_fields_in_the_callers_words() -> None:
     canvas = Canvas(acme())
     labels = {f["name"]: f["label"] for f in canvas.forms["fields"]["collect"]}

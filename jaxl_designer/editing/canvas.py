@@ -38,6 +38,9 @@ __all__ = ["BUNDLE", "PAGE_BUNDLE", "STARTING_FIELDS", "CanvasEditor"]
 #: What a node added on the canvas starts with, where one choice serves nearly every flow: a
 #: collect's digits end with # (as `Flow.collect`'s do), rather than an error until one is picked.
 STARTING_FIELDS: dict[str, dict[str, Any]] = {"collect": {"terminator": "#"}}
+#: What a choice field shows when the node has no value for it, where absent means a choice:
+#: a lookup without a method asks with GET, so its method select shows GET, not a blank.
+_SHOWN_WHEN_ABSENT: dict[tuple[str, str], str] = {("lookup", "method"): "GET"}
 
 #: The canvas front end, built from js/ by `npm run build` into the package.
 BUNDLE = Path(__file__).resolve().parent.parent / "static" / "canvas.js"
@@ -240,7 +243,11 @@ class CanvasEditor:
             redo=self.session.redo_label,
         )
         for card in view["nodes"]:
-            card["fields"] = shown(card["kind"], flow.graph.nodes[card["id"]])
+            fields = shown(card["kind"], flow.graph.nodes[card["id"]])
+            for (kind, name), text in _SHOWN_WHEN_ABSENT.items():
+                if card["kind"] == kind and not fields.get(name):
+                    fields[name] = text
+            card["fields"] = fields
         view["call"] = _call_view(call)
         view["flow"]["description"] = flow.description
         # The phone dials a flow with {{parameters}} in one of its environments.

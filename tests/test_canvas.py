@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from jaxl_designer import Flow, acme, validate
+from jaxl_designer.core.flow import KINDS
 from jaxl_designer.core.generate import big_flow
 from jaxl_designer.drawing.canvas import canvas_view, exits
 from jaxl_designer.drawing.layout import CARD, complete, layout, place_near
@@ -312,6 +314,14 @@ def test_a_lookup_added_from_an_exit_then_typed_into_field_by_field() -> None:
     assert "timeout" not in flow.node("lookup_1")
     canvas.handle({"type": "undo"})
     assert flow.node("lookup_1")["timeout"] == 2.5
+
+
+def test_the_canvas_gives_every_kind_a_colour_of_its_own() -> None:
+    source = (Path(__file__).parent.parent / "js" / "src" / "view.js").read_text(encoding="utf-8")
+    block = source.split("export const KIND_COLOURS = {", 1)[1].split("};", 1)[0]
+    colours = dict(re.findall(r'^\s*(\w+): "(#[0-9a-f]{6})",$', block, re.MULTILINE))
+    assert set(colours) == set(KINDS)
+    assert len(set(colours.values())) == len(KINDS)
 
 
 def test_the_forms_name_fields_in_the_callers_words() -> None:

@@ -36,6 +36,10 @@ export function Palette({ kinds, near, send, title }) {
   );
 }
 
+// The on-screen keyboard a one-line field asks for: digits for a whole number, a decimal point
+// too for seconds (a lookup's timeout).
+const INPUT_MODES = { number: "numeric", seconds: "decimal" };
+
 function rowsFor(text, least = 2, most = 10) {
   return Math.min(most, Math.max(least, String(text).split("\n").length + 1));
 }
@@ -88,7 +92,7 @@ function Field({ node, field, drafts, inputId }) {
     input = (
       <input
         type="text"
-        inputMode={field.input === "number" ? "numeric" : undefined}
+        inputMode={INPUT_MODES[field.input]}
         spellCheck={false}
         {...on}
         onKeyDown={(event) => {

@@ -43,6 +43,13 @@ function whole(text) {
   return /^[+-]?[0-9]+$/.test(text) ? BigInt(text).toString() : text;
 }
 
+// A number of seconds as Python's float() reads it, written as Python shows it back ("2.50" is
+// 2.5, "2.0" is 2): what is not such a number stays as typed, for Python to refuse.
+function seconds(text) {
+  if (!/^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?$/i.test(text)) return text;
+  return String(Number(text));
+}
+
 function canonical(input, text) {
   const trimmed = String(text ?? "").trim();
   if (input === "lines") return lines(text ?? "");
@@ -54,6 +61,7 @@ function canonical(input, text) {
       .join(",");
   }
   if (input === "number") return whole(trimmed);
+  if (input === "seconds") return seconds(trimmed);
   if (input === "json" && trimmed) {
     try {
       return JSON.stringify(JSON.parse(trimmed));

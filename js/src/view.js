@@ -15,6 +15,7 @@ export const KIND_COLOURS = {
   transfer: "#43a047",
   branch: "#a1887f",
   subflow: "#3949ab",
+  lookup: "#d81b60",
 };
 export const MISSING_COLOUR = "#e53935";
 const OTHER_COLOUR = "#9e9e9e";

@@ -173,6 +173,18 @@ test("json: the same data written another way is the same, other data is not", (
   assert.ok(sameText("json", "", ""));
 });
 
+test("seconds: a number of seconds is compared by value, as Python reads and shows it", () => {
+  assert.ok(sameText("seconds", "2.50", "2.5"));
+  assert.ok(sameText("seconds", "2.0", "2"));
+  assert.ok(sameText("seconds", " 02 ", "2"));
+  assert.ok(sameText("seconds", ".5", "0.5"));
+  assert.ok(sameText("seconds", "1e1", "10"));
+  assert.ok(sameText("seconds", "", "  "));
+  assert.ok(!sameText("seconds", "2.5", "2.6"));
+  assert.ok(!sameText("seconds", "soon", "2"));
+  assert.ok(!sameText("seconds", "2,5", "2.5"), "a comma is no decimal point to Python");
+});
+
 test("text: spaces around it do not count, case and inner spaces do", () => {
   assert.ok(sameText("text", " account ", "account"));
   assert.ok(!sameText("text", "Account", "account"));
@@ -605,4 +617,52 @@ test("choosing the target an exit already has sends nothing", () => {
   assert.equal(exitRequest("main", "1", "sales", "sales"), null);
   assert.equal(exitRequest("main", "1", "", null), null);
   assert.equal(exitRequest("main", "1", "", undefined), null);
+});
+
+// -- a lookup's fields ----------------------------------------------------------------------
+
+const LOOKUP_FORMS = {
+  kinds: ["lookup"],
+  fields: {
+    lookup: [
+      {
+        name: "method",
+        label: "Method",
+        help: "",
+        input: "choice",
+        choices: ["GET", "POST", "PUT", "PATCH", "DELETE"].map((m) => [m, m]),
+      },
+      { name: "timeout", label: "Wait at most (seconds)", help: "", input: "seconds", choices: [] },
+    ],
+  },
+  node_id: NODE_ID,
+};
+
+function lookupView(fields = {}) {
+  // Python shows GET for a lookup with no method stored (editing/canvas.py).
+  return { nodes: [{ id: "ask", kind: "lookup", fields: { method: "GET", timeout: "2.5", ...fields } }] };
+}
+
+test("a lookup's timeout is typed in seconds: the same value written another way is saved", () => {
+  const clock = fakeClock();
+  const sent = [];
+  const drafts = new Drafts({ send: (request) => sent.push(request), setTimer: clock.setTimer, clearTimer: clock.clearTimer });
+  drafts.see(lookupView(), LOOKUP_FORMS);
+  assert.equal(drafts.text("ask", "method"), "GET");
+  drafts.focus("ask", "timeout");
+  drafts.type("ask", "timeout", "2.50");
+  clock.pass();
+  assert.deepEqual(sent, [], "2.50 is the 2.5 the flow has");
+  assert.equal(drafts.pending("ask", "timeout"), false);
+  drafts.type("ask", "timeout", "3.0");
+  clock.pass();
+  assert.deepEqual(sent, [apply("ask", "timeout", "3.0")]);
+  drafts.see(lookupView({ timeout: "3" }));
+  assert.equal(drafts.text("ask", "timeout"), "3.0", "the cursor's text does not jump");
+  assert.equal(drafts.pending("ask", "timeout"), false, "saved");
+  drafts.blur("ask", "timeout");
+  assert.equal(drafts.text("ask", "timeout"), "3");
+  drafts.type("ask", "method", "POST");
+  drafts.flush("ask", "method");
+  assert.deepEqual(sent.at(-1), apply("ask", "method", "POST"));
 });

@@ -318,7 +318,7 @@ test("centring on a card aims at its middle", () => {
 test("an empty flow is recognised, and every kind has its own colour", () => {
   assert.equal(isEmpty({ nodes: [], missing: [] }), true);
   assert.equal(isEmpty(acme()), false);
-  const kinds = ["menu", "collect", "say", "hangup", "transfer", "branch", "subflow"];
+  const kinds = ["menu", "collect", "say", "set", "hangup", "transfer", "branch", "subflow", "lookup"];
   assert.equal(new Set(kinds.map(kindColour)).size, kinds.length);
 });
 

@@ -209,6 +209,46 @@ def test_a_set_node_and_a_number_filled_per_call_are_reported_not_exported() -> 
     check_schema(result.document)
 
 
+def test_a_lookup_and_the_hosts_it_may_ask_are_reported_not_exported() -> None:
+    flow = Flow("orders")
+    flow.menu(
+        "main",
+        "Press 1 for your order's status, 2 for sales.",
+        keys={"1": "order", "2": "sales"},
+    )
+    flow.collect("order", "Enter your order number then hash.", "order", then="ask")
+    flow.lookup(
+        "ask",
+        "https://orders.example.com/orders/{order}",
+        save={"status": "order.status"},
+        headers={"Authorization": "Bearer ${ORDERS_TOKEN}", "X-Key": "pasted-in-secret"},
+        ok="status",
+        failed="sorry",
+        timed_out="sorry",
+    )
+    flow.lookup("direct", "https://orders.example.com/latest")
+    flow.connect("main", "3", "direct")
+    flow.say("status", "Your order is {status}.", then="sorry")
+    flow.transfer("sales", phone="+918000000001")
+    flow.hangup("sorry", "Goodbye")
+    flow.allowed_hosts = ["orders.example.com", "127.0.0.1:8765"]
+    result = to_jaxl(flow)
+    report = "\n".join(result.unmapped)
+    for expected in (
+        "allowed_hosts (orders.example.com, 127.0.0.1:8765) not exported; "
+        "Jaxl's schema has no lookups",
+        "main, key 3: leads to a lookup node (direct); not exported",
+        "order, after input: leads to a lookup node (ask); not exported",
+        "ask: lookup node not exported (Jaxl's schema cannot ask a backend over HTTP)",
+        "direct: lookup node not exported (Jaxl's schema cannot ask a backend over HTTP)",
+    ):
+        assert expected in report, expected
+    for secret in ("ORDERS_TOKEN", "pasted-in-secret", "Authorization"):
+        assert secret not in report and secret not in json.dumps(result.document), secret
+    assert result.document["ivrs"][0]["options"] == {"2": {"name": "sales", "phone": "sales"}}
+    check_schema(result.document)
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_every_example_exports_to_a_valid_schema_and_back(name) -> None:
     exported = to_jaxl(EXAMPLES[name]())

@@ -40,6 +40,11 @@ class _Exporter:
         if flow.environments:
             names = ", ".join(sorted(flow.environments))
             self.unmapped.append(f"environments ({names}) not exported; parameters stay names")
+        if flow.allowed_hosts:
+            hosts = ", ".join(flow.allowed_hosts)
+            self.unmapped.append(
+                f"allowed_hosts ({hosts}) not exported; Jaxl's schema has no lookups"
+            )
         entry = flow.entry
         if entry is None or entry not in flow:
             self.unmapped.append("the flow has no entry node; nothing to start the IVRs")
@@ -90,6 +95,7 @@ class _Exporter:
             "subflow": "expand its piece first",
             "collect": "only input an option asks for maps, as needs_input",
             "transfer": "only a transfer chosen by an option maps",
+            "lookup": "Jaxl's schema cannot ask a backend over HTTP",
         }.get(kind, "no option reaches it")
         return f"{node}: {kind} node not exported ({why})"
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .flow import Flow
 from .runtime import DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER
 from .scenarios import record
-from .simulator import Call, Simulator
+from .simulator import Call, LookupOutcome, Simulator, Stub
 
 __all__ = ["Edge", "Exploration", "Finding", "Route"]
 
@@ -25,6 +25,10 @@ class Route:
     `steps` are `("press", key)` and `("enter", digits)` pairs, in order; `now` is the ISO time the
     call is placed at, when the flow has business hours; `context` the call's context a branch
     tests, as (name, value) pairs (`("direction", "outbound")`).
+
+    `lookups` are the lookups the call made and how each went, per action: the first entry is
+    the dial's, then one per step (none after the last action that made one). Each names the
+    node, the exit taken and the stub that answered, so the route replays alike (see `stubs`).
     """
 
     steps: tuple[tuple[str, str], ...] = ()
@@ -32,10 +36,27 @@ class Route:
     from_number: str = DEFAULT_FROM_NUMBER
     to_number: str = DEFAULT_TO_NUMBER
     context: tuple[tuple[str, str], ...] = ()
+    lookups: tuple[tuple[LookupOutcome, ...], ...] = ()
 
     def then(self, action: str, value: str) -> Route:
         """This route, one more step long."""
         return replace(self, steps=(*self.steps, (action, value)))
+
+    def took(self, outcomes: Sequence[LookupOutcome]) -> Route:
+        """This route, its last action (the dial, or its last step) having made these lookups."""
+        if not outcomes:
+            return self
+        gap = ((),) * (len(self.steps) - len(self.lookups))
+        return replace(self, lookups=(*self.lookups, *gap, tuple(outcomes)))
+
+    @property
+    def outcomes(self) -> list[LookupOutcome]:
+        """Every lookup the route's call makes, in order."""
+        return [outcome for made in self.lookups for outcome in made]
+
+    def stubs(self) -> list[Stub]:
+        """The answers that make this route's lookups go as they went, in order."""
+        return [o.answer for o in self.outcomes if o.answer is not None]
 
     def play(self, flow: Flow | Mapping[str, Any] | Simulator) -> Call:
         """Place this call on `flow` (or on a simulator, at this route's time).
@@ -45,7 +66,12 @@ class Route:
         """
         sim = flow if isinstance(flow, Simulator) else Simulator(flow)
         sim.set_time(self.now)
-        call = sim.dial(self.from_number, self.to_number, context=dict(self.context))
+        call = sim.dial(
+            self.from_number,
+            self.to_number,
+            context=dict(self.context),
+            lookups=self.stubs() if self.lookups else None,
+        )
         for action, value in self.steps:
             if action == "press":
                 call.press(value)
@@ -60,8 +86,13 @@ class Route:
         if self.to_number != DEFAULT_TO_NUMBER:
             extras.append(f"to {self.to_number}")
         extras.extend(f"{name} {value}" for name, value in self.context)
-        dial = f"dial ({', '.join(extras)})" if extras else "dial"
-        return ", ".join([dial, *(f"{action} {value}" for action, value in self.steps)])
+        actions = [f"dial ({', '.join(extras)})" if extras else "dial"]
+        actions += [f"{action} {value}" for action, value in self.steps]
+        for index, made in enumerate(self.lookups):
+            if made:
+                taken = ", ".join(f"{outcome.node} {outcome.exit}" for outcome in made)
+                actions[index] += f" [{taken}]"
+        return ", ".join(actions)
 
 
 @dataclass(frozen=True)

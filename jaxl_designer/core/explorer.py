@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import re
 import zoneinfo
 from collections import deque
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from .exploration import Edge, Exploration, Finding, Route
@@ -26,17 +27,24 @@ from .runtime import (
     DEFAULT_FROM_NUMBER,
     DEFAULT_TO_NUMBER,
     KEYS,
+    LOOKUP_FAILED_PROMPT,
     LOOP_PROMPT,
     MAX_DIGITS,
+    Lookup,
+    LookupResult,
     Runtime,
     Turn,
     event_for,
     expects,
+    fill,
     is_context_field,
+    is_phone_number,
     request,
     rule_holds,
+    secret_names,
     template_fields,
 )
+from .simulator import LookupOutcome, Stub, answer_lookups
 
 __all__ = ["Edge", "Exploration", "Finding", "Route", "explore"]
 
@@ -44,6 +52,9 @@ __all__ = ["Edge", "Exploration", "Finding", "Route", "explore"]
 DEFAULT_NOW = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=datetime.timezone.utc)
 _CALL_ID = 1  # every explored state is replayed under this one call id
 _END = None  # the successor of a turn that ended the call
+#: The most answers with `ok` tried per lookup (combinations of the values it saves).
+_MAX_OK_ANSWERS = 16
+_PATH_STEP = re.compile(r"[^.\[\]]+")  # as `runtime.pick` reads a path
 
 
 def explore(
@@ -68,6 +79,11 @@ def explore(
     few representative times (just inside and just outside each rule's hours on each day of one
     week, and on its holidays), one combination of open and closed rules per time; each call is
     placed at one of them.
+
+    A lookup is answered each way it can go: `ok` with a JSON answer holding each path it saves
+    (a placeholder `<name>`, or each value a branch rule looks for), `failed` (status 500) and
+    `timeout` (when it has that exit). Its `${NAME}` secrets read `<NAME>`. A route records the
+    lookups it made, and the answers, so it replays alike (`Route.lookups`, `Route.stubs`).
 
     Args:
         flow: a `Flow` (prepared for `env`, as the simulator prepares it) or a flow document.
@@ -146,6 +162,7 @@ def _maybe_unset(document: Mapping[str, Any], templates: Mapping[str, list[str]]
     if entry not in nodes:
         return set()
     every = frozenset(str(spec.get("var")) for spec in nodes.values() if spec.get("var"))
+    every |= {str(name) for spec in nodes.values() for name in _saves(spec)}
     defined: dict[str, frozenset[str]] = {entry: frozenset()}
     pending = [entry]
     while pending:
@@ -157,6 +174,8 @@ def _maybe_unset(document: Mapping[str, Any], templates: Mapping[str, list[str]]
             out = defined[node]
             if spec.get("kind") == "collect" and key == "ok" and spec.get("var"):
                 out = out | {str(spec["var"])}
+            if spec.get("kind") == "lookup" and key == "ok":
+                out = out | {str(name) for name in _saves(spec)}
             narrowed = defined.get(target, every) & out
             if narrowed != defined.get(target):
                 defined[target] = narrowed
@@ -168,6 +187,40 @@ def _maybe_unset(document: Mapping[str, Any], templates: Mapping[str, list[str]]
         for name in names
         if name not in defined[node]
     }
+
+
+def _saves(spec: Mapping[str, Any]) -> dict[str, str]:
+    """What a lookup node saves: variable names to paths in its answer (none for other kinds)."""
+    save = spec.get("save") if spec.get("kind") == "lookup" else None
+    return {str(k): str(v) for k, v in save.items()} if isinstance(save, Mapping) else {}
+
+
+def _answer_json(save: Mapping[str, str], values: Mapping[str, str]) -> dict[str, Any]:
+    """A JSON answer holding each saved path: `order.status` gives {"order": {"status": ...}}."""
+    data: dict[str, Any] = {}
+    for name, path in save.items():
+        steps = _PATH_STEP.findall(path)
+        if not steps:
+            continue  # an empty path: nothing holds it (validation says so)
+        here = data
+        for step in steps[:-1]:
+            inner = here.get(step)
+            if not isinstance(inner, dict):
+                inner = here[step] = {}
+            here = inner
+        here[steps[-1]] = values[name]
+    return data
+
+
+def _planned(plan: Iterable[Stub]) -> Callable[[Lookup], tuple[LookupResult, Stub] | None]:
+    """Answers a turn's lookups with `plan`, in order, then leaves the turn waiting."""
+    answers = iter(plan)
+
+    def answer(lookup: Lookup) -> tuple[LookupResult, Stub] | None:
+        stub = next(answers, None)
+        return None if stub is None else (stub.result(), stub)
+
+    return answer
 
 
 class _OneCall:
@@ -217,7 +270,22 @@ class _Explorer:
         self.store = _OneCall()
         self.now = DEFAULT_NOW.timestamp()
         # The runtime reads the frozen clock through this method, so each state sets its own.
-        self.runtime = Runtime(document, self.store, clock=self._clock)
+        # A lookup's secrets need not be set to explore it: `${NAME}` reads `<NAME>`.
+        secrets = {
+            name: f"<{name}>"
+            for spec in self.specs.values()
+            if spec.get("kind") == "lookup" and isinstance(spec.get("headers"), Mapping)
+            for value in spec["headers"].values()
+            for name in secret_names(str(value))
+        }
+        self.runtime = Runtime(document, self.store, clock=self._clock, secrets=secrets)
+        # The numbers transfers fill from variables, which a lookup's answer may give.
+        self.phones = [
+            str(spec["phone"])
+            for spec in self.specs.values()
+            if spec.get("kind") == "transfer" and template_fields(str(spec.get("phone") or ""))
+        ]
+        self.ok_answers: dict[str, list[dict[str, Any]]] = {}
         edges = [
             (node, str(key), str(target))
             for node, spec in self.specs.items()
@@ -272,9 +340,8 @@ class _Explorer:
     def run(self) -> Exploration:
         for context, route in self._contexts():
             self.now = context[1]
-            turn, _ = self._send(route, None, "dial", "")
-            after = self.store.load(_CALL_ID) if turn.waiting_on else None
-            self._record(None, context, route, turn, after)
+            for turn, after, outcomes in self._turns(route, None, "dial", ""):
+                self._record(None, context, route.took(outcomes), turn, after)
         while self.queue:
             state = self.queue.popleft()
             if self.depth is not None and len(state.route.steps) >= self.depth:
@@ -430,9 +497,88 @@ class _Explorer:
         self.store.save(_CALL_ID, call)
         return self.runtime.respond(sent), call
 
+    def _turns(
+        self, route: Route, call: dict[str, Any] | None, action: str, value: str
+    ) -> list[tuple[Turn, dict[str, Any] | None, list[LookupOutcome]]]:
+        """Every way one caller action can go: a turn for each way its lookups can answer.
+
+        The action is sent again for each combination of answers (the runtime changes a call's
+        state as it goes, so a turn cannot be resumed twice); each lookup met is answered every
+        way it can be (see `_answers`). Returns each finished turn, the call's state after it,
+        and the lookups it made.
+        """
+        finished = []
+        plans: deque[tuple[Stub, ...]] = deque([()])
+        while plans:
+            plan = plans.popleft()
+            turn, after = self._send(route, call, action, value)
+            turn, outcomes = answer_lookups(self.runtime, turn, _planned(plan))
+            if turn.lookup is not None:  # a lookup no answer was planned for: plan each
+                plans.extend((*plan, stub) for stub in self._answers(turn.lookup))
+                continue
+            if call is None:  # a dial: the call's state is the one the store kept
+                after = self.store.load(_CALL_ID) if turn.waiting_on else None
+            finished.append((turn, after, outcomes))
+        return finished
+
+    def _answers(self, lookup: Lookup) -> list[Stub]:
+        """The answers a lookup is given: `ok` ones, `failed`, and a timeout when it has that
+        exit (without it a timeout goes the failed way)."""
+        spec = self.specs[lookup.node]
+        url, method = lookup.url, lookup.method
+        found = [
+            Stub.json(url, data, method=method) for data in self._ok_answers(lookup.node, spec)
+        ]
+        found.append(Stub(url, method, 500))
+        if "timeout" in (spec.get("edges") or {}):
+            found.append(Stub(url, method, timeout=True))
+        return found
+
+    def _ok_answers(self, node: str, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """JSON answers for a lookup's `ok`: one per way the values it saves can matter.
+
+        A saved variable gets a placeholder (`<name>`), each value a branch rule on it looks
+        for, and, when a transfer's number reads it, phone numbers; values that make the same
+        rules hold and the same numbers valid stand for each other.
+        """
+        if node in self.ok_answers:
+            return self.ok_answers[node]
+        save = _saves(spec)
+        choices = []
+        for name in save:
+            rules = self.rules_on.get(name, [])
+            phones = [text for text in self.phones if name in dict(template_fields(text)).values()]
+            values = [f"<{name}>", "1", *_rule_values(rules)]
+            if phones:
+                values += [DEFAULT_TO_NUMBER, DEFAULT_TO_NUMBER.lstrip("+")[2:]]
+            kept: dict[Hashable, str] = {}
+            for value in values:
+                probe = {"vars": {name: value}}
+                holds = tuple(rule_holds(rule, probe, self._clock) for rule in rules)
+                valid = tuple(is_phone_number(fill(t, {name: value}).strip()) for t in phones)
+                kept.setdefault((holds, valid), value)
+            choices.append(list(kept.values()))
+        combinations = itertools.islice(itertools.product(*choices), _MAX_OK_ANSWERS)
+        answers = [
+            _answer_json(save, dict(zip(save, values, strict=True))) for values in combinations
+        ]
+        self.ok_answers[node] = answers
+        return answers
+
     def _step(self, state: _State, action: str, value: str) -> None:
-        turn, after = self._send(state.route, state.call, action, value)
-        self._record(state, state.context, state.route.then(action, value), turn, after)
+        for turn, after, outcomes in self._turns(state.route, state.call, action, value):
+            route = state.route.then(action, value).took(outcomes)
+            self._record(state, state.context, route, turn, after)
+
+    def _phones_valid(self, call: dict[str, Any]) -> tuple[bool, ...]:
+        """Which numbers transfers fill from the call would be phone numbers now: a lookup's
+        answer can make an agent's number valid or not, and the transfer then goes either way."""
+        if not self.phones:
+            return ()
+        values = {name: call.get(name) for name in CALLER_FIELDS}
+        values.update(call.get("ctx") or {})
+        values.update(call["vars"])
+        return tuple(is_phone_number(fill(text, values).strip()) for text in self.phones)
 
     def _signature(self, subject: str, call: dict[str, Any]) -> tuple[bool, tuple[bool, ...]]:
         """Whether `subject` is set, and which rules on it hold: all a value can change."""
@@ -469,7 +615,7 @@ class _Explorer:
         for edge in turn.edges:
             if edge in self.edge_set and edge not in paths:
                 paths[edge] = route
-        variables = after["vars"] if after is not None else {}
+        variables = after["vars"] if after is not None else self._set_by(turn)
         for node in dict.fromkeys(turn.nodes):
             for name in self.templates.get(node, ()):
                 if name not in variables:
@@ -483,6 +629,7 @@ class _Explorer:
                 turn.waiting_on,
                 min(int(after.get("misses") or 0), self.miss_cap),
                 tuple(self._signature(subject, after) for subject in self.subjects),
+                self._phones_valid(after),
             )
             if successor not in self.states:
                 if len(self.states) >= self.max_states:
@@ -493,6 +640,20 @@ class _Explorer:
                     self.queue.append(state)
         if parent is not None:
             self.successors[parent.key].add(successor)
+
+    def _set_by(self, turn: Turn) -> set[str]:
+        """The variables a dial's turn set, when the call ended in it (no state is kept then):
+        what its set nodes give, and what its lookups saved when they took `ok`."""
+        names = {
+            str(name)
+            for node in turn.nodes
+            if self.specs[node].get("kind") == "set"
+            for name in self.specs[node].get("values") or ()
+        }
+        for node, key, _ in turn.lookups:
+            if key == "ok":
+                names.update(_saves(self.specs[node]))
+        return names
 
     def _check_ending(self, turn: Turn, route: Route) -> None:
         """A hang-up that no hangup node asked for: a missing edge, or a loop the runtime cut."""
@@ -507,6 +668,13 @@ class _Explorer:
             message = "the call goes round nodes that never wait for the caller, and is cut off"
             self._note(self.result.dead_ends, last, message, route)
             return
+        failed = LOOKUP_FAILED_PROMPT
+        if turn.lookups and response["prompt"][-len(failed) :] == failed:
+            node, key, why = turn.lookups[-1]
+            if key not in (self.specs.get(node, {}).get("edges") or {}):
+                message = f"the call hangs up: the lookup took {key!r} ({why}), which has no edge"
+                self._note(self.result.dead_ends, node, message, route)
+                return
         if not turn.edges:
             return
         source, key, target = turn.edges[-1]

@@ -88,8 +88,9 @@ class Stub:
     None answers any method. The answer is `status` with `body` (JSON text: see `Stub.json`),
     or no answer at all: `timeout`, or `error` (why nothing came, as a refused connection).
 
-    The first stub that matches a lookup answers it. Stubs with the same method and URL answer
-    a call's repeated lookups in turn, the last one repeating: one stub answers every time.
+    The first stub that matches a lookup answers it. Stubs with the same URL (that match the
+    lookup's method) answer a call's repeated lookups in turn, the last one repeating: one stub
+    answers every time.
     """
 
     url: str
@@ -203,6 +204,12 @@ class Stub:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is no JSON value")
+
+
+def _group(stubs: list[Stub], key: tuple[str, str]) -> list[Stub]:
+    """The stubs that answer a request by `key` (its method, a stub's URL) in turn."""
+    method, url = key
+    return [stub for stub in stubs if stub.url == url and stub.method in (None, method)]
 
 
 @functools.lru_cache(maxsize=256)
@@ -414,7 +421,7 @@ class Call:
         self._option: str | None = None
         #: What answers this call's lookups: its own, or the simulator's.
         self.answers = sim.answers if lookups is None else lookups
-        self._uses: dict[tuple[str | None, str], int] = {}  # answers given per stub group
+        self._uses: dict[tuple[str, str], int] = {}  # answers given per (method, stub URL)
 
     def _answer(self, lookup: Lookup) -> tuple[LookupResult, Stub | None]:
         answers = self.answers
@@ -424,8 +431,8 @@ class Call:
         first = next((s for s in answers if s.matches(lookup.method, lookup.url)), None)
         if first is None:
             return LookupResult(error=f"no stub for {lookup.method} {lookup.url}"), None
-        key = (first.method, first.url)
-        group = [stub for stub in answers if (stub.method, stub.url) == key]
+        key = (lookup.method, first.url)
+        group = _group(answers, key)
         used = self._uses.get(key, 0)
         self._uses[key] = used + 1
         stub = group[min(used, len(group) - 1)]
@@ -503,25 +510,25 @@ class Call:
         """
         answers = self.answers
         if isinstance(answers, list):
-            kept = []
-            for index, stub in enumerate(answers):
-                key = (stub.method, stub.url)
-                rank = sum(1 for s in answers[:index] if (s.method, s.url) == key)
-                if rank < self._uses.get(key, 0):
-                    kept.append(stub)
-            return kept
+            used: set[int] = set()
+            for (method, url), count in self._uses.items():
+                group = [
+                    i for i, s in enumerate(answers) if s.url == url and s.method in (None, method)
+                ]
+                used.update(group[:count])
+            return [answers[index] for index in sorted(used)]
         found: dict[tuple[str | None, str], list[Stub]] = {}
         order: list[tuple[tuple[str | None, str], int]] = []
         for outcome in self.lookups:
             if outcome.answer is None:
                 continue
-            key = (outcome.answer.method, outcome.answer.url)
-            order.append((key, len(found.setdefault(key, []))))
-            found[key].append(outcome.answer)
+            asked = (outcome.answer.method, outcome.answer.url)
+            order.append((asked, len(found.setdefault(asked, []))))
+            found[asked].append(outcome.answer)
         for answers_of in found.values():  # the last answer repeats: drop its repeats
             while len(answers_of) > 1 and answers_of[-1] == answers_of[-2]:
                 answers_of.pop()
-        return [found[key][rank] for key, rank in order if rank < len(found[key])]
+        return [found[asked][rank] for asked, rank in order if rank < len(found[asked])]
 
     @property
     def heard(self) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from strategies import documents
+from test_lookup_validation import LOOKUP_CASES
 
 from jaxl_designer.core.examples import EXAMPLES
 from jaxl_designer.core.fileformat import from_document
@@ -240,6 +241,7 @@ CASES: dict[str, tuple[Callable[[bool], Flow], Where]] = {
     "retry-without-limit": (_retry_without_limit, ("main", None)),
     "outcome-without-edge": (_outcome_without_edge, ("gate", None)),
     "audio-mixed": (_audio_mixed, ("bye", None)),
+    **LOOKUP_CASES,
 }
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import networkx as nx
 
@@ -31,8 +32,11 @@ from .prompts import announced as announced_keys
 from .runtime import (
     CALLER_FIELDS,
     KEYS,
+    LOOKUP_METHODS,
+    MAX_LOOKUP_TIMEOUT,
     WAITING,
     WEEKDAYS,
+    host_allowed,
     is_context_field,
     is_phone_number,
     template_fields,
@@ -48,7 +52,11 @@ CODES: dict[str, tuple[str, str]] = {
     "duplicate-key": ("error", "one input at a node leads to two places"),
     "illegal-key": ("error", "an edge key that this kind of node cannot have"),
     "no-way-out": ("error", "a menu or collect that nothing the caller does can leave"),
-    "missing-exit": ("error", "a say or set without `next`, or a branch without `default`"),
+    "missing-exit": (
+        "error",
+        "a say or set without `next`, a branch without `default`, a lookup without `ok` or "
+        "`failed`",
+    ),
     "terminal-has-exits": ("error", "a hangup or transfer with outgoing edges (never taken)"),
     "bad-set": ("error", "a set node without values, or one whose names are not variable names"),
     "silent-loop": ("error", "a cycle with no node that waits for the caller"),
@@ -61,15 +69,26 @@ CODES: dict[str, tuple[str, str]] = {
     "missing-key": ("error", "a menu prompt announces a key that has no edge"),
     "missing-parameter": ("error", "an environment has no value for a {{parameter}}"),
     "unknown-piece": ("error", "a subflow node names a piece that cannot be built"),
+    "bad-url": ("error", "a lookup URL that is not http or https with a host"),
+    "host-not-allowed": ("error", "a lookup URL whose host is not on allowed_hosts"),
+    "misplaced-secret": ("error", "a ${SECRET} in a lookup's URL, body or saves: never sent"),
+    "bad-lookup": ("error", "a lookup whose method, timeout, body or saved paths cannot work"),
     "unannounced-key": ("warning", "a menu edge whose key the prompt never announces"),
     "unreachable": ("warning", "a node no call can reach from the entry"),
     "say-before-transfer": ("warning", "words spoken right before a transfer are never heard"),
     "retry-without-limit": ("warning", "a gave_up edge without max_invalid, or the reverse"),
     "outcome-without-edge": ("warning", "a branch rule whose outcome has no edge (uses default)"),
     "audio-mixed": ("warning", "a prompt audio URL spoken together with other sentences"),
+    "literal-secret": ("warning", "a credential header with a literal value, not a ${SECRET}"),
+    "templated-host": ("warning", "a lookup URL whose host is filled per call: not checkable"),
 }
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: `${NAME}` as a lookup's header value reads a secret; anywhere else it is sent as written.
+_SECRET = re.compile(r"\$\{[^}]*\}")
+#: Header names that carry credentials: their value belongs in the environment.
+_CREDENTIAL = re.compile(r"auth|token|secret|passw|api[-_]?key|cookie|session", re.IGNORECASE)
+_PATH_STEP = re.compile(r"[^.\[\]]+")  # as `runtime.pick` reads a path
 
 
 @dataclass(frozen=True)
@@ -193,7 +212,22 @@ def _templates(data: dict[str, Any]) -> list[str]:
         texts += [str(value) for value in values.values()]
     if data.get("kind") == "transfer" and data.get("phone"):
         texts.append(str(data["phone"]))
+    if data.get("kind") == "lookup":
+        # A misplaced ${SECRET} is reported as such, not as a variable {SECRET}.
+        texts += [_SECRET.sub("", text) for text in [str(data.get("url") or "")]]
+        texts += [_SECRET.sub("", text) for text in _strings(data.get("body"))]
     return texts
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for k, v in value.items() for text in (str(k), *_strings(v))]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
 
 
 def _structure(flow: Flow) -> Iterator[Problem]:
@@ -277,6 +311,8 @@ def _node_rules(
         yield from _transfer(node, data)
     if kind == "branch":
         yield from _branch(node, data, edges)
+    if kind == "lookup":
+        yield from _lookup(flow, node, data, edges)
 
 
 def _menu(node: str, prompt: list[str], edges: dict[str, str]) -> Iterator[Problem]:
@@ -359,6 +395,134 @@ def _set(node: str, data: dict[str, Any], edges: dict[str, str]) -> Iterator[Pro
             )
     if "next" not in edges:
         yield Problem("missing-exit", "a set needs a `next` edge", node=node)
+
+
+def _lookup(
+    flow: Flow, node: str, data: dict[str, Any], edges: dict[str, str]
+) -> Iterator[Problem]:
+    for key, need in (("ok", "an `ok` edge (taken"), ("failed", "a `failed` edge (taken")):
+        if key not in edges:
+            when = "with the answer saved" if key == "ok" else "when the backend fails"
+            yield Problem("missing-exit", f"a lookup needs {need} {when})", node=node)
+    yield from _lookup_url(flow, node, str(data.get("url") or ""))
+    method = data.get("method", "GET")
+    if method not in LOOKUP_METHODS:
+        yield Problem(
+            "bad-lookup", f"method {method!r} is not one of {', '.join(LOOKUP_METHODS)}", node=node
+        )
+    timeout = data.get("timeout")
+    if timeout is not None and (
+        not isinstance(timeout, (int, float))
+        or isinstance(timeout, bool)
+        or not 0 < timeout <= MAX_LOOKUP_TIMEOUT
+    ):
+        yield Problem(
+            "bad-lookup",
+            f"timeout {timeout!r} is not a number of seconds above 0 and at most "
+            f"{MAX_LOOKUP_TIMEOUT:g}",
+            node=node,
+        )
+    body = data.get("body")
+    if body is not None and not isinstance(body, (dict, list)):
+        yield Problem("bad-lookup", "body: expected a JSON object or list", node=node)
+    for text in _strings(body):
+        for secret in _SECRET.findall(text):
+            yield Problem(
+                "misplaced-secret",
+                f"body reads {secret}, which is sent as written: secrets are read in header "
+                "values only",
+                node=node,
+            )
+    save = data.get("save") or {}
+    if not isinstance(save, dict):
+        yield Problem("bad-lookup", "save: expected variable names to paths", node=node)
+        save = {}
+    for name, path in save.items():
+        if not _VARIABLE.fullmatch(str(name)):
+            yield Problem(
+                "bad-lookup", f"save {name!r}: not a variable name (letters, digits, _)", node=node
+            )
+        if not isinstance(path, str) or not _PATH_STEP.search(path):
+            yield Problem(
+                "bad-lookup",
+                f"save {name}: the path is empty (name a field of the answer, like order.status)",
+                node=node,
+            )
+        elif _SECRET.search(path):
+            yield Problem("misplaced-secret", f"save {name}: a path reads no secret", node=node)
+    headers = data.get("headers") or {}
+    for name, value in headers.items() if isinstance(headers, dict) else ():
+        if _SECRET.search(str(name)):
+            yield Problem(
+                "misplaced-secret",
+                f"header name {name!r} reads a secret: secrets are read in header values only",
+                node=node,
+            )
+        if _CREDENTIAL.search(str(name)) and str(value).strip() and not _SECRET.search(str(value)):
+            yield Problem(
+                "literal-secret",
+                f"header {name} holds a literal value: keep the secret in the serving "
+                "environment and write ${NAME} (like Bearer ${ORDERS_TOKEN})",
+                node=node,
+            )
+
+
+def _lookup_url(flow: Flow, node: str, url: str) -> Iterator[Problem]:
+    for secret in _SECRET.findall(url):
+        yield Problem(
+            "misplaced-secret",
+            f"url reads {secret}, which is sent as written (and logged): secrets are read in "
+            "header values only",
+            node=node,
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        yield Problem("bad-url", f"url {url!r} cannot be read: {error}", node=node)
+        return
+    if parts.scheme.lower() not in ("http", "https"):
+        yield Problem("bad-url", f"url {url!r} is not http:// or https://", node=node)
+        return
+    if "{" in parts.netloc or "}" in parts.netloc:
+        yield Problem(
+            "templated-host",
+            f"url host {parts.netloc!r} is filled per call: allowed_hosts is checked only when a "
+            "call runs; write the host out",
+            node=node,
+        )
+        return
+    if parts.username is not None:
+        yield Problem(
+            "bad-url",
+            "url carries a user name or password: send credentials as a header with ${NAME}",
+            node=node,
+        )
+        return
+    host = (parts.hostname or "").lower()
+    if not host:
+        yield Problem("bad-url", f"url {url!r} has no host", node=node)
+        return
+    default = 443 if parts.scheme.lower() == "https" else 80
+    entry = host if port in (None, default) else f"{host}:{port}"
+    if ":" in host:
+        entry = f"[{host}]" if port in (None, default) else f"[{host}]:{port}"
+    if not host_allowed(url, flow.allowed_hosts):
+        yield Problem(
+            "host-not-allowed",
+            f"url host {entry} is not on allowed_hosts: add {entry!r} to the flow's "
+            "allowed_hosts (an environment's allowed_hosts replaces them)",
+            node=node,
+        )
+    for env, values in (flow.environments or {}).items():
+        hosts = values.get("allowed_hosts") if isinstance(values, dict) else None
+        if isinstance(hosts, list) and not host_allowed(url, hosts):
+            yield Problem(
+                "host-not-allowed",
+                f"url host {entry} is not on environment {env!r}'s allowed_hosts, which replace "
+                f"the flow's: add {entry!r} there",
+                node=node,
+            )
 
 
 def _is_param(value: Any) -> bool:
@@ -455,7 +619,7 @@ def _list(value: Any) -> list[Any]:
 
 def _loops(flow: Flow) -> list[Problem]:
     order = {node: index for index, node in enumerate(flow.nodes)}
-    silent = [n for n in order if flow.graph.nodes[n]["kind"] in ("say", "branch")]
+    silent = [n for n in order if flow.graph.nodes[n]["kind"] in ("say", "branch", "set", "lookup")]
     sub = flow.graph.subgraph(silent)
     found = []
     for component in nx.strongly_connected_components(sub):
@@ -511,6 +675,8 @@ def _unset_variables(flow: Flow) -> list[Problem]:
                 out = out | {data["var"]}
             if data["kind"] == "set" and isinstance(data.get("values"), dict):
                 out = out | {str(name) for name in data["values"]}
+            if data["kind"] == "lookup" and key == "ok" and isinstance(data.get("save"), dict):
+                out = out | {str(name) for name in data["save"]}
             narrowed = defined[target] & out
             if narrowed != defined[target]:
                 defined[target] = narrowed

@@ -4,6 +4,8 @@ explorer answers each lookup every way it can go, with routes that replay alike.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 from jaxl_designer.core import scenarios
 from jaxl_designer.core.explorer import explore
+from jaxl_designer.core.fileformat import save as save_flow
 from jaxl_designer.core.flow import Flow
 from jaxl_designer.core.runtime import Lookup, LookupResult
 from jaxl_designer.core.simulator import (
@@ -405,3 +408,43 @@ def test_a_number_from_a_lookup_is_explored_valid_and_not() -> None:
     invalid = found.paths[("orders/agent", "invalid", "sorry")].play(flow)
     invalid.assert_heard("Sorry, try later.")
     assert invalid.lookups[0].exit == "ok", "the answer gave no phone number"
+
+
+# -- the terminal ---------------------------------------------------------------------------
+def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jaxl_designer", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_call_in_the_terminal_answers_lookups_from_a_stubs_file(tmp_path: Path) -> None:
+    flow_file, stubs, scenario = (
+        tmp_path / "orders.json",
+        tmp_path / "stubs.json",
+        tmp_path / "s.json",
+    )
+    save_flow(orders(), flow_file)
+    stubs.write_text(json.dumps([shipped().to_dict()]))
+    done = _cli(
+        "call", str(flow_file), "--lookups", str(stubs), "--record", str(scenario), stdin="17\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"IVR: (lookup at find: GET {ORDERS}17 → ok (status 200))" in done.stdout
+    assert "IVR: Your order is on its way." in done.stdout
+    assert json.loads(scenario.read_text())["lookups"] == [shipped().to_dict()]
+    replayed = _cli("test", str(flow_file), str(scenario))
+    assert replayed.returncode == 0 and "PASS s (2 steps)" in replayed.stdout
+    # Without stubs the lookup fails and says why; a bad stub is one line naming its place.
+    done = _cli("call", str(flow_file), stdin="17\n")
+    assert f"failed (no stub for GET {ORDERS}17)" in done.stdout
+    stubs.write_text(json.dumps([{"url": ORDERS + "*", "status": "ok"}]))
+    done = _cli("call", str(flow_file), "--lookups", str(stubs))
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(
+        f"--lookups {stubs}: lookups[0].status: expected an HTTP status, 100 to 599"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from ..core.fileformat import load
 from ..core.runtime import DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER, KEYS
 from ..core.scenarios import record, save
-from ..core.simulator import Call, Simulator
+from ..core.simulator import Call, Lookups, Simulator, StubError
 from ..core.validation import error_summary, validate
 from . import CommandError
 
@@ -35,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         metavar="NAME=VALUE",
         help="the call's context, repeatable: direction=outbound, metadata.order_id=4711, ...",
+    )
+    parser.add_argument(
+        "--lookups",
+        metavar="STUBS",
+        help="what answers the flow's lookups: a JSON file of stubs (a list, or a scenario "
+        "with its lookups), or 'http' to ask the backends for real; without it lookups fail",
     )
     parser.add_argument("--record", metavar="SCENARIO", help="save the call as a scenario file")
     parser.set_defaults(run=run)
@@ -76,11 +83,31 @@ def _turn(call: Call) -> bool:
         return True
 
 
+def _lookups(given: str | None) -> Lookups:
+    """`--lookups`: None, "http", or the stubs a JSON file holds (a list, or a scenario's)."""
+    if given is None or given == "http":
+        return given
+    try:
+        stubs = json.loads(Path(given).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CommandError(f"--lookups {given}: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CommandError(f"--lookups {given}: not valid JSON: {error}") from None
+    if isinstance(stubs, dict) and "lookups" in stubs:
+        stubs = stubs["lookups"]
+    if not isinstance(stubs, list):
+        raise CommandError(f"--lookups {given}: expected a list of stubs, or a scenario file")
+    return stubs
+
+
 def run(args: argparse.Namespace) -> int:
     """Play the call; at the end print the path, and save a scenario when asked."""
     flow = load(args.flow)
+    given = getattr(args, "lookups", None)
     try:
-        sim = Simulator(flow, now=args.at, env=args.env)
+        sim = Simulator(flow, now=args.at, env=args.env, lookups=_lookups(given))
+    except StubError as error:
+        raise CommandError(f"--lookups {given}: {error}") from None
     except ValueError as error:
         raise CommandError(str(error)) from None
     context = {}

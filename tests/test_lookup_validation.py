@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from jaxl_designer.core.diff import diff
 from jaxl_designer.core.fileformat import loads
 from jaxl_designer.core.flow import Flow
 from jaxl_designer.core.validation import CODES, error_summary, validate
@@ -212,3 +213,14 @@ def test_a_flow_file_with_a_secret_in_its_url_loads_and_fails_validation() -> No
         "this flow has 1 error: find: url reads ${TOKEN}, which is sent as written (and "
         "logged): secrets are read in header values only"
     )
+
+
+def test_a_diff_says_when_allowed_hosts_or_a_lookup_changed() -> None:
+    old, new = lookup_flow(), lookup_flow(timeout=5)
+    new.allowed_hosts = [HOST, "127.0.0.1:8765"]
+    new.update("find", save={"status": "order.state"})
+    assert str(diff(old, new)).splitlines() == [
+        f"allowed_hosts changed from ['{HOST}'] to ['{HOST}', '127.0.0.1:8765']",
+        "node find: timeout set to 5",
+        "node find: save.status changed from 'order.status' to 'order.state'",
+    ]

@@ -27,7 +27,7 @@ from .runtime import KEYS
 
 __all__ = ["Change", "FlowDiff", "diff"]
 
-_FLOW_FIELDS = ("name", "description", "recovery", "environments")
+_FLOW_FIELDS = ("name", "description", "recovery", "environments", "allowed_hosts")
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def test_a_bug_on_the_short_path_is_an_apology_not_a_500(capsys: Any) -> None:
     def broken(request: Any) -> Any:
         raise KeyError("a bug")
 
-    app.runtime.handle = broken  # type: ignore[method-assign]
+    app.runtime.respond = broken  # type: ignore[method-assign]
     raw = json.dumps(webhook_request(1, 5)).encode()
     status, body, _ = asgi_call(make_asgi(app), "POST", "/webhook/", b"",
                                 [(b"content-length", str(len(raw)).encode())], raw)  # fmt: skip

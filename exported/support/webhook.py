@@ -1570,6 +1570,10 @@ class WebhookApp:
     carries another event is answered as that event, so the answer depends on the body alone.
     `/healthz` answers 200 `{"ok": true}`, or 503 when the call store (Redis) is not answering.
 
+    A call that reaches a lookup node waits on its backend before it is answered: `handle` and
+    `answer_json` ask it from the calling thread; `begin` and `start_json` hand it out as a
+    `PendingReply` for an event loop to await (`complete_async`, or its own loop and `resume`).
+
     Args:
         runtime: The call runtime that answers webhook events.
         token: A shared secret the request must carry, or None to accept any request.
@@ -1599,22 +1603,102 @@ class WebhookApp:
         self.max_body = max_body
         self.log = log
         #: Whether answering can block on the network (a shared store), so async servers
-        #: should answer in a worker thread rather than on their event loop.
+        #: should answer in a worker thread rather than on their event loop. A lookup does not
+        #: count: an event loop awaits it (`begin`, `start_json`, then `complete_async`).
         self.blocking = not isinstance(runtime.store, MemoryStore)
         self._replies: dict[tuple[Any, ...], Reply] = {}
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
-        """Answer one request; `headers` has lower-case names. Never raises."""
+        """Answer one request; `headers` has lower-case names. Never raises.
+
+        A call that reaches a lookup node waits here, in this thread, on its backend
+        (`perform_lookup`): for servers with a thread per request (http.server, gunicorn's
+        gthread workers), where a slow backend holds up that request alone.
+        """
         started = time.perf_counter()
         fields: dict[str, Any] = {}
-        try:
+        try:  # `begin`, inlined: this is every request's path
             reply = self._route(method.upper(), path, query, headers, body, fields)
         except Exception:
             reply = self._failed()
+        if isinstance(reply, PendingReply):
+            reply = self.complete(reply)
         if self.log is not None:
             self.log_request(method, path, reply[0], fields, started)
+        return reply
+
+    async def handle_async(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """`handle` on an event loop: a lookup is awaited (`perform_lookup_async`), so other
+        requests are answered while a call waits on its backend. Never raises."""
+        started = time.perf_counter()
+        fields: dict[str, Any] = {}
+        reply = self.begin(method, path, query, headers, body, fields)
+        if isinstance(reply, PendingReply):
+            reply = await self.complete_async(reply)
+        if self.log is not None:
+            self.log_request(method, path, reply[0], fields, started)
+        return reply
+
+    def begin(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fields: dict[str, Any],
+    ) -> Reply | PendingReply:
+        """Answer one request as far as it goes without I/O: a reply, or a `PendingReply`
+        when the call waits on a lookup. `fields` gets what to log. Never raises."""
+        try:
+            return self._route(method.upper(), path, query, headers, body, fields)
+        except Exception:
+            return self._failed()
+
+    def resume(self, pending: PendingReply, result: LookupResult) -> Reply | PendingReply:
+        """Go on with an answer that waited on a lookup, with what the lookup gave.
+
+        The answer may wait on another lookup: the same `PendingReply` comes back. Never raises.
+        """
+        turn = pending.turn
+        pending.times[len(turn.lookups)] = time.perf_counter() - pending.since
+        try:
+            turn = self.runtime.resume(turn, result)
+        except StoreError:  # the call's state could not be kept: what the runtime says then
+            self._note_lookups(turn, pending.fields, pending.times)
+            return self.store_down()
+        except Exception:
+            self._note_lookups(turn, pending.fields, pending.times)
+            return self._failed()
+        if turn.lookup is not None:
+            pending.since = time.perf_counter()
+            return pending
+        return self._reply(turn, pending.fields, pending.times)
+
+    def complete(self, pending: PendingReply) -> Reply:
+        """Finish an answer that waits on lookups, asking each from this thread (blocking)."""
+        reply: Reply | PendingReply = pending
+        while isinstance(reply, PendingReply):
+            try:
+                result = perform_lookup(reply.lookup)
+            except Exception as error:  # a bug, not the backend: the lookup fails, the call goes on
+                result = lookup_raised(error)
+            reply = self.resume(reply, result)
+        return reply
+
+    async def complete_async(self, pending: PendingReply) -> Reply:
+        """Finish an answer that waits on lookups, awaiting each on the running event loop."""
+        reply: Reply | PendingReply = pending
+        while isinstance(reply, PendingReply):
+            try:
+                result = await perform_lookup_async(reply.lookup)
+            except Exception as error:
+                result = lookup_raised(error)
+            reply = self.resume(reply, result)
         return reply
 
     def _failed(self) -> Reply:
@@ -1630,10 +1714,13 @@ class WebhookApp:
             return
         ms = round((time.perf_counter() - started) * 1000, 3)
         event, call_id = fields.get("event"), fields.get("call_id")
+        lookups = fields.get("lookups")
+        # Each lookup's node, exit, why and time; never its URL, headers (secrets) or answer.
+        tail = "" if lookups is None else f',"lookups":{_log_encode(lookups)}'
         # Formatted, not encoded from a dict: a third of the cost, for a line on every request.
         self.log(
             f'{{"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
-            f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}}}'
+            f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}{tail}}}'
         )
 
     def _route(
@@ -1644,7 +1731,7 @@ class WebhookApp:
         headers: Mapping[str, str],
         body: bytes,
         fields: dict[str, Any],
-    ) -> Reply:
+    ) -> Reply | PendingReply:
         if "transfer-encoding" in headers and "content-length" in headers:
             # RFC 9112 6.1: both is how a request is smuggled past a proxy, on any path; the
             # server must close the connection, so that nothing after it is read as a request.
@@ -1662,10 +1749,21 @@ class WebhookApp:
         refusal = self._refuse_body(headers, body)
         if refusal is not None:
             return refusal
-        return self.answer_json(body, fields)
+        return self.start_json(body, fields)
 
     def answer_json(self, body: bytes, fields: dict[str, Any]) -> Reply:
-        """Answer a webhook request body that passed every HTTP check; `fields` gets what to log."""
+        """Answer a webhook request body that passed every HTTP check; `fields` gets what to log.
+
+        A lookup is asked from this thread, blocking it (see `start_json` for an event loop).
+        """
+        reply = self.start_json(body, fields)
+        if isinstance(reply, PendingReply):
+            reply = self.complete(reply)
+        return reply
+
+    def start_json(self, body: bytes, fields: dict[str, Any]) -> Reply | PendingReply:
+        """`answer_json` without I/O: a reply, or a `PendingReply` when the call waits on a
+        lookup, for the caller to ask (`perform_lookup_async`) and `resume`."""
         try:
             request = parse_json(body)
         except (ValueError, RecursionError):
@@ -1692,19 +1790,29 @@ class WebhookApp:
             return error_reply(415, f"the body must be application/json, not {media}")
         return None
 
-    def _answer(self, request: Any, fields: dict[str, Any]) -> Reply:
-        runtime = self.runtime
+    def _answer(self, request: Any, fields: dict[str, Any]) -> Reply | PendingReply:
         if isinstance(request, dict):
             fields["event"] = request.get("event")
             state = request.get("state")
             if isinstance(state, dict):
                 fields["call_id"] = state.get("call_id")
         try:
-            response = runtime.handle(request)
+            turn = self.runtime.respond(request)
         except BadRequest as error:
             return error_reply(error.status, str(error))
-        if response is None:  # a mark: answered null, as the SDK answers it
+        if turn.lookup is not None:  # the call waits on a backend: whoever serves asks it
+            return PendingReply(turn, fields)
+        return self._reply(turn, fields)
+
+    def _reply(
+        self, turn: Turn, fields: dict[str, Any], times: Mapping[int, float] | None = None
+    ) -> Reply:
+        """The HTTP answer for a turn that is answered (waits on no lookup)."""
+        if turn.lookups:
+            self._note_lookups(turn, fields, times)
+        if turn.silent:  # a mark: answered null, as the SDK answers it
             return _json(200, None)
+        response = turn.response
         prompt = response.get("prompt")
         if prompt is None:  # a transfer: rare, and it carries the caller's numbers
             return _json(200, response)
@@ -1719,8 +1827,24 @@ class WebhookApp:
         return reply
 
     @staticmethod
+    def _note_lookups(
+        turn: Turn, fields: dict[str, Any], times: Mapping[int, float] | None
+    ) -> None:
+        """What the log says of a turn's lookups: node, exit, why and milliseconds each."""
+        times = times or {}
+        fields["lookups"] = [
+            {"node": node, "exit": key, "why": why, "ms": round(times.get(at, 0.0) * 1000, 3)}
+            for at, (node, key, why) in enumerate(turn.lookups)
+        ]
+
+    @staticmethod
     def _apology() -> Reply:
         return _json(200, {"prompt": list(LOOP_PROMPT), "num_characters": 0})
+
+    @staticmethod
+    def store_down() -> Reply:
+        """The answer when the call store fails: what the runtime says then, an apology."""
+        return _json(200, {"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0})
 
     def token_matches(self, given: bytes | None) -> bool:
         """Whether a request carrying token `given` (None: none) passes; any does if none is set."""
@@ -1747,6 +1871,41 @@ class WebhookApp:
         else:
             status, headers, body = _json(200, {"ok": True})
         return status, headers, b"" if method == "HEAD" else body
+
+
+class PendingReply:
+    """An answer that waits on a lookup: ask `lookup`, then `WebhookApp.resume` with the result.
+
+    `WebhookApp.handle` and `answer_json` ask it from their own thread; an event loop gets one
+    from `begin` or `start_json`, awaits the lookup itself (`perform_lookup_async`, as
+    `complete_async` does) and resumes, serving other requests meanwhile. Nothing of the call
+    is stored until it is answered, so it costs nothing to drop.
+    """
+
+    __slots__ = ("fields", "since", "times", "turn")
+
+    def __init__(self, turn: Turn, fields: dict[str, Any]) -> None:
+        self.turn = turn
+        #: What the request's log line says; the lookups are added once answered.
+        self.fields = fields
+        #: When the current lookup was handed out, and how long each took (by its place).
+        self.since = time.perf_counter()
+        self.times: dict[int, float] = {}
+
+    @property
+    def lookup(self) -> Lookup:
+        """The request the call waits on."""
+        lookup = self.turn.lookup
+        if lookup is None:
+            raise ValueError("this answer waits on no lookup")
+        return lookup
+
+
+def lookup_raised(error: Exception) -> LookupResult:
+    """A lookup that raised instead of failing (a bug): said on stderr by its type alone (its
+    message might hold a header's secret), and the call takes the lookup's failed way."""
+    log_to_stderr(f"webhook: a lookup raised {type(error).__name__}; it takes its failed way")
+    return LookupResult(error="the lookup could not be made")
 
 
 class StateNotLoaded(Exception):
@@ -2512,14 +2671,16 @@ def jaxl_app_class(runtime: Runtime) -> type:
     """A `jaxl.api.base.BaseJaxlApp` subclass whose handlers are answered by `runtime`.
 
     For `jaxl apps run --app webhook:JaxlApp`; needs the SDK (`pip install 'jaxl-python[app]'`).
+    The SDK's handlers are async, on uvicorn's event loop: a lookup is awaited there
+    (`perform_lookup_async`), so a slow backend holds up only the call that waits on it.
     """
     try:
         base = importlib.import_module("jaxl.api.base")
     except ImportError:
         raise AttributeError("JaxlApp needs the Jaxl SDK: pip install 'jaxl-python[app]'") from None
 
-    def answer(request: Any) -> Any:
-        reply = runtime.handle(request.model_dump(mode="json"))
+    async def answer(request: Any) -> Any:
+        reply = await sdk_response(runtime, request.model_dump(mode="json"))
         if reply is None:  # a mark
             return None
         if "prompt" in reply:
@@ -2527,7 +2688,7 @@ def jaxl_app_class(runtime: Runtime) -> type:
         return base.JaxlCtaResponse(**reply)
 
     async def handle(self: Any, req: Any) -> Any:
-        return answer(req)
+        return await answer(req)
 
     handlers = (
         "handle_configure",
@@ -2539,6 +2700,24 @@ def jaxl_app_class(runtime: Runtime) -> type:
     namespace: dict[str, Any] = {name: handle for name in (*handlers, "handle_teardown")}
     namespace["__doc__"] = "A Jaxl SDK app that answers every webhook event from the flow."
     return type("JaxlApp", (base.BaseJaxlApp,), namespace)
+
+
+async def sdk_response(runtime: Runtime, request: Any) -> dict[str, Any] | None:
+    """`runtime.handle(request)` with each lookup awaited on the running event loop.
+
+    A store that fails after a lookup is what the runtime says when its store fails.
+    """
+    turn = runtime.respond(request)
+    while turn.lookup is not None:
+        try:
+            result = await perform_lookup_async(turn.lookup)
+        except Exception as error:
+            result = lookup_raised(error)
+        try:
+            turn = runtime.resume(turn, result)
+        except StoreError:
+            return {"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}
+    return None if turn.silent else turn.response
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -2860,30 +3039,64 @@ def _answer_with_redis(app: WebhookApp) -> Callable[[bytes, dict[str, Any]], Any
     redis = AsyncRedis(store)
     ahead = ReadAhead()
     staged = copy.copy(app)
-    staged.runtime = Runtime(app.runtime.flow, ahead, app.runtime.clock)
+    staged.runtime = Runtime(app.runtime.flow, ahead, app.runtime.clock, app.runtime.secrets)
+    staged.runtime.allowed_hosts = app.runtime.allowed_hosts
 
     async def answer(body: bytes, fields: dict[str, Any]) -> Reply:
         ahead.begin()
         try:
-            reply = staged.answer_json(body, fields)
+            started = staged.start_json(body, fields)
         except StateNotLoaded as need:
             try:
                 state = await redis.load(need.call_id)
                 ahead.begin(need.call_id, state)
             except StoreError:
                 ahead.begin(down=True)
-            reply = staged.answer_json(body, fields)  # parses again: a few microseconds
+            started = staged.start_json(body, fields)  # parses again: a few microseconds
         writes = ahead.take()
+        if isinstance(started, PendingReply):
+            reply = await _finish_with(staged, ahead, started, writes)
+            looked_up = True
+        else:
+            reply, looked_up = started, False
         try:
             for call_id, state in writes.items():
                 await redis.write(call_id, state)
         except StoreError:
+            if looked_up:  # answering again would ask the backend again: say what it would say
+                return staged.store_down()
             ahead.begin(down=True)  # what the runtime says when its store fails
-            reply = staged.answer_json(body, fields)
+            again = staged.start_json(body, fields)
             ahead.take()
+            reply = staged.store_down() if isinstance(again, PendingReply) else again
         return reply
 
     return answer
+
+
+async def _finish_with(
+    staged: WebhookApp,
+    ahead: ReadAhead,
+    pending: PendingReply,
+    writes: dict[int, dict[str, Any] | None],
+) -> Reply:
+    """Await an answer's lookups on the loop, collecting its writes to Redis into `writes`.
+
+    `ahead` is shared by every request: while this one awaits its backend, others `begin` and
+    `take` it. So after each lookup it is begun again (the runtime only writes from here on:
+    the call's state was read before the lookup) and what it was given taken at once, with no
+    await in between.
+    """
+    reply: Reply | PendingReply = pending
+    while isinstance(reply, PendingReply):
+        try:
+            result = await perform_lookup_async(reply.lookup)
+        except Exception as error:
+            result = lookup_raised(error)
+        ahead.begin()
+        reply = staged.resume(reply, result)
+        writes.update(ahead.take())
+    return reply
 
 
 def make_asgi(app: WebhookApp) -> Callable[..., Any]:
@@ -2891,7 +3104,8 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
 
     When the calls live in Redis, a plain request reads and writes its call's state on the event
     loop (`AsyncRedis`), and anything else (health checks, refusals) is answered in a worker
-    thread, so a slow Redis never stalls the loop.
+    thread, so a slow Redis never stalls the loop. A lookup is awaited on the loop, or asked
+    from the worker thread that answers the request.
 
     Example:
         >>> from jaxl_designer.core.runtime import Runtime
@@ -2908,7 +3122,8 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
         (200, b'{"prompt":["Bye."],"num_characters":0}')
     """
     max_body = app.max_body
-    answer_json = app.answer_json
+    start_json = app.start_json
+    complete_async = app.complete_async
     handle = app.handle
     answer_with_redis = _answer_with_redis(app)
     # The short path answers on the loop: with state in memory, or in Redis read asynchronously.
@@ -2955,7 +3170,11 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
                 body = message["body"]  # the whole body came in one message, as it usually does
             fields: dict[str, Any] = {}
             if answer_with_redis is None:
-                reply = answer_json(body, fields)
+                started_reply = start_json(body, fields)
+                if isinstance(started_reply, PendingReply):  # the call waits on a backend
+                    reply = await complete_async(started_reply)
+                else:
+                    reply = started_reply
             else:
                 reply = await answer_with_redis(body, fields)
             if app.log is not None:
@@ -2969,10 +3188,10 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             read = body_length(headers, max_body) is not None
             body = await _asgi_body(receive, max_body) if read else b""
             query = scope.get("query_string", b"").decode("latin-1")
-            if app.blocking:
+            if app.blocking:  # a sync store: answered in a thread, which asks a lookup itself
                 reply = await asyncio.to_thread(handle, method, path, query, headers, body)
             else:
-                reply = handle(method, path, query, headers, body)
+                reply = await app.handle_async(method, path, query, headers, body)
         start = {"type": "http.response.start", "status": reply[0], "headers": _raw_headers(reply)}
         await send(start)
         await send({"type": "http.response.body", "body": reply[2]})

@@ -13,15 +13,28 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..core.runtime import LOOP_PROMPT, BadRequest, MemoryStore, Runtime
+from ..core.lookups import perform_lookup, perform_lookup_async
+from ..core.runtime import (
+    LOOP_PROMPT,
+    STORE_DOWN_PROMPT,
+    BadRequest,
+    Lookup,
+    LookupResult,
+    MemoryStore,
+    Runtime,
+    StoreError,
+    Turn,
+)
 
 __all__ = [
+    "PendingReply",
     "StateNotLoaded",
     "WebhookApp",
     "body_length",
     "error_reply",
     "flush_request_log",
     "log_to_stderr",
+    "lookup_raised",
     "parse_json",
     "request_log",
 ]
@@ -190,6 +203,10 @@ class WebhookApp:
     carries another event is answered as that event, so the answer depends on the body alone.
     `/healthz` answers 200 `{"ok": true}`, or 503 when the call store (Redis) is not answering.
 
+    A call that reaches a lookup node waits on its backend before it is answered: `handle` and
+    `answer_json` ask it from the calling thread; `begin` and `start_json` hand it out as a
+    `PendingReply` for an event loop to await (`complete_async`, or its own loop and `resume`).
+
     Args:
         runtime: The call runtime that answers webhook events.
         token: A shared secret the request must carry, or None to accept any request.
@@ -219,22 +236,102 @@ class WebhookApp:
         self.max_body = max_body
         self.log = log
         #: Whether answering can block on the network (a shared store), so async servers
-        #: should answer in a worker thread rather than on their event loop.
+        #: should answer in a worker thread rather than on their event loop. A lookup does not
+        #: count: an event loop awaits it (`begin`, `start_json`, then `complete_async`).
         self.blocking = not isinstance(runtime.store, MemoryStore)
         self._replies: dict[tuple[Any, ...], Reply] = {}
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> Reply:
-        """Answer one request; `headers` has lower-case names. Never raises."""
+        """Answer one request; `headers` has lower-case names. Never raises.
+
+        A call that reaches a lookup node waits here, in this thread, on its backend
+        (`perform_lookup`): for servers with a thread per request (http.server, gunicorn's
+        gthread workers), where a slow backend holds up that request alone.
+        """
         started = time.perf_counter()
         fields: dict[str, Any] = {}
-        try:
+        try:  # `begin`, inlined: this is every request's path
             reply = self._route(method.upper(), path, query, headers, body, fields)
         except Exception:
             reply = self._failed()
+        if isinstance(reply, PendingReply):
+            reply = self.complete(reply)
         if self.log is not None:
             self.log_request(method, path, reply[0], fields, started)
+        return reply
+
+    async def handle_async(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """`handle` on an event loop: a lookup is awaited (`perform_lookup_async`), so other
+        requests are answered while a call waits on its backend. Never raises."""
+        started = time.perf_counter()
+        fields: dict[str, Any] = {}
+        reply = self.begin(method, path, query, headers, body, fields)
+        if isinstance(reply, PendingReply):
+            reply = await self.complete_async(reply)
+        if self.log is not None:
+            self.log_request(method, path, reply[0], fields, started)
+        return reply
+
+    def begin(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fields: dict[str, Any],
+    ) -> Reply | PendingReply:
+        """Answer one request as far as it goes without I/O: a reply, or a `PendingReply`
+        when the call waits on a lookup. `fields` gets what to log. Never raises."""
+        try:
+            return self._route(method.upper(), path, query, headers, body, fields)
+        except Exception:
+            return self._failed()
+
+    def resume(self, pending: PendingReply, result: LookupResult) -> Reply | PendingReply:
+        """Go on with an answer that waited on a lookup, with what the lookup gave.
+
+        The answer may wait on another lookup: the same `PendingReply` comes back. Never raises.
+        """
+        turn = pending.turn
+        pending.times[len(turn.lookups)] = time.perf_counter() - pending.since
+        try:
+            turn = self.runtime.resume(turn, result)
+        except StoreError:  # the call's state could not be kept: what the runtime says then
+            self._note_lookups(turn, pending.fields, pending.times)
+            return self.store_down()
+        except Exception:
+            self._note_lookups(turn, pending.fields, pending.times)
+            return self._failed()
+        if turn.lookup is not None:
+            pending.since = time.perf_counter()
+            return pending
+        return self._reply(turn, pending.fields, pending.times)
+
+    def complete(self, pending: PendingReply) -> Reply:
+        """Finish an answer that waits on lookups, asking each from this thread (blocking)."""
+        reply: Reply | PendingReply = pending
+        while isinstance(reply, PendingReply):
+            try:
+                result = perform_lookup(reply.lookup)
+            except Exception as error:  # a bug, not the backend: the lookup fails, the call goes on
+                result = lookup_raised(error)
+            reply = self.resume(reply, result)
+        return reply
+
+    async def complete_async(self, pending: PendingReply) -> Reply:
+        """Finish an answer that waits on lookups, awaiting each on the running event loop."""
+        reply: Reply | PendingReply = pending
+        while isinstance(reply, PendingReply):
+            try:
+                result = await perform_lookup_async(reply.lookup)
+            except Exception as error:
+                result = lookup_raised(error)
+            reply = self.resume(reply, result)
         return reply
 
     def _failed(self) -> Reply:
@@ -250,10 +347,13 @@ class WebhookApp:
             return
         ms = round((time.perf_counter() - started) * 1000, 3)
         event, call_id = fields.get("event"), fields.get("call_id")
+        lookups = fields.get("lookups")
+        # Each lookup's node, exit, why and time; never its URL, headers (secrets) or answer.
+        tail = "" if lookups is None else f',"lookups":{_log_encode(lookups)}'
         # Formatted, not encoded from a dict: a third of the cost, for a line on every request.
         self.log(
             f'{{"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
-            f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}}}'
+            f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}{tail}}}'
         )
 
     def _route(
@@ -264,7 +364,7 @@ class WebhookApp:
         headers: Mapping[str, str],
         body: bytes,
         fields: dict[str, Any],
-    ) -> Reply:
+    ) -> Reply | PendingReply:
         if "transfer-encoding" in headers and "content-length" in headers:
             # RFC 9112 6.1: both is how a request is smuggled past a proxy, on any path; the
             # server must close the connection, so that nothing after it is read as a request.
@@ -282,10 +382,21 @@ class WebhookApp:
         refusal = self._refuse_body(headers, body)
         if refusal is not None:
             return refusal
-        return self.answer_json(body, fields)
+        return self.start_json(body, fields)
 
     def answer_json(self, body: bytes, fields: dict[str, Any]) -> Reply:
-        """Answer a webhook request body that passed every HTTP check; `fields` gets what to log."""
+        """Answer a webhook request body that passed every HTTP check; `fields` gets what to log.
+
+        A lookup is asked from this thread, blocking it (see `start_json` for an event loop).
+        """
+        reply = self.start_json(body, fields)
+        if isinstance(reply, PendingReply):
+            reply = self.complete(reply)
+        return reply
+
+    def start_json(self, body: bytes, fields: dict[str, Any]) -> Reply | PendingReply:
+        """`answer_json` without I/O: a reply, or a `PendingReply` when the call waits on a
+        lookup, for the caller to ask (`perform_lookup_async`) and `resume`."""
         try:
             request = parse_json(body)
         except (ValueError, RecursionError):
@@ -312,19 +423,29 @@ class WebhookApp:
             return error_reply(415, f"the body must be application/json, not {media}")
         return None
 
-    def _answer(self, request: Any, fields: dict[str, Any]) -> Reply:
-        runtime = self.runtime
+    def _answer(self, request: Any, fields: dict[str, Any]) -> Reply | PendingReply:
         if isinstance(request, dict):
             fields["event"] = request.get("event")
             state = request.get("state")
             if isinstance(state, dict):
                 fields["call_id"] = state.get("call_id")
         try:
-            response = runtime.handle(request)
+            turn = self.runtime.respond(request)
         except BadRequest as error:
             return error_reply(error.status, str(error))
-        if response is None:  # a mark: answered null, as the SDK answers it
+        if turn.lookup is not None:  # the call waits on a backend: whoever serves asks it
+            return PendingReply(turn, fields)
+        return self._reply(turn, fields)
+
+    def _reply(
+        self, turn: Turn, fields: dict[str, Any], times: Mapping[int, float] | None = None
+    ) -> Reply:
+        """The HTTP answer for a turn that is answered (waits on no lookup)."""
+        if turn.lookups:
+            self._note_lookups(turn, fields, times)
+        if turn.silent:  # a mark: answered null, as the SDK answers it
             return _json(200, None)
+        response = turn.response
         prompt = response.get("prompt")
         if prompt is None:  # a transfer: rare, and it carries the caller's numbers
             return _json(200, response)
@@ -339,8 +460,24 @@ class WebhookApp:
         return reply
 
     @staticmethod
+    def _note_lookups(
+        turn: Turn, fields: dict[str, Any], times: Mapping[int, float] | None
+    ) -> None:
+        """What the log says of a turn's lookups: node, exit, why and milliseconds each."""
+        times = times or {}
+        fields["lookups"] = [
+            {"node": node, "exit": key, "why": why, "ms": round(times.get(at, 0.0) * 1000, 3)}
+            for at, (node, key, why) in enumerate(turn.lookups)
+        ]
+
+    @staticmethod
     def _apology() -> Reply:
         return _json(200, {"prompt": list(LOOP_PROMPT), "num_characters": 0})
+
+    @staticmethod
+    def store_down() -> Reply:
+        """The answer when the call store fails: what the runtime says then, an apology."""
+        return _json(200, {"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0})
 
     def token_matches(self, given: bytes | None) -> bool:
         """Whether a request carrying token `given` (None: none) passes; any does if none is set."""
@@ -367,6 +504,41 @@ class WebhookApp:
         else:
             status, headers, body = _json(200, {"ok": True})
         return status, headers, b"" if method == "HEAD" else body
+
+
+class PendingReply:
+    """An answer that waits on a lookup: ask `lookup`, then `WebhookApp.resume` with the result.
+
+    `WebhookApp.handle` and `answer_json` ask it from their own thread; an event loop gets one
+    from `begin` or `start_json`, awaits the lookup itself (`perform_lookup_async`, as
+    `complete_async` does) and resumes, serving other requests meanwhile. Nothing of the call
+    is stored until it is answered, so it costs nothing to drop.
+    """
+
+    __slots__ = ("fields", "since", "times", "turn")
+
+    def __init__(self, turn: Turn, fields: dict[str, Any]) -> None:
+        self.turn = turn
+        #: What the request's log line says; the lookups are added once answered.
+        self.fields = fields
+        #: When the current lookup was handed out, and how long each took (by its place).
+        self.since = time.perf_counter()
+        self.times: dict[int, float] = {}
+
+    @property
+    def lookup(self) -> Lookup:
+        """The request the call waits on."""
+        lookup = self.turn.lookup
+        if lookup is None:
+            raise ValueError("this answer waits on no lookup")
+        return lookup
+
+
+def lookup_raised(error: Exception) -> LookupResult:
+    """A lookup that raised instead of failing (a bug): said on stderr by its type alone (its
+    message might hold a header's secret), and the call takes the lookup's failed way."""
+    log_to_stderr(f"webhook: a lookup raised {type(error).__name__}; it takes its failed way")
+    return LookupResult(error="the lookup could not be made")
 
 
 class StateNotLoaded(Exception):

@@ -2,8 +2,11 @@
 
 Every request Jaxl sends is a POST (or DELETE) of a small JSON body to `/webhook/`. Such a
 request passes every check `WebhookApp` makes, so it goes straight to the part they share,
-`WebhookApp.answer_json`; any other request goes through `WebhookApp.handle`, check by check.
+`WebhookApp.start_json`; any other request goes through `WebhookApp.begin`, check by check.
 Both give the same answer (tests/test_asgi.py compares them on random requests).
+
+A call that reaches a lookup node is answered once its backend has: the lookup is awaited on
+the event loop (`perform_lookup_async`), so a slow backend holds up that call alone.
 """
 
 from __future__ import annotations
@@ -14,8 +17,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..core.lookups import perform_lookup_async
 from ..core.runtime import Runtime, StoreError
-from .app import WEBHOOK_PATHS, Reply, StateNotLoaded, WebhookApp, body_length
+from .app import (
+    WEBHOOK_PATHS,
+    PendingReply,
+    Reply,
+    StateNotLoaded,
+    WebhookApp,
+    body_length,
+    lookup_raised,
+)
 from .redis_async import AsyncRedis, ReadAhead
 from .redis_store import RedisStore
 
@@ -73,30 +85,64 @@ def _answer_with_redis(app: WebhookApp) -> Callable[[bytes, dict[str, Any]], Any
     redis = AsyncRedis(store)
     ahead = ReadAhead()
     staged = copy.copy(app)
-    staged.runtime = Runtime(app.runtime.flow, ahead, app.runtime.clock)
+    staged.runtime = Runtime(app.runtime.flow, ahead, app.runtime.clock, app.runtime.secrets)
+    staged.runtime.allowed_hosts = app.runtime.allowed_hosts
 
     async def answer(body: bytes, fields: dict[str, Any]) -> Reply:
         ahead.begin()
         try:
-            reply = staged.answer_json(body, fields)
+            started = staged.start_json(body, fields)
         except StateNotLoaded as need:
             try:
                 state = await redis.load(need.call_id)
                 ahead.begin(need.call_id, state)
             except StoreError:
                 ahead.begin(down=True)
-            reply = staged.answer_json(body, fields)  # parses again: a few microseconds
+            started = staged.start_json(body, fields)  # parses again: a few microseconds
         writes = ahead.take()
+        if isinstance(started, PendingReply):
+            reply = await _finish_with(staged, ahead, started, writes)
+            looked_up = True
+        else:
+            reply, looked_up = started, False
         try:
             for call_id, state in writes.items():
                 await redis.write(call_id, state)
         except StoreError:
+            if looked_up:  # answering again would ask the backend again: say what it would say
+                return staged.store_down()
             ahead.begin(down=True)  # what the runtime says when its store fails
-            reply = staged.answer_json(body, fields)
+            again = staged.start_json(body, fields)
             ahead.take()
+            reply = staged.store_down() if isinstance(again, PendingReply) else again
         return reply
 
     return answer
+
+
+async def _finish_with(
+    staged: WebhookApp,
+    ahead: ReadAhead,
+    pending: PendingReply,
+    writes: dict[int, dict[str, Any] | None],
+) -> Reply:
+    """Await an answer's lookups on the loop, collecting its writes to Redis into `writes`.
+
+    `ahead` is shared by every request: while this one awaits its backend, others `begin` and
+    `take` it. So after each lookup it is begun again (the runtime only writes from here on:
+    the call's state was read before the lookup) and what it was given taken at once, with no
+    await in between.
+    """
+    reply: Reply | PendingReply = pending
+    while isinstance(reply, PendingReply):
+        try:
+            result = await perform_lookup_async(reply.lookup)
+        except Exception as error:
+            result = lookup_raised(error)
+        ahead.begin()
+        reply = staged.resume(reply, result)
+        writes.update(ahead.take())
+    return reply
 
 
 def make_asgi(app: WebhookApp) -> Callable[..., Any]:
@@ -104,7 +150,8 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
 
     When the calls live in Redis, a plain request reads and writes its call's state on the event
     loop (`AsyncRedis`), and anything else (health checks, refusals) is answered in a worker
-    thread, so a slow Redis never stalls the loop.
+    thread, so a slow Redis never stalls the loop. A lookup is awaited on the loop, or asked
+    from the worker thread that answers the request.
 
     Example:
         >>> from jaxl_designer.core.runtime import Runtime
@@ -121,7 +168,8 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
         (200, b'{"prompt":["Bye."],"num_characters":0}')
     """
     max_body = app.max_body
-    answer_json = app.answer_json
+    start_json = app.start_json
+    complete_async = app.complete_async
     handle = app.handle
     answer_with_redis = _answer_with_redis(app)
     # The short path answers on the loop: with state in memory, or in Redis read asynchronously.
@@ -168,7 +216,11 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
                 body = message["body"]  # the whole body came in one message, as it usually does
             fields: dict[str, Any] = {}
             if answer_with_redis is None:
-                reply = answer_json(body, fields)
+                started_reply = start_json(body, fields)
+                if isinstance(started_reply, PendingReply):  # the call waits on a backend
+                    reply = await complete_async(started_reply)
+                else:
+                    reply = started_reply
             else:
                 reply = await answer_with_redis(body, fields)
             if app.log is not None:
@@ -182,10 +234,10 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             read = body_length(headers, max_body) is not None
             body = await _asgi_body(receive, max_body) if read else b""
             query = scope.get("query_string", b"").decode("latin-1")
-            if app.blocking:
+            if app.blocking:  # a sync store: answered in a thread, which asks a lookup itself
                 reply = await asyncio.to_thread(handle, method, path, query, headers, body)
             else:
-                reply = handle(method, path, query, headers, body)
+                reply = await app.handle_async(method, path, query, headers, body)
         start = {"type": "http.response.start", "status": reply[0], "headers": _raw_headers(reply)}
         await send(start)
         await send({"type": "http.response.body", "body": reply[2]})

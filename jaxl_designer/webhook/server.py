@@ -16,8 +16,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ..core.runtime import MemoryStore, Runtime
-from .app import WebhookApp, body_length, error_reply, log_to_stderr, request_log
+from ..core.lookups import perform_lookup_async
+from ..core.runtime import STORE_DOWN_PROMPT, MemoryStore, Runtime, StoreError
+from .app import WebhookApp, body_length, error_reply, log_to_stderr, lookup_raised, request_log
 from .redis_store import RedisStore, redact
 from .settings import Settings, read_switch
 
@@ -32,6 +33,7 @@ __all__ = [
     "main",
     "make_server",
     "make_wsgi",
+    "sdk_response",
     "serve",
     "serve_flow",
     "worker_processes",
@@ -474,14 +476,16 @@ def jaxl_app_class(runtime: Runtime) -> type:
     """A `jaxl.api.base.BaseJaxlApp` subclass whose handlers are answered by `runtime`.
 
     For `jaxl apps run --app webhook:JaxlApp`; needs the SDK (`pip install 'jaxl-python[app]'`).
+    The SDK's handlers are async, on uvicorn's event loop: a lookup is awaited there
+    (`perform_lookup_async`), so a slow backend holds up only the call that waits on it.
     """
     try:
         base = importlib.import_module("jaxl.api.base")
     except ImportError:
         raise AttributeError("JaxlApp needs the Jaxl SDK: pip install 'jaxl-python[app]'") from None
 
-    def answer(request: Any) -> Any:
-        reply = runtime.handle(request.model_dump(mode="json"))
+    async def answer(request: Any) -> Any:
+        reply = await sdk_response(runtime, request.model_dump(mode="json"))
         if reply is None:  # a mark
             return None
         if "prompt" in reply:
@@ -489,7 +493,7 @@ def jaxl_app_class(runtime: Runtime) -> type:
         return base.JaxlCtaResponse(**reply)
 
     async def handle(self: Any, req: Any) -> Any:
-        return answer(req)
+        return await answer(req)
 
     handlers = (
         "handle_configure",
@@ -501,6 +505,24 @@ def jaxl_app_class(runtime: Runtime) -> type:
     namespace: dict[str, Any] = {name: handle for name in (*handlers, "handle_teardown")}
     namespace["__doc__"] = "A Jaxl SDK app that answers every webhook event from the flow."
     return type("JaxlApp", (base.BaseJaxlApp,), namespace)
+
+
+async def sdk_response(runtime: Runtime, request: Any) -> dict[str, Any] | None:
+    """`runtime.handle(request)` with each lookup awaited on the running event loop.
+
+    A store that fails after a lookup is what the runtime says when its store fails.
+    """
+    turn = runtime.respond(request)
+    while turn.lookup is not None:
+        try:
+            result = await perform_lookup_async(turn.lookup)
+        except Exception as error:
+            result = lookup_raised(error)
+        try:
+            turn = runtime.resume(turn, result)
+        except StoreError:
+            return {"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}
+    return None if turn.silent else turn.response
 
 
 # -- command line ---------------------------------------------------------------------------

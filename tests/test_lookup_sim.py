@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from flow_strategies import VARIABLES, valid_flows
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jaxl_designer.core import scenarios
@@ -28,6 +29,7 @@ from jaxl_designer.core.simulator import (
     Stub,
     StubError,
 )
+from jaxl_designer.core.validation import errors, validate
 
 HOST = "api.example.com"
 ORDERS = f"https://{HOST}/orders/"
@@ -408,6 +410,51 @@ def test_a_number_from_a_lookup_is_explored_valid_and_not() -> None:
     invalid = found.paths[("orders/agent", "invalid", "sorry")].play(flow)
     invalid.assert_heard("Sorry, try later.")
     assert invalid.lookups[0].exit == "ok", "the answer gave no phone number"
+
+
+@st.composite
+def flows_with_lookups(draw: st.DrawFn) -> Flow:
+    """A sound random flow with lookups put on some of its edges (each exit going on where the
+    edge went), saving variables branches and prompts read."""
+    flow = draw(valid_flows(max_nodes=6))
+    flow.allowed_hosts = [HOST]
+    edges = [(node, key, target) for node in flow.nodes for key, target in flow.edges(node).items()]
+    chosen = draw(st.lists(st.sampled_from(edges), unique=True, max_size=2)) if edges else []
+    places: list[tuple[str | None, str]] = [(None, str(flow.entry))]
+    places += [(f"{node} {key}", target) for node, key, target in chosen]
+    for index, (where, target) in enumerate(places):
+        if index == 0 and not draw(st.booleans()):
+            continue
+        node = f"look{index}"
+        paths = st.sampled_from(["v", "a.b", "items.0"])
+        flow.lookup(
+            node,
+            f"https://{HOST}/x/{{from_number}}",
+            save=draw(st.dictionaries(st.sampled_from(VARIABLES), paths, max_size=2)),
+            ok=target,
+            failed=target,
+            timed_out=target if draw(st.booleans()) else None,
+        )
+        if where is None:
+            flow.entry = node
+        else:
+            source, key = where.split(" ")
+            flow.connect(source, key, node)
+    return flow
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flows_with_lookups())
+def test_on_random_flows_every_lookup_exit_is_explored_and_every_route_replays(flow: Flow) -> None:
+    assert errors(validate(flow)) == [], [str(p) for p in validate(flow)]
+    found = explore(flow)
+    assert not found.unset
+    for node in found.reached_nodes:
+        if flow.kind(node) == "lookup":
+            for key, target in flow.edges(node).items():
+                assert (node, key, target) in found.paths, (node, key)
+    for scenario in found.scenarios():
+        assert scenarios.run(flow, scenario).passed, scenario
 
 
 # -- the terminal ---------------------------------------------------------------------------

@@ -130,6 +130,7 @@ def test_error_and_status_stubs_take_the_failed_exit_with_the_reason() -> None:
         call = Simulator(orders(), lookups=[stub]).dial()
         call.enter("17#")
         assert (call.lookups[0].exit, call.lookups[0].why) == ("failed", why), stub
+    assert Stub(ORDERS + "17", body="<html>").body == b"<html>", "text is sent as UTF-8"
 
 
 def test_stubs_for_one_request_answer_in_turn_the_last_repeating() -> None:

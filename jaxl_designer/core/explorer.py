@@ -55,6 +55,9 @@ _END = None  # the successor of a turn that ended the call
 #: The most answers with `ok` tried per lookup (combinations of the values it saves).
 _MAX_OK_ANSWERS = 16
 _PATH_STEP = re.compile(r"[^.\[\]]+")  # as `runtime.pick` reads a path
+#: Numbers a lookup's answer is tried with when a transfer reads what it saves: a whole E.164
+#: number, and one without its country code (for a number written `+91{agent}`).
+_PHONES = ("+918000000001", "8000000001")
 
 
 def explore(
@@ -550,7 +553,7 @@ class _Explorer:
             phones = [text for text in self.phones if name in dict(template_fields(text)).values()]
             values = [f"<{name}>", "1", *_rule_values(rules)]
             if phones:
-                values += [DEFAULT_TO_NUMBER, DEFAULT_TO_NUMBER.lstrip("+")[2:]]
+                values += _PHONES
             kept: dict[Hashable, str] = {}
             for value in values:
                 probe = {"vars": {name: value}}

@@ -100,6 +100,10 @@ class Stub:
     timeout: bool = False
     error: str = ""
 
+    def __post_init__(self) -> None:
+        if isinstance(self.body, str):  # text given for the body: sent as UTF-8
+            object.__setattr__(self, "body", self.body.encode("utf-8"))
+
     @classmethod
     def json(cls, url: str, data: Any, *, method: str | None = None, status: int = 200) -> Stub:
         """A stub answering `status` with `data` as JSON."""

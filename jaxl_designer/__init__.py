@@ -11,7 +11,7 @@ from .core.examples import acme
 from .core.fileformat import FlowFileError, dumps, load, loads, save
 from .core.flow import Flow
 from .core.runtime import Runtime
-from .core.simulator import Simulator
+from .core.simulator import Simulator, Stub
 from .core.validation import Problem, validate
 from .exporter.export import export
 
@@ -24,6 +24,7 @@ __all__ = [
     "Problem",
     "Runtime",
     "Simulator",
+    "Stub",
     "acme",
     "dumps",
     "explore",

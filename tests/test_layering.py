@@ -55,11 +55,12 @@ RULES = {
         "networkx",
     ),
     "webhook": _rule(
-        "carried verbatim into every export: the standard library, the runtime, each other "
-        "(redis and the Jaxl SDK only through importlib, when a server asks for them)",
+        "carried verbatim into every export: the standard library, the runtime and its "
+        "lookups client, each other (redis and the Jaxl SDK only through importlib, when a "
+        "server asks for them)",
         "webhook",
         optional="redis jaxl",
-        modules="jaxl_designer.core.runtime",
+        modules="jaxl_designer.core.runtime jaxl_designer.core.lookups",
     ),
     "drawing": _rule(
         "drawings of the core's flows: graphviz and the core", "core drawing", "graphviz"

@@ -22,6 +22,7 @@ DRAWINGS = {
     "03_simulate_and_test": 2,
     "04_export_and_deploy": 1,
     "05_ivr_patterns": 6,
+    "06_backend_lookups": 2,
 }
 
 
@@ -38,7 +39,7 @@ def text(output: dict[str, Any]) -> str:
     return "".join(value)
 
 
-def test_the_five_tutorials_are_there() -> None:
+def test_the_tutorials_are_there() -> None:
     names = [path.stem for path in PATHS]
     assert names == [
         "01_quickstart",
@@ -46,6 +47,7 @@ def test_the_five_tutorials_are_there() -> None:
         "03_simulate_and_test",
         "04_export_and_deploy",
         "05_ivr_patterns",
+        "06_backend_lookups",
     ]
 
 

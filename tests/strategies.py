@@ -104,7 +104,7 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
 def _spec(draw: st.DrawFn, ids: list[str], kind: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"kind": kind}
     for field in FIELDS[kind]:
-        required = (kind == "collect" and field == "var") or (kind == "lookup" and field == "url")
+        required = kind == "collect" and field == "var"
         if required or draw(st.booleans()):
             spec[field] = draw(_FIELD_VALUES[field])
     keys = st.sampled_from(edge_order(kind, spec) or ("next", "ok")) | st.text(max_size=4)

@@ -304,3 +304,18 @@ def test_json_nested_too_deeply_is_one_line_not_a_recursion_error() -> None:
     with pytest.raises(FlowFileError) as error:
         loads("[" * 100_000 + "]" * 100_000, "deep.json")
     assert str(error.value) == "deep.json: not a flow file: JSON nested too deeply"
+
+
+def test_a_lookup_just_added_without_a_url_saves_and_loads_back(tmp_path) -> None:
+    """A lookup dropped on the canvas has no URL yet: the file keeps it, validation says so."""
+    from jaxl_designer.core.validation import validate
+
+    flow = Flow("draft")
+    flow.add("find", "lookup")
+    path = tmp_path / "draft.json"
+    save(flow, path)
+    again = load(path)
+    assert again == flow
+    assert [(p.code, p.node) for p in validate(again) if p.code == "bad-url"] == [
+        ("bad-url", "find")
+    ]

@@ -129,8 +129,7 @@ _REJECTED = {
     "set with a prompt": lambda d: d["nodes"].update(
         pick={"kind": "set", "values": {}, "prompt": ["Hi"]}
     ),
-    "lookup without url": lambda d: d["nodes"].update(ask={"kind": "lookup"}),
-    "lookup url blank": lambda d: d["nodes"].update(ask=_lookup(url="  ")),
+    "lookup url a number": lambda d: d["nodes"].update(ask=_lookup(url=17)),
     "lookup method lowercase": lambda d: d["nodes"].update(ask=_lookup(method="get")),
     "lookup method HEAD": lambda d: d["nodes"].update(ask=_lookup(method="HEAD")),
     "lookup timeout zero": lambda d: d["nodes"].update(ask=_lookup(timeout=0)),

@@ -104,7 +104,8 @@ _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "params": (lambda v: isinstance(v, dict), "an object"),
     "values": (_is_text_values, "an object of text values"),
     "method": (lambda v: v in LOOKUP_METHODS, " or ".join(f'"{m}"' for m in LOOKUP_METHODS)),
-    "url": (lambda v: isinstance(v, str) and bool(v.strip()), "a URL"),
+    # An empty URL is kept (a lookup just added on the canvas): validation says it is missing.
+    "url": (lambda v: isinstance(v, str), "a URL"),
     "headers": (_is_text_values, "an object of text values"),
     "body": (lambda v: isinstance(v, (dict, list)), "a JSON object or list"),
     "timeout": (
@@ -159,8 +160,6 @@ def _node(node_id: str, spec: Any, where: str) -> dict[str, Any]:
                     raise _Bad(f"{where}.{field}.{name}", "expected a variable name")
         check, wanted = _FIELD_CHECKS[field]
         fields[field] = _expect(value, check, f"{where}.{field}", wanted)
-    if kind == "lookup" and "url" not in fields:
-        raise _Bad(where, "missing field 'url' (where the lookup asks)")
     if kind == "collect" and "var" not in fields:
         raise _Bad(where, "missing field 'var' (the variable the digits are stored in)")
     for index, rule in enumerate(fields.get("rules", ())):

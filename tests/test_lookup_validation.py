@@ -116,6 +116,7 @@ def test_an_environments_allowed_hosts_replace_the_flows() -> None:
 @pytest.mark.parametrize(
     ("url", "said"),
     [
+        ("", "a lookup needs a url"),
         ("orders/17", "is not http:// or https://"),
         ("https:///orders", "has no host"),
         (f"https://user:pw@{HOST}/orders", "carries a user name or password"),

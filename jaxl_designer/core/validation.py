@@ -468,6 +468,9 @@ def _lookup(
 
 
 def _lookup_url(flow: Flow, node: str, url: str) -> Iterator[Problem]:
+    if not url.strip():
+        yield Problem("bad-url", "a lookup needs a url (where it asks)", node=node)
+        return
     for secret in _SECRET.findall(url):
         yield Problem(
             "misplaced-secret",

@@ -234,3 +234,24 @@ def test_an_environment_chooses_the_hosts_its_lookups_may_ask() -> None:
     flow.environments = {"dev": {"allowed_hosts": ["127.0.0.1:8765"]}, "prod": {}}
     assert _at_lookup(prepare(flow, "dev"))[1].lookup is not None
     assert _at_lookup(prepare(flow, "prod"))[1].lookup is None
+
+
+def test_a_store_that_fails_after_a_lookup_is_the_store_down_apology() -> None:
+    from jaxl_designer.core.runtime import STORE_DOWN_PROMPT, MemoryStore, StoreError
+
+    class Failing(MemoryStore):
+        failing = False
+
+        def save(self, call_id: int, state: dict[str, Any]) -> None:
+            if self.failing:
+                raise StoreError("down")
+            super().save(call_id, state)
+
+    store = Failing()
+    runtime = Runtime(_flow().to_document(), store, secrets={})
+    runtime.handle(request(1, 12))
+    turn = runtime.respond(request(2, 12, data="17#"))
+    store.failing = True
+    turn = runtime.resume(turn, _answer(GOOD))
+    assert turn.response == {"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}
+    assert turn.lookup is None

@@ -801,12 +801,17 @@ class Runtime:
             key = "failed"  # a lookup with no way out for a timeout takes its failed way
         turn.lookups.append((node.id, key, why))
         target = node.edges.get(key)
-        if target is None:
-            store.drop(call_id)
-            turn.response = {"prompt": [*spoken, *LOOKUP_FAILED_PROMPT], "num_characters": 0}
+        try:
+            if target is None:
+                store.drop(call_id)
+                turn.response = {"prompt": [*spoken, *LOOKUP_FAILED_PROMPT], "num_characters": 0}
+                return turn
+            turn.edges.append((node.id, key, target))
+            return self._walk(call_id, call, target, turn, spoken, store, steps)
+        except StoreError:  # as `respond` answers it: the caller hears the store is down
+            turn.lookup = turn._pending = None
+            turn.response = {"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}
             return turn
-        turn.edges.append((node.id, key, target))
-        return self._walk(call_id, call, target, turn, spoken, store, steps)
 
     def respond(self, request: Any) -> Turn:
         """Answer one request and tell which nodes and edges the call went through."""

@@ -203,3 +203,20 @@ def test_dialling_a_flow_with_errors_says_so_and_still_places_the_call() -> None
     assert said.text.endswith("dialled acme: waiting at main")
     assert session.call is not None and not session.call.ended
     assert not EditingSession(acme()).dial().error, "a sound flow dials quietly"
+
+
+def test_the_phone_answers_lookups_as_the_session_is_told() -> None:
+    from jaxl_designer.core.simulator import Stub
+
+    flow = Flow("orders")
+    flow.lookup("find", "http://orders.test/o", save={"s": "status"}, ok="said", failed="sorry")
+    flow.hangup("said", "It is {s}.")
+    flow.hangup("sorry", "Sorry.")
+    flow.allowed_hosts = ["orders.test"]
+    session = EditingSession(flow)
+    session.dial()
+    assert session.call is not None and session.call.heard == ["Sorry."]
+    assert "no stub for GET http://orders.test/o" in session.call.script()
+    session.lookups = [Stub.json("http://orders.test/o", {"status": "shipped"})]
+    session.dial()
+    assert session.call is not None and session.call.heard == ["It is shipped."]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.flow import Flow
-from ..core.simulator import Call
+from ..core.simulator import Call, Lookups
 from ..drawing.backend import RenderError
 from ..drawing.canvas import canvas_view
 from ..drawing.layout import DIRECTIONS, complete, layout, place_near
@@ -55,6 +55,8 @@ class CanvasEditor:
         flow: The flow to edit, in place (a new empty one if None).
         session: An editing session to share (with other widgets); `flow` is then ignored.
         direction: "TB" (calls flow down) or "LR" (across), for laying out and handles.
+        lookups: What answers the lookups of calls dialled on the phone (see `Simulator`):
+            stubs, "http" to ask the backends, or None (each lookup fails, saying so).
     """
 
     def __init__(
@@ -63,10 +65,15 @@ class CanvasEditor:
         *,
         session: EditingSession | None = None,
         direction: str = "TB",
+        lookups: Lookups = None,
     ) -> None:
         if direction not in DIRECTIONS:
             raise ValueError(f"direction {direction!r}: one of {', '.join(DIRECTIONS)}")
-        self.session = session if session is not None else EditingSession(flow)
+        if session is None:
+            session = EditingSession(flow, lookups=lookups)
+        elif lookups is not None:
+            session.lookups = lookups
+        self.session = session
         self.direction = direction
         self._handlers: dict[str, Callable[[Mapping[str, Any]], Message]] = {
             "connect": self._connect,

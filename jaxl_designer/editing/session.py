@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from ..core.fileformat import FlowFileError, load, save
 from ..core.flow import Flow
-from ..core.simulator import Call, CallAssertionError, Simulator
+from ..core.simulator import Call, CallAssertionError, Lookups, Simulator
 from ..core.validation import Problem, error_summary, validate
 from ..exporter.export import ExportError
 from ..exporter.export import export as export_flow
@@ -99,8 +99,11 @@ class EditingSession:
     code edits returns to the flow as it was before the session's last edit.
     """
 
-    def __init__(self, flow: Flow | None = None) -> None:
+    def __init__(self, flow: Flow | None = None, *, lookups: Lookups = None) -> None:
         self.flow = flow if flow is not None else Flow()
+        #: What answers the lookups of a call dialled here: stubs, "http" to ask the backends
+        #: on the flow's `allowed_hosts`, or None (each lookup fails, saying it had no stub).
+        self.lookups: Lookups = lookups
         #: The selected node, "" for none.
         self.selected = ""
         #: The flow's problems as of the last edit or `refresh()`.
@@ -337,7 +340,7 @@ class EditingSession:
         if self.call is not None and not self.call.ended:
             self.call.hangup()
         try:
-            self.call = Simulator(self.flow, env=env).dial()
+            self.call = Simulator(self.flow, env=env, lookups=self.lookups).dial()
         except _CALL_ERRORS as error:
             self.call = None
             message = Message(f"cannot dial: {one_line(error)}", error=True)

@@ -24,7 +24,7 @@ import ipywidgets as widgets
 import traitlets
 
 from ..core.flow import Flow
-from ..core.simulator import Call
+from ..core.simulator import Call, Lookups
 from ..core.validation import Problem
 from ..drawing.render import RenderError, render_svg
 from ..editing.canvas import BUNDLE, CanvasEditor
@@ -56,6 +56,9 @@ class Designer(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
         session: An editing session to share (with other widgets); `flow` is then ignored.
         direction: "TB" (calls flow down) or "LR" (across).
         height: The widget's height in pixels (540 fits JupyterLab on a 1366×768 screen).
+        lookups: What answers the lookups of calls dialled on its phone: stubs (`Stub`), "http"
+            to ask the backends on the flow's `allowed_hosts`, or None (each lookup fails,
+            saying it had no stub).
     """
 
     _esm = BUNDLE if BUNDLE.is_file() else _UNBUILT
@@ -72,9 +75,10 @@ class Designer(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
         session: EditingSession | None = None,
         direction: str = "TB",
         height: int = 540,
+        lookups: Lookups = None,
     ) -> None:
         super().__init__(height=height, forms=forms())
-        self.editor = CanvasEditor(flow, session=session, direction=direction)
+        self.editor = CanvasEditor(flow, session=session, direction=direction, lookups=lookups)
         self.session = self.editor.session
         self._serial = 0
         self.session.listen(lambda _changes: self._show())

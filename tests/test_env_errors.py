@@ -121,3 +121,44 @@ def test_workers_that_cannot_start_stop_the_server(
         assert out.returncode in (1, 3), out.stderr  # gunicorn: "Worker failed to boot." (3)
     else:
         assert "Traceback" not in out.stderr
+
+
+def test_a_lookup_secret_missing_from_the_environment_stops_the_server(tmp_path: Path) -> None:
+    """Every call would take the lookup's failed way: the deploy hears it at once, in one line."""
+    from jaxl_designer.core.flow import Flow
+    from jaxl_designer.exporter.export import export
+
+    flow = Flow("orders")
+    flow.lookup(
+        "find",
+        "https://orders.example.com/o",
+        headers={"Authorization": "Bearer ${ORDERS_TOKEN}"},
+        ok="bye",
+        failed="bye",
+    )
+    flow.hangup("bye", "Bye.")
+    flow.allowed_hosts = ["orders.example.com"]
+    webhook = export(flow, tmp_path / "orders").webhook
+    env = {k: v for k, v in os.environ.items() if k != "ORDERS_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, str(webhook), "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "webhook: lookup 'find' sends ${ORDERS_TOKEN} in its Authorization header, and "
+        "ORDERS_TOKEN is not set: set it in the server's environment"
+    ]
+    imported = subprocess.run(
+        [sys.executable, "-c", "import webhook"],
+        cwd=webhook.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert imported.returncode == 3 and "ORDERS_TOKEN is not set" in imported.stderr
+    assert "Traceback" not in imported.stderr

@@ -2249,8 +2249,24 @@ def build_app(flow_document: Mapping[str, Any], settings: Settings | None = None
         store = RedisStore(settings.redis_url, ttl=settings.ttl)
     else:
         store = MemoryStore(max_calls=settings.max_calls, ttl=float(settings.ttl))
+    _check_secrets(flow_document, os.environ)
     runtime = Runtime(flow_document, store)
     return WebhookApp(runtime, token=settings.token, log=request_log if settings.log else None)
+
+
+def _check_secrets(flow_document: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Refuse to serve a flow whose lookups read a secret the environment does not have: each
+    of its calls would take the lookup's failed way, which a deploy should not find out late."""
+    for node_id, spec in (flow_document.get("nodes") or {}).items():
+        if spec.get("kind") != "lookup":
+            continue
+        for header, value in (spec.get("headers") or {}).items():
+            for name in secret_names(str(value)):
+                if name not in environ:
+                    raise ValueError(
+                        f"lookup {node_id!r} sends ${{{name}}} in its {header} header, and "
+                        f"{name} is not set: set it in the server's environment"
+                    )
 
 
 def app_from_env(

@@ -24,6 +24,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -283,15 +284,7 @@ def test_keep_alive_serves_two_requests_in_a_row(serving: Callable[[str], int], 
 
 
 # -- bodies refused unread: chunked, too large; then the stdlib server's limits exactly --------
-#: gunicorn drops a WSGI app's Connection header (hop-by-hop, PEP 3333) and keeps the connection,
-#: reading a refused body to its declared end: an endless one is read for ever (issue 19).
-_GUNICORN_KEEPS = pytest.mark.xfail(
-    reason="gunicorn ignores the app's Connection: close and drains the refused body", strict=True
-)
-REFUSING_FORMS = [pytest.param(f, marks=_GUNICORN_KEEPS) if f == "gunicorn" else f for f in FORMS]
-
-
-@pytest.mark.parametrize("form", REFUSING_FORMS)
+@pytest.mark.parametrize("form", FORMS)
 def test_a_chunked_body_is_411_and_what_follows_it_is_never_read(
     serving: Callable[[str], int], form: str
 ) -> None:
@@ -301,12 +294,40 @@ def test_a_chunked_body_is_411_and_what_follows_it_is_never_read(
     received, closed = converse(serving(form), data)
     reply = parse_reply(received)
     assert reply is not None and reply.status == 411 and closed
-    assert reply.headers["connection"] == "close"
-    # Nothing after it: no smuggled /healthz, and no 400 for the body read as a request.
-    assert len(STATUS_LINE.findall(received)) == 1, received[:600]
+    statuses = [int(line.split()[1]) for line in STATUS_LINE.findall(received)]
+    if form == "gunicorn":
+        # gunicorn reads chunked bodies itself (and drops the app's Connection header, as PEP
+        # 3333 bids it): the request after the body is framed as every proxy frames it, a
+        # pipelined request of its own, answered as such. No 400 for a body read as a request.
+        assert statuses in ([411], [411, 200]), received[:600]
+    else:
+        assert reply.headers["connection"] == "close"
+        # Nothing after it: no smuggled /healthz, and no 400 for the body read as a request.
+        assert statuses == [411], received[:600]
 
 
-@pytest.mark.parametrize("form", REFUSING_FORMS)
+@pytest.mark.parametrize("form", FORMS)
+def test_an_endless_refused_body_is_not_read_on(serving: Callable[[str], int], form: str) -> None:
+    """A client that declares 10 GB and keeps sending is cut off after the 413, not drained."""
+    length = b"Content-Length: %d" % (10 << 30)
+    data = head(b"Content-Type: application/json", length, start=b"POST /webhook/ HTTP/1.1\r\n")
+    chunk = b"x" * 65536
+    sent = 0
+    with socket.create_connection(("127.0.0.1", serving(form)), timeout=5) as sock:
+        sock.sendall(data)
+        deadline = time.monotonic() + 3
+        try:
+            while time.monotonic() < deadline:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        else:
+            pytest.fail(f"{form} read {sent >> 20} MiB of a refused body and kept the connection")
+    assert sent < 64 << 20, f"{form} read {sent >> 20} MiB before closing"
+
+
+@pytest.mark.parametrize("form", FORMS)
 def test_a_body_over_the_limit_is_413_and_the_connection_closes(
     serving: Callable[[str], int], form: str
 ) -> None:

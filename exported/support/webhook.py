@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import copy
 import dataclasses
 import datetime
@@ -2681,10 +2682,26 @@ def make_wsgi(app: WebhookApp) -> Callable[..., Iterable[bytes]]:
             headers,
             body,
         )
+        if ("Connection", "close") in reply_headers:
+            _stop_reading(environ)
         start_response(_reason(status), list(reply_headers))  # a server may add to the list
         return [data]
 
     return application
+
+
+def _stop_reading(environ: Mapping[str, Any]) -> None:
+    """Make a WSGI server close a connection whose body was refused unread.
+
+    PEP 3333 lets no app send `Connection: close`, and gunicorn drops it, then reads the refused
+    body to its end (an endless one for ever) and parses what follows as a request. Shutting
+    the socket's reading side (gunicorn hands the app its socket as `gunicorn.socket`) makes
+    that read end at once: the answer still goes out, and the connection then closes.
+    """
+    sock = environ.get("gunicorn.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RD)
 
 
 # -- the Jaxl SDK ---------------------------------------------------------------------------

@@ -3231,8 +3231,14 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             else:
                 reply = await app.handle_async(method, path, query, headers, body)
         start = {"type": "http.response.start", "status": reply[0], "headers": _raw_headers(reply)}
-        await send(start)
-        await send({"type": "http.response.body", "body": reply[2]})
+        try:
+            await send(start)
+            await send({"type": "http.response.body", "body": reply[2]})
+        except (RuntimeError, OSError):
+            # The client left while the answer was being made (a pipelining client that
+            # disconnects mid-answer, with a lookup or Redis awaited): uvloop's closed transport
+            # raises here. Nobody is left to answer; it is not an error of the application.
+            return
 
     return application
 

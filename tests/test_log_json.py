@@ -7,11 +7,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jaxl_designer.core.examples import acme
-from jaxl_designer.core.runtime import Runtime
+from jaxl_designer.core.runtime import Runtime, revision
 from jaxl_designer.webhook.app import WebhookApp
 
 
@@ -160,16 +161,46 @@ def test_every_log_line_is_strict_json(method: str, path: str, text: str) -> Non
     check_logged(record["call_id"], state.get("call_id") if isinstance(state, dict) else None)
 
 
-def test_an_ordinary_line_is_unchanged() -> None:
+def test_an_ordinary_line_says_what_the_call_did() -> None:
+    """Format 1 (docs/log-format.md): the request, then the call's way through the flow."""
     lines: list[str] = []
-    app = WebhookApp(Runtime(acme().to_document()), log=lines.append)
-    body = b'{"pk": 1, "event": 1, "state": {"call_id": 42}}'
-    assert app.handle("POST", "/webhook/", "", {}, body)[0] == 200
-    record = strict(lines[0])
-    assert list(record) == ["method", "path", "status", "event", "call_id", "ms"]
-    assert (record["method"], record["path"], record["status"]) == ("POST", "/webhook/", 200)
-    assert (record["event"], record["call_id"]) == (1, 42)
-    assert lines[0].startswith('{"method":"POST","path":"/webhook/","status":200,"event":1,')
+    flow = acme().to_document()
+    app = WebhookApp(Runtime(flow), log=lines.append)
+    rev = revision(flow)
+    for body in (
+        b'{"pk": 1, "event": 1, "state": {"call_id": 42}}',
+        b'{"pk": 1, "event": 2, "state": {"call_id": 42}, "option": "2"}',
+        b'{"pk": 1, "event": 2, "state": {"call_id": 42}, "option": "2", "data": "4111*"}',
+        b'{"pk": 1, "event": 3, "state": {"call_id": 42}}',
+    ):
+        assert app.handle("POST", "/webhook/", "", {}, body)[0] == 200
+    records = [strict(line) for line in lines]
+    assert list(records[0]) == [
+        "v", "rev", "method", "path", "status", "event", "call_id", "ms", "nodes", "wait",
+    ]  # fmt: skip
+    assert lines[0].startswith(
+        f'{{"v":1,"rev":"{rev}","method":"POST","path":"/webhook/","status":200,"event":1,'
+    )
+    assert (records[0]["event"], records[0]["call_id"]) == (1, 42)
+    flow_parts = [
+        {k: v for k, v in r.items() if k in ("nodes", "edges", "wait", "end", "at", "digits")}
+        for r in records
+    ]
+    assert flow_parts == [
+        {"nodes": ["main"], "wait": "main"},
+        {"nodes": ["order"], "edges": [["main", "2", "order"]], "wait": "order"},
+        {"nodes": ["confirm"], "edges": [["order", "ok", "confirm"]], "wait": "confirm",
+         "digits": 5},
+        {"end": "caller_hangup", "at": "confirm"},
+    ]  # fmt: skip
+    assert "4111" not in "".join(lines), "digits are counted, not shown"
+    shown: list[str] = []
+    app = WebhookApp(Runtime(flow), log=shown.append, log_digits=True)
+    app.handle("POST", "/webhook/", "", {}, b'{"event": 1, "state": {"call_id": 5}}')
+    app.handle("POST", "/webhook/", "", {}, b'{"event": 2, "state": {"call_id": 5}, "option": "2"}')
+    digits = b'{"event": 2, "state": {"call_id": 5}, "option": "2", "data": "4111*"}'
+    app.handle("POST", "/webhook/", "", {}, digits)
+    assert strict(shown[-1])["digits"] == "4111*"
 
 
 def test_odd_call_ids_are_logged_as_their_text() -> None:
@@ -183,3 +214,11 @@ def test_odd_call_ids_are_logged_as_their_text() -> None:
         )
         assert strict(lines[0])["call_id"] == shown, lines[0]
         assert lines[0].isascii() or "\ud800" not in lines[0]
+
+
+def test_a_bad_log_digits_switch_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAXL_LOG_DIGITS", "maybe")
+    with pytest.raises(ValueError, match=r"^JAXL_LOG_DIGITS='maybe': not on \("):
+        WebhookApp(Runtime(acme().to_document()), log=None)
+    monkeypatch.setenv("JAXL_LOG_DIGITS", "yes")
+    assert WebhookApp(Runtime(acme().to_document()), log=None).log_digits

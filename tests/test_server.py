@@ -267,7 +267,8 @@ def test_one_json_log_line_per_request() -> None:
     app.handle("POST", "/webhook/", "token=x", {}, json.dumps(body(call_id=62)).encode())
     app.handle("GET", "/nowhere", "", {}, b"")
     first, second = (json.loads(line) for line in lines)
-    assert set(first) == {"method", "path", "status", "event", "call_id", "ms"}
+    assert set(first) == {"v", "rev", "method", "path", "status", "event", "call_id", "ms",
+                          "nodes", "wait"}  # fmt: skip
     assert (first["status"], first["event"], first["call_id"]) == (200, 1, 62)
     assert (second["path"], second["status"], second["event"]) == ("/nowhere", 404, None)
 

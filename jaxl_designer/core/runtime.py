@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import marshal
 import os
@@ -32,6 +33,7 @@ __all__ = [
     "CONTEXT_FIELDS",
     "DEFAULT_FROM_NUMBER",
     "DEFAULT_TO_NUMBER",
+    "ENDINGS",
     "KEYS",
     "LOOKUP_EXITS",
     "LOOKUP_METHODS",
@@ -62,8 +64,10 @@ __all__ = [
     "host_allowed",
     "is_context_field",
     "is_phone_number",
+    "log_fields",
     "pick",
     "request",
+    "revision",
     "rule_holds",
     "secret_names",
     "template_fields",
@@ -132,6 +136,11 @@ LOOKUP_TIMEOUT = 2.0
 MAX_LOOKUP_TIMEOUT = 10.0
 #: The most of a backend's answer that is read: a larger body makes the lookup fail.
 MAX_REPLY_BYTES = 64 * 1024
+#: How a turn can end a call, as the request log says it (see `log_fields`): the flow hung up,
+#: transferred it, or apologised (an edge to nowhere, a loop, a lookup or transfer with no way
+#: out); the call was one the store did not know and the recovery hangs up; or the caller hung
+#: up while the call waited for them (a teardown).
+ENDINGS = ("hangup", "transfer", "apology", "lost", "caller_hangup")
 #: What a caller hears when a lookup's way out leads nowhere (a flow that failed validation).
 LOOKUP_FAILED_PROMPT = ["Sorry, we cannot look that up right now. Please call again later."]
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -337,10 +346,13 @@ class Turn:
         "_pending",
         "call_id",
         "edges",
+        "ending",
+        "left_at",
         "lookup",
         "lookups",
         "nodes",
         "response",
+        "restarted",
         "silent",
         "waiting_on",
     )
@@ -358,6 +370,12 @@ class Turn:
         #: Each lookup this turn made: (node, the exit it took, why, in a few words).
         self.lookups: list[tuple[str, str, str]] = []
         self._pending: tuple[dict[str, Any], list[str], CallStore, int] | None = None
+        #: How the call ended in this turn, if it did (one of `ENDINGS`).
+        self.ending: str | None = None
+        #: For a teardown: the node the call was waiting at when the caller hung up.
+        self.left_at: str | None = None
+        #: True when the call was one the store did not know, and it started again.
+        self.restarted = False
 
     def __repr__(self) -> str:
         return f"Turn({self.response!r}, nodes={self.nodes!r})"
@@ -816,6 +834,7 @@ class Runtime:
             if target is None:
                 store.drop(call_id)
                 turn.response = {"prompt": [*spoken, *LOOKUP_FAILED_PROMPT], "num_characters": 0}
+                turn.ending = "apology"
                 return turn
             turn.edges.append((node.id, key, target))
             return self._walk(call_id, call, target, turn, spoken, store, steps)
@@ -849,10 +868,14 @@ class Runtime:
         try:
             if event == TEARDOWN:
                 call = self.store.load(call_id)
+                turn = Turn(dict(NEUTRAL), call_id)
                 if call is None or _same_caller(call, caller):
                     self.store.drop(call_id)
+                    if call is not None:
+                        turn.left_at = call.get("node")
+                        turn.ending = "caller_hangup"
                 # else another caller's call id: that call goes on
-                return Turn(dict(NEUTRAL), call_id)
+                return turn
             if event == SETUP and not data:
                 return self._start(call_id, caller, state, Turn({}, call_id), [])
             if event != SETUP and event != OPTION:
@@ -978,9 +1001,11 @@ class Runtime:
         spoken = [fill(p.text, values) if p.templated else p.text for p in self.recovery_prompt]
         turn = Turn({}, call_id)
         if self.recovery_action == "restart":
+            turn.restarted = True
             return self._start(call_id, caller, state, turn, spoken, store)
         (self.store if store is None else store).drop(call_id)
         turn.response = {"prompt": spoken, "num_characters": 0}
+        turn.ending = "lost"
         return turn
 
     def _walk(
@@ -1007,6 +1032,7 @@ class Runtime:
             if node is None:  # an edge to an unknown node, in a flow that failed validation
                 store.drop(call_id)
                 turn.response = {"prompt": spoken, "num_characters": 0}
+                turn.ending = "apology"
                 return turn
             turn.nodes.append(node_id)
             if node.fixed is not None:
@@ -1035,6 +1061,7 @@ class Runtime:
                         "prompt": [*spoken, *LOOKUP_FAILED_PROMPT],
                         "num_characters": 0,
                     }
+                    turn.ending = "apology"
                     return turn
             elif kind in WAITING:
                 call["node"] = node_id
@@ -1045,18 +1072,21 @@ class Runtime:
             elif kind == "hangup":
                 store.drop(call_id)
                 turn.response = {"prompt": spoken, "num_characters": 0}
+                turn.ending = "hangup"
                 return turn
             else:  # transfer: a CTA carries no prompt, so earlier sentences are not heard
                 cta = self._cta(node, call)
                 if cta is not None:
                     store.drop(call_id)
                     turn.response = cta
+                    turn.ending = "transfer"
                     return turn
                 # The number a variable gave is no phone number: the transfer's way out.
                 key = "invalid"
                 if key not in node.edges:
                     store.drop(call_id)
                     turn.response = {"prompt": [*spoken, *NO_TARGET_PROMPT], "num_characters": 0}
+                    turn.ending = "apology"
                     return turn
             if kind == "branch" and key not in node.edges:
                 key = "default"  # a rule whose outcome has no edge goes the default way
@@ -1065,6 +1095,7 @@ class Runtime:
             node_id = target
         store.drop(call_id)
         turn.response = {"prompt": list(LOOP_PROMPT), "num_characters": 0}
+        turn.ending = "apology"
         return turn
 
     @staticmethod
@@ -1191,6 +1222,56 @@ def _secret_fill(template: str, secrets: Mapping[str, str]) -> tuple[str, str | 
 
     value = _SECRET.sub(one, template)
     return value, (missing[0] if missing else None)
+
+
+def log_fields(turn: Turn, data: str | None = None, keep_digits: bool = False) -> dict[str, Any]:
+    """What the request log says of a turn's way through the flow (see docs/log-format.md).
+
+    `nodes` the turn went through, `edges` it took (`[from, key, to]`), the node it now
+    `wait`s at, how it `end`ed (one of `ENDINGS`, and `target`'s kind for a transfer), the node
+    a caller hung up `at` (a teardown), `restart` when the call was not known and started
+    again, and the `digits` entered: their count, or themselves with `keep_digits` (for test
+    systems: digits can be card or account numbers).
+
+    Example:
+        >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
+        >>> log_fields(Runtime(flow).respond(request(1, 7)))
+        {'nodes': ['bye'], 'end': 'hangup'}
+    """
+    fields: dict[str, Any] = {}
+    if turn.nodes:
+        fields["nodes"] = turn.nodes
+    if turn.edges:
+        fields["edges"] = [list(edge) for edge in turn.edges]
+    if turn.waiting_on is not None:
+        fields["wait"] = turn.waiting_on
+    if turn.ending is not None:
+        fields["end"] = turn.ending
+        if turn.ending == "transfer":
+            fields["target"] = next(
+                (kind for kind in ("phone", "devices", "appusers", "teams", "next")
+                 if turn.response.get(kind)),
+                "none",
+            )  # fmt: skip
+    if turn.left_at is not None:
+        fields["at"] = turn.left_at
+    if turn.restarted:
+        fields["restart"] = True
+    if data:
+        fields["digits"] = data if keep_digits else len(data)
+    return fields
+
+
+def revision(flow: Mapping[str, Any]) -> str:
+    """A flow's revision id: 12 hex digits of a hash of what its calls run (not its drawing).
+
+    Example:
+        >>> len(revision({"entry": "a", "nodes": {"a": {"kind": "hangup"}}}))
+        12
+    """
+    ran = {k: v for k, v in flow.items() if k not in ("layout", "environments", "description")}
+    text = json.dumps(ran, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:12]
 
 
 class _Detached:

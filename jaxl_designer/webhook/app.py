@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import hmac
 import json
+import os
 import sys
 import time
 import traceback
@@ -24,7 +25,10 @@ from ..core.runtime import (
     Runtime,
     StoreError,
     Turn,
+    log_fields,
+    revision,
 )
+from .settings import read_switch
 
 __all__ = [
     "PendingReply",
@@ -48,6 +52,8 @@ WEBHOOK_PATHS = frozenset({"/webhook/", "/webhook"})
 HEALTH_PATHS = frozenset({"/healthz", "/healthz/"})
 WEBHOOK_METHODS = ("POST", "DELETE")
 HEALTH_METHODS = ("GET", "HEAD")
+#: The request log's format version (docs/log-format.md).
+LOG_FORMAT = 1
 #: How many encoded answers a webhook keeps for reuse.
 REPLY_CACHE = 1024
 
@@ -212,6 +218,8 @@ class WebhookApp:
         token: A shared secret the request must carry, or None to accept any request.
         max_body: The largest request body accepted, in bytes.
         log: Where one JSON line per request goes; None for no request log.
+        log_digits: Whether log lines show the digits callers enter, not their count; None:
+            as `JAXL_LOG_DIGITS` says (off when unset).
 
     Example:
         >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
@@ -230,11 +238,18 @@ class WebhookApp:
         token: str | None = None,
         max_body: int = 64 * 1024,
         log: LogSink | None = request_log,
+        log_digits: bool | None = None,
     ) -> None:
         self.runtime = runtime
         self.token = token.encode("utf-8") if token else None
         self.max_body = max_body
         self.log = log
+        #: Whether the log shows the digits callers entered, not just how many (test systems:
+        #: they can be card numbers). By default, as `JAXL_LOG_DIGITS` says (off when unset).
+        self.log_digits = _log_digits() if log_digits is None else log_digits
+        #: The flow's revision, on every log line: which flow a call ran on.
+        self.revision = revision(runtime.flow)
+        self._head = f'{{"v":{LOG_FORMAT},"rev":"{self.revision}",'
         #: Whether answering can block on the network (a shared store), so async servers
         #: should answer in a worker thread rather than on their event loop. A lookup does not
         #: count: an event loop awaits it (`begin`, `start_json`, then `complete_async`).
@@ -347,12 +362,16 @@ class WebhookApp:
             return
         ms = round((time.perf_counter() - started) * 1000, 3)
         event, call_id = fields.get("event"), fields.get("call_id")
+        flow = fields.get("flow")
+        # What the call did (docs/log-format.md): nodes, edges, where it waits or how it ended.
+        tail = f",{_log_encode(flow)[1:-1]}" if flow else ""
         lookups = fields.get("lookups")
         # Each lookup's node, exit, why and time; never its URL, headers (secrets) or answer.
-        tail = "" if lookups is None else f',"lookups":{_log_encode(lookups)}'
+        if lookups is not None:
+            tail += f',"lookups":{_log_encode(lookups)}'
         # Formatted, not encoded from a dict: a third of the cost, for a line on every request.
         self.log(
-            f'{{"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
+            f'{self._head}"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
             f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}{tail}}}'
         )
 
@@ -426,6 +445,7 @@ class WebhookApp:
     def _answer(self, request: Any, fields: dict[str, Any]) -> Reply | PendingReply:
         if isinstance(request, dict):
             fields["event"] = request.get("event")
+            fields["data"] = request.get("data")
             state = request.get("state")
             if isinstance(state, dict):
                 fields["call_id"] = state.get("call_id")
@@ -443,6 +463,10 @@ class WebhookApp:
         """The HTTP answer for a turn that is answered (waits on no lookup)."""
         if turn.lookups:
             self._note_lookups(turn, fields, times)
+        if self.log is not None:
+            data = fields.get("data")
+            digits = data if isinstance(data, str) else (str(data) if type(data) is int else None)
+            fields["flow"] = log_fields(turn, digits, self.log_digits)
         if turn.silent:  # a mark: answered null, as the SDK answers it
             return _json(200, None)
         response = turn.response
@@ -504,6 +528,18 @@ class WebhookApp:
         else:
             status, headers, body = _json(200, {"ok": True})
         return status, headers, b"" if method == "HEAD" else body
+
+
+#: The variable that makes the request log show the digits callers enter.
+LOG_DIGITS = "JAXL_LOG_DIGITS"
+
+
+def _log_digits() -> bool:
+    shown = os.environ.get(LOG_DIGITS) or "0"
+    try:
+        return read_switch(shown)
+    except ValueError as error:
+        raise ValueError(f"{LOG_DIGITS}={shown!r}: {error}") from None
 
 
 class PendingReply:

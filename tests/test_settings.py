@@ -52,7 +52,7 @@ def test_every_variable_is_read() -> None:
         500,
         60,
     )
-    assert (settings.host, settings.port, settings.timeout) == ("127.0.0.1", 9919, 30.0)
+    assert (settings.host, settings.port, settings.timeout) == ("127.0.0.1", 9919, 15.0)
 
 
 def test_no_variables_or_empty_ones_are_the_defaults() -> None:
@@ -237,6 +237,14 @@ def test_the_help_shows_the_defaults_the_webhook_runs_with(acme_webhook: Path) -
         "JAXL_MAX_CALLS)",
         "--ttl": f"seconds an idle call is kept (default {CALL_TTL}, env JAXL_TTL)",
         "--timeout": f"seconds before an idle connection is closed (default {defaults.timeout})",
+        "--header-timeout": "seconds a request's whole head may take from its first byte "
+        f"(default {defaults.header_timeout}, env JAXL_HEADER_TIMEOUT)",
+        "--body-timeout": "seconds a request's whole body may take after its head (default "
+        f"{defaults.body_timeout}, env JAXL_BODY_TIMEOUT)",
+        "--max-connections": "open connections at most; past it the one waiting longest is "
+        f"closed (default {defaults.max_connections}, env JAXL_MAX_CONNECTIONS)",
+        "--threads": f"requests answered at once (threads) (default {defaults.threads}, env "
+        "JAXL_THREADS)",
     }
     assert {flag: text for flag, text in shown.items() if flag != "--help"} == expected
     # the defaults shown are the ones an app gets when nothing is set

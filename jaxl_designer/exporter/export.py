@@ -24,12 +24,22 @@ from ..core.flow import Flow
 from ..core.prepare import prepare
 from ..core.validation import Problem, errors, validate
 
-__all__ = ["FILES", "ExportError", "ExportResult", "export", "export_examples", "generate_webhook"]
+__all__ = [
+    "FILES",
+    "ExportError",
+    "ExportResult",
+    "export",
+    "export_examples",
+    "generate_gunicorn_conf",
+    "generate_webhook",
+]
 
 #: The files an export writes, always these names, always in the output folder itself.
-FILES = ("flow.json", "webhook.py")
+FILES = ("flow.json", "webhook.py", "gunicorn.conf.py")
 #: A line every generated webhook starts with: how an export knows a file is its own.
 MARKER = '"""Jaxl webhook for the flow '
+#: How the generated gunicorn settings start.
+GUNICORN_MARKER = '"""gunicorn settings for the Jaxl webhook'
 #: The modules whose code the webhook carries verbatim, in order, and what each is.
 SOURCES = {
     "core/runtime.py": "the call runtime",
@@ -64,6 +74,7 @@ class ExportResult:
     webhook: Path
     changed: tuple[Path, ...] = ()
     warnings: list[Problem] = field(default_factory=list)
+    gunicorn_conf: Path | None = None
 
     def __str__(self) -> str:
         state = "written" if self.changed else "up to date"
@@ -79,9 +90,18 @@ def _source(name: str) -> str:
     return source.read_text(encoding="utf-8")
 
 
-def _template() -> Template:
+def _template(name: str = "webhook.py.tmpl") -> Template:
     templates = resources.files("jaxl_designer.exporter").joinpath("templates")
-    return Template(templates.joinpath("webhook.py.tmpl").read_text(encoding="utf-8"))
+    return Template(templates.joinpath(name).read_text(encoding="utf-8"))
+
+
+def generate_gunicorn_conf() -> str:
+    """`gunicorn.conf.py`: gunicorn's settings for the webhook beside it, safe by default.
+
+    gunicorn reads it from the folder it starts in: limits on the head, a connection cap, and a
+    worker that reads each request before a thread takes it (deadlines for slow clients).
+    """
+    return _template("gunicorn.conf.py.tmpl").substitute(version=__version__)
 
 
 def _split(source: str) -> tuple[list[ast.stmt], str]:
@@ -276,7 +296,12 @@ def _check_target(path: Path, force: bool) -> None:
         head = path.read_text(encoding="utf-8")[:4096]
     except (OSError, UnicodeDecodeError):
         head = ""
-    ours = head.startswith(MARKER) if path.name == "webhook.py" else '"jaxl-designer/flow"' in head
+    if path.name == "webhook.py":
+        ours = head.startswith(MARKER)
+    elif path.name == "gunicorn.conf.py":
+        ours = head.startswith(GUNICORN_MARKER)
+    else:
+        ours = '"jaxl-designer/flow"' in head
     if not ours:
         raise ExportError(f"{path}: exists and was not written by jaxl-designer (use --force)")
 
@@ -297,7 +322,8 @@ def export(
     env: str | Mapping[str, Any] | None = None,
     base: Path | None = None,
 ) -> ExportResult:
-    """Write `flow.json` and `webhook.py` for `flow` into `out_dir`, atomically.
+    """Write `flow.json`, `webhook.py` and `gunicorn.conf.py` for `flow` into `out_dir`,
+    atomically.
 
     A flow with validation errors is refused (`ExportError` lists them); warnings are returned.
     Only the two fixed file names are written, each through a temporary file in `out_dir`,
@@ -317,10 +343,10 @@ def export(
     targets = [folder / name for name in FILES]
     for target in targets:
         _check_target(target, force)
-    texts = {targets[0]: dumps(flow), targets[1]: webhook}
+    texts = {targets[0]: dumps(flow), targets[1]: webhook, targets[2]: generate_gunicorn_conf()}
     changed = [path for path, text in texts.items() if _write(path, text)]
     warnings = [problem for problem in problems if problem.severity != "error"]
-    return ExportResult(folder, targets[0], targets[1], tuple(changed), warnings)
+    return ExportResult(folder, targets[0], targets[1], tuple(changed), warnings, targets[2])
 
 
 def export_examples(out_root: str | Path) -> list[ExportResult]:

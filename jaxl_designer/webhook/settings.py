@@ -118,7 +118,16 @@ class Settings:
         log: Whether each request writes one JSON line to standard error.
         max_calls: How many calls are kept in memory at most (without Redis).
         ttl: Seconds an idle call's state is kept.
-        timeout: Seconds before an idle connection is closed (the standard-library server).
+        timeout: Seconds before an idle connection is closed (the standard-library server; the
+            keep-alive timeout under `--uvicorn`).
+        header_timeout: Seconds a request's head (request line and headers) may take to arrive,
+            from its first byte: a slow client is answered 408 and closed.
+        body_timeout: Seconds a request's body may take to arrive after its head (408).
+        max_connections: Open connections at most, per process: past it a new connection
+            closes the one that has waited longest for its request, or is refused (503) when
+            every connection is being answered.
+        threads: Requests answered at once (the standard-library server's worker threads; a
+            connection only holds one while its request, all arrived, is answered).
 
     Example:
         >>> settings = Settings.from_env({"JAXL_MAX_CALLS": "500", "JAXL_WEBHOOK_LOG": "off"})
@@ -153,7 +162,31 @@ class Settings:
     )
     ttl: int = _setting(CALL_TTL, "--ttl", "seconds an idle call is kept", _count, "JAXL_TTL")
     timeout: float = _setting(
-        30.0, "--timeout", "seconds before an idle connection is closed", _seconds
+        15.0, "--timeout", "seconds before an idle connection is closed", _seconds
+    )
+    header_timeout: float = _setting(
+        10.0,
+        "--header-timeout",
+        "seconds a request's whole head may take from its first byte",
+        _seconds,
+        "JAXL_HEADER_TIMEOUT",
+    )
+    body_timeout: float = _setting(
+        10.0,
+        "--body-timeout",
+        "seconds a request's whole body may take after its head",
+        _seconds,
+        "JAXL_BODY_TIMEOUT",
+    )
+    max_connections: int = _setting(
+        1024,
+        "--max-connections",
+        "open connections at most; past it the one waiting longest is closed",
+        _count,
+        "JAXL_MAX_CONNECTIONS",
+    )
+    threads: int = _setting(
+        32, "--threads", "requests answered at once (threads)", _count, "JAXL_THREADS"
     )
 
     def __post_init__(self) -> None:

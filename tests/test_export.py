@@ -24,6 +24,7 @@ from jaxl_designer.exporter.export import (
     ExportError,
     export,
     flow_literal,
+    generate_gunicorn_conf,
     generate_webhook,
 )
 from jaxl_designer.webhook import app as webhook_app_module
@@ -92,11 +93,12 @@ def test_the_same_flow_gives_the_same_bytes_in_any_process(tmp_path: Path) -> No
 
 def test_a_second_export_changes_nothing(tmp_path: Path) -> None:
     first = export(acme(), tmp_path / "out")
-    assert {p.name for p in first.changed} == {"flow.json", "webhook.py"}
+    assert {p.name for p in first.changed} == {"flow.json", "webhook.py", "gunicorn.conf.py"}
     mtime = first.webhook.stat().st_mtime_ns
     second = export(acme(), tmp_path / "out")
     assert second.changed == () and second.webhook.stat().st_mtime_ns == mtime
-    assert str(second) == f"{tmp_path / 'out'}: flow.json, webhook.py up to date (0 warnings)"
+    files = "flow.json, webhook.py, gunicorn.conf.py"
+    assert str(second) == f"{tmp_path / 'out'}: {files} up to date (0 warnings)"
 
 
 def test_the_exported_flow_file_is_the_flow(tmp_path: Path) -> None:
@@ -158,6 +160,17 @@ def test_a_file_someone_else_wrote_is_kept_unless_forced(tmp_path: Path) -> None
     assert (tmp_path / "webhook.py").read_text(encoding="utf-8") == generate_webhook(acme())
 
 
+def test_a_gunicorn_conf_someone_else_wrote_is_kept_unless_forced(tmp_path: Path) -> None:
+    (tmp_path / "gunicorn.conf.py").write_text("workers = 9\n")
+    with pytest.raises(ExportError, match="not written by jaxl-designer"):
+        export(acme(), tmp_path)
+    assert (tmp_path / "gunicorn.conf.py").read_text() == "workers = 9\n"
+    assert not (tmp_path / "webhook.py").exists()
+    export(acme(), tmp_path, force=True)
+    assert (tmp_path / "gunicorn.conf.py").read_text(encoding="utf-8") == generate_gunicorn_conf()
+    export(acme(), tmp_path)  # ours now: rewritten without --force
+
+
 def test_parameters_are_filled_from_the_chosen_environment(tmp_path: Path) -> None:
     flow = acme()
     flow.update("sales", phone="{{sales_phone}}")
@@ -182,6 +195,8 @@ def test_the_committed_exports_are_what_the_generator_writes(name: str) -> None:
     hint = "regenerate with: jaxl-designer export --examples exported/"
     assert (folder / "flow.json").read_text(encoding="utf-8") == dumps(flow), hint
     assert (folder / "webhook.py").read_text(encoding="utf-8") == generate_webhook(flow), hint
+    conf = (folder / "gunicorn.conf.py").read_text(encoding="utf-8")
+    assert conf == generate_gunicorn_conf(), hint
 
 
 def test_the_examples_command_regenerates_every_example(tmp_path: Path) -> None:
@@ -194,7 +209,7 @@ def test_the_examples_command_regenerates_every_example(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(EXAMPLES)
     assert out.stdout.count("written") == len(EXAMPLES)
     for name in EXAMPLES:
-        for file in ("flow.json", "webhook.py"):
+        for file in ("flow.json", "webhook.py", "gunicorn.conf.py"):
             assert (tmp_path / name / file).read_bytes() == (EXPORTED / name / file).read_bytes()
 
 
@@ -293,7 +308,7 @@ def test_generated_files_pass_ruff_and_mypy(tmp_path: Path) -> None:
 def test_the_export_verb_writes_and_reports(tmp_path: Path, capsys: Any) -> None:
     save(acme(), tmp_path / "acme.json")
     assert cli_main(["export", str(tmp_path / "acme.json"), "-o", str(tmp_path / "out")]) == 0
-    assert "flow.json, webhook.py written" in capsys.readouterr().out
+    assert "flow.json, webhook.py, gunicorn.conf.py written" in capsys.readouterr().out
     assert (tmp_path / "out" / "webhook.py").read_text(encoding="utf-8") == generate_webhook(acme())
 
 

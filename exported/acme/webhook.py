@@ -29,11 +29,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import collections
 import contextlib
 import copy
 import dataclasses
 import datetime
 import email.parser
+import hashlib
 import hmac
 import importlib
 import io
@@ -41,8 +43,11 @@ import json
 import marshal
 import math
 import os
+import queue
 import re
+import selectors
 import socket
+import socketserver
 import ssl
 import sys
 import threading
@@ -52,7 +57,7 @@ import zoneinfo
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -122,6 +127,11 @@ LOOKUP_TIMEOUT = 2.0
 MAX_LOOKUP_TIMEOUT = 10.0
 #: The most of a backend's answer that is read: a larger body makes the lookup fail.
 MAX_REPLY_BYTES = 64 * 1024
+#: How a turn can end a call, as the request log says it (see `log_fields`): the flow hung up,
+#: transferred it, or apologised (an edge to nowhere, a loop, a lookup or transfer with no way
+#: out); the call was one the store did not know and the recovery hangs up; or the caller hung
+#: up while the call waited for them (a teardown).
+ENDINGS = ("hangup", "transfer", "apology", "lost", "caller_hangup")
 #: What a caller hears when a lookup's way out leads nowhere (a flow that failed validation).
 LOOKUP_FAILED_PROMPT = ["Sorry, we cannot look that up right now. Please call again later."]
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -327,10 +337,13 @@ class Turn:
         "_pending",
         "call_id",
         "edges",
+        "ending",
+        "left_at",
         "lookup",
         "lookups",
         "nodes",
         "response",
+        "restarted",
         "silent",
         "waiting_on",
     )
@@ -348,6 +361,12 @@ class Turn:
         #: Each lookup this turn made: (node, the exit it took, why, in a few words).
         self.lookups: list[tuple[str, str, str]] = []
         self._pending: tuple[dict[str, Any], list[str], CallStore, int] | None = None
+        #: How the call ended in this turn, if it did (one of `ENDINGS`).
+        self.ending: str | None = None
+        #: For a teardown: the node the call was waiting at when the caller hung up.
+        self.left_at: str | None = None
+        #: True when the call was one the store did not know, and it started again.
+        self.restarted = False
 
     def __repr__(self) -> str:
         return f"Turn({self.response!r}, nodes={self.nodes!r})"
@@ -806,6 +825,7 @@ class Runtime:
             if target is None:
                 store.drop(call_id)
                 turn.response = {"prompt": [*spoken, *LOOKUP_FAILED_PROMPT], "num_characters": 0}
+                turn.ending = "apology"
                 return turn
             turn.edges.append((node.id, key, target))
             return self._walk(call_id, call, target, turn, spoken, store, steps)
@@ -839,10 +859,14 @@ class Runtime:
         try:
             if event == TEARDOWN:
                 call = self.store.load(call_id)
+                turn = Turn(dict(NEUTRAL), call_id)
                 if call is None or _same_caller(call, caller):
                     self.store.drop(call_id)
+                    if call is not None:
+                        turn.left_at = call.get("node")
+                        turn.ending = "caller_hangup"
                 # else another caller's call id: that call goes on
-                return Turn(dict(NEUTRAL), call_id)
+                return turn
             if event == SETUP and not data:
                 return self._start(call_id, caller, state, Turn({}, call_id), [])
             if event != SETUP and event != OPTION:
@@ -968,9 +992,11 @@ class Runtime:
         spoken = [fill(p.text, values) if p.templated else p.text for p in self.recovery_prompt]
         turn = Turn({}, call_id)
         if self.recovery_action == "restart":
+            turn.restarted = True
             return self._start(call_id, caller, state, turn, spoken, store)
         (self.store if store is None else store).drop(call_id)
         turn.response = {"prompt": spoken, "num_characters": 0}
+        turn.ending = "lost"
         return turn
 
     def _walk(
@@ -997,6 +1023,7 @@ class Runtime:
             if node is None:  # an edge to an unknown node, in a flow that failed validation
                 store.drop(call_id)
                 turn.response = {"prompt": spoken, "num_characters": 0}
+                turn.ending = "apology"
                 return turn
             turn.nodes.append(node_id)
             if node.fixed is not None:
@@ -1025,6 +1052,7 @@ class Runtime:
                         "prompt": [*spoken, *LOOKUP_FAILED_PROMPT],
                         "num_characters": 0,
                     }
+                    turn.ending = "apology"
                     return turn
             elif kind in WAITING:
                 call["node"] = node_id
@@ -1035,18 +1063,21 @@ class Runtime:
             elif kind == "hangup":
                 store.drop(call_id)
                 turn.response = {"prompt": spoken, "num_characters": 0}
+                turn.ending = "hangup"
                 return turn
             else:  # transfer: a CTA carries no prompt, so earlier sentences are not heard
                 cta = self._cta(node, call)
                 if cta is not None:
                     store.drop(call_id)
                     turn.response = cta
+                    turn.ending = "transfer"
                     return turn
                 # The number a variable gave is no phone number: the transfer's way out.
                 key = "invalid"
                 if key not in node.edges:
                     store.drop(call_id)
                     turn.response = {"prompt": [*spoken, *NO_TARGET_PROMPT], "num_characters": 0}
+                    turn.ending = "apology"
                     return turn
             if kind == "branch" and key not in node.edges:
                 key = "default"  # a rule whose outcome has no edge goes the default way
@@ -1055,6 +1086,7 @@ class Runtime:
             node_id = target
         store.drop(call_id)
         turn.response = {"prompt": list(LOOP_PROMPT), "num_characters": 0}
+        turn.ending = "apology"
         return turn
 
     @staticmethod
@@ -1181,6 +1213,56 @@ def _secret_fill(template: str, secrets: Mapping[str, str]) -> tuple[str, str | 
 
     value = _SECRET.sub(one, template)
     return value, (missing[0] if missing else None)
+
+
+def log_fields(turn: Turn, data: str | None = None, keep_digits: bool = False) -> dict[str, Any]:
+    """What the request log says of a turn's way through the flow (see docs/log-format.md).
+
+    `nodes` the turn went through, `edges` it took (`[from, key, to]`), the node it now
+    `wait`s at, how it `end`ed (one of `ENDINGS`, and `target`'s kind for a transfer), the node
+    a caller hung up `at` (a teardown), `restart` when the call was not known and started
+    again, and the `digits` entered: their count, or themselves with `keep_digits` (for test
+    systems: digits can be card or account numbers).
+
+    Example:
+        >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
+        >>> log_fields(Runtime(flow).respond(request(1, 7)))
+        {'nodes': ['bye'], 'end': 'hangup'}
+    """
+    fields: dict[str, Any] = {}
+    if turn.nodes:
+        fields["nodes"] = turn.nodes
+    if turn.edges:
+        fields["edges"] = [list(edge) for edge in turn.edges]
+    if turn.waiting_on is not None:
+        fields["wait"] = turn.waiting_on
+    if turn.ending is not None:
+        fields["end"] = turn.ending
+        if turn.ending == "transfer":
+            fields["target"] = next(
+                (kind for kind in ("phone", "devices", "appusers", "teams", "next")
+                 if turn.response.get(kind)),
+                "none",
+            )  # fmt: skip
+    if turn.left_at is not None:
+        fields["at"] = turn.left_at
+    if turn.restarted:
+        fields["restart"] = True
+    if data:
+        fields["digits"] = data if keep_digits else len(data)
+    return fields
+
+
+def revision(flow: Mapping[str, Any]) -> str:
+    """A flow's revision id: 12 hex digits of a hash of what its calls run (not its drawing).
+
+    Example:
+        >>> len(revision({"entry": "a", "nodes": {"a": {"kind": "hangup"}}}))
+        12
+    """
+    ran = {k: v for k, v in flow.items() if k not in ("layout", "environments", "description")}
+    text = json.dumps(ran, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:12]
 
 
 class _Detached:
@@ -1421,6 +1503,8 @@ WEBHOOK_PATHS = frozenset({"/webhook/", "/webhook"})
 HEALTH_PATHS = frozenset({"/healthz", "/healthz/"})
 WEBHOOK_METHODS = ("POST", "DELETE")
 HEALTH_METHODS = ("GET", "HEAD")
+#: The request log's format version (docs/log-format.md).
+LOG_FORMAT = 1
 #: How many encoded answers a webhook keeps for reuse.
 REPLY_CACHE = 1024
 
@@ -1585,6 +1669,8 @@ class WebhookApp:
         token: A shared secret the request must carry, or None to accept any request.
         max_body: The largest request body accepted, in bytes.
         log: Where one JSON line per request goes; None for no request log.
+        log_digits: Whether log lines show the digits callers enter, not their count; None:
+            as `JAXL_LOG_DIGITS` says (off when unset).
 
     Example:
         >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
@@ -1603,11 +1689,18 @@ class WebhookApp:
         token: str | None = None,
         max_body: int = 64 * 1024,
         log: LogSink | None = request_log,
+        log_digits: bool | None = None,
     ) -> None:
         self.runtime = runtime
         self.token = token.encode("utf-8") if token else None
         self.max_body = max_body
         self.log = log
+        #: Whether the log shows the digits callers entered, not just how many (test systems:
+        #: they can be card numbers). By default, as `JAXL_LOG_DIGITS` says (off when unset).
+        self.log_digits = _log_digits() if log_digits is None else log_digits
+        #: The flow's revision, on every log line: which flow a call ran on.
+        self.revision = revision(runtime.flow)
+        self._head = f'{{"v":{LOG_FORMAT},"rev":"{self.revision}",'
         #: Whether answering can block on the network (a shared store), so async servers
         #: should answer in a worker thread rather than on their event loop. A lookup does not
         #: count: an event loop awaits it (`begin`, `start_json`, then `complete_async`).
@@ -1720,12 +1813,16 @@ class WebhookApp:
             return
         ms = round((time.perf_counter() - started) * 1000, 3)
         event, call_id = fields.get("event"), fields.get("call_id")
+        flow = fields.get("flow")
+        # What the call did (docs/log-format.md): nodes, edges, where it waits or how it ended.
+        tail = f",{_log_encode(flow)[1:-1]}" if flow else ""
         lookups = fields.get("lookups")
         # Each lookup's node, exit, why and time; never its URL, headers (secrets) or answer.
-        tail = "" if lookups is None else f',"lookups":{_log_encode(lookups)}'
+        if lookups is not None:
+            tail += f',"lookups":{_log_encode(lookups)}'
         # Formatted, not encoded from a dict: a third of the cost, for a line on every request.
         self.log(
-            f'{{"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
+            f'{self._head}"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
             f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}{tail}}}'
         )
 
@@ -1799,6 +1896,7 @@ class WebhookApp:
     def _answer(self, request: Any, fields: dict[str, Any]) -> Reply | PendingReply:
         if isinstance(request, dict):
             fields["event"] = request.get("event")
+            fields["data"] = request.get("data")
             state = request.get("state")
             if isinstance(state, dict):
                 fields["call_id"] = state.get("call_id")
@@ -1816,6 +1914,10 @@ class WebhookApp:
         """The HTTP answer for a turn that is answered (waits on no lookup)."""
         if turn.lookups:
             self._note_lookups(turn, fields, times)
+        if self.log is not None:
+            data = fields.get("data")
+            digits = data if isinstance(data, str) else (str(data) if type(data) is int else None)
+            fields["flow"] = log_fields(turn, digits, self.log_digits)
         if turn.silent:  # a mark: answered null, as the SDK answers it
             return _json(200, None)
         response = turn.response
@@ -1877,6 +1979,18 @@ class WebhookApp:
         else:
             status, headers, body = _json(200, {"ok": True})
         return status, headers, b"" if method == "HEAD" else body
+
+
+#: The variable that makes the request log show the digits callers enter.
+LOG_DIGITS = "JAXL_LOG_DIGITS"
+
+
+def _log_digits() -> bool:
+    shown = os.environ.get(LOG_DIGITS) or "0"
+    try:
+        return read_switch(shown)
+    except ValueError as error:
+        raise ValueError(f"{LOG_DIGITS}={shown!r}: {error}") from None
 
 
 class PendingReply:
@@ -2130,7 +2244,16 @@ class Settings:
         log: Whether each request writes one JSON line to standard error.
         max_calls: How many calls are kept in memory at most (without Redis).
         ttl: Seconds an idle call's state is kept.
-        timeout: Seconds before an idle connection is closed (the standard-library server).
+        timeout: Seconds before an idle connection is closed (the standard-library server; the
+            keep-alive timeout under `--uvicorn`).
+        header_timeout: Seconds a request's head (request line and headers) may take to arrive,
+            from its first byte: a slow client is answered 408 and closed.
+        body_timeout: Seconds a request's body may take to arrive after its head (408).
+        max_connections: Open connections at most, per process: past it a new connection
+            closes the one that has waited longest for its request, or is refused (503) when
+            every connection is being answered.
+        threads: Requests answered at once (the standard-library server's worker threads; a
+            connection only holds one while its request, all arrived, is answered).
 
     Example:
         >>> settings = Settings.from_env({"JAXL_MAX_CALLS": "500", "JAXL_WEBHOOK_LOG": "off"})
@@ -2165,7 +2288,31 @@ class Settings:
     )
     ttl: int = _setting(CALL_TTL, "--ttl", "seconds an idle call is kept", _count, "JAXL_TTL")
     timeout: float = _setting(
-        30.0, "--timeout", "seconds before an idle connection is closed", _seconds
+        15.0, "--timeout", "seconds before an idle connection is closed", _seconds
+    )
+    header_timeout: float = _setting(
+        10.0,
+        "--header-timeout",
+        "seconds a request's whole head may take from its first byte",
+        _seconds,
+        "JAXL_HEADER_TIMEOUT",
+    )
+    body_timeout: float = _setting(
+        10.0,
+        "--body-timeout",
+        "seconds a request's whole body may take after its head",
+        _seconds,
+        "JAXL_BODY_TIMEOUT",
+    )
+    max_connections: int = _setting(
+        1024,
+        "--max-connections",
+        "open connections at most; past it the one waiting longest is closed",
+        _count,
+        "JAXL_MAX_CONNECTIONS",
+    )
+    threads: int = _setting(
+        32, "--threads", "requests answered at once (threads)", _count, "JAXL_THREADS"
     )
 
     def __post_init__(self) -> None:
@@ -2385,6 +2532,8 @@ MAX_HEADER_LINE = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 #: The most header lines a request may have (gunicorn's limit too).
 MAX_HEADERS = 100
+#: The longest request line, its CRLF included (gunicorn's is 4094; longer ones are 414).
+MAX_REQUEST_LINE = 8 * 1024
 
 # RFC 9110 5.1 and 5.5: a field name is a token; a value has no control character but tab.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -2470,7 +2619,12 @@ def _check_framing(lengths: list[bytes], codings: list[bytes]) -> None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Feeds http.server requests to a `WebhookApp`, over keep-alive HTTP/1.1 connections."""
+    """Feeds http.server requests to a `WebhookApp`, over keep-alive HTTP/1.1 connections.
+
+    Made by a worker of `_Server` for one request whose bytes the reactor has read (`rfile`):
+    it answers that request and leaves the connection to the reactor, `close_connection`
+    saying whether to close it and `lingering` whether to drain it first.
+    """
 
     protocol_version = "HTTP/1.1"
     # Headers and body go out as two writes: without TCP_NODELAY each answer waits ~40 ms for the
@@ -2480,6 +2634,29 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     app: WebhookApp
     raw_requestline: bytes  # set by http.server before `parse_request`
+
+    def __init__(self, sock: socket.socket, address: Any, server: Any, rfile: io.BytesIO) -> None:
+        self._buffered = rfile
+        self.lingering = False
+        super().__init__(sock, address, server)
+
+    def setup(self) -> None:
+        """Read from the bytes the reactor gathered; write straight to the socket."""
+        self.connection = self.request
+        self.rfile = self._buffered
+        self.wfile = socketserver._SocketWriter(self.connection)  # type: ignore[attr-defined]
+
+    def handle(self) -> None:
+        """One request: the reactor reads the next one, without holding this thread."""
+        self.close_connection = True
+        self.handle_one_request()
+
+    def finish(self) -> None:
+        """Nothing to flush: the answer was written as it was made."""
+
+    def handle_expect_100(self) -> bool:
+        """Go on without a 100: the reactor sent it when it waited for the body."""
+        return True
 
     def version_string(self) -> str:
         """The Server header: no Python version in it."""
@@ -2492,6 +2669,11 @@ class _Handler(BaseHTTPRequestHandler):
         the header limits) and the connection closed: nothing after it is read as a request.
         """
         line = self.raw_requestline
+        if len(line) > MAX_REQUEST_LINE:
+            self.command, self.request_version = "", self.protocol_version
+            self.requestline = ""
+            self.send_error(414, f"the request line is over {MAX_REQUEST_LINE} bytes")
+            return False
         if not line.strip() or not line.endswith(b"\n"):  # a blank line, or a hang-up mid-line
             self.close_connection = True
             return False
@@ -2547,24 +2729,16 @@ class _Handler(BaseHTTPRequestHandler):
         if length is None:
             self._linger()
 
-    def _linger(self, limit: int = 1 << 20, seconds: float = 1.0) -> None:
-        """Read and drop what the client still sends before closing, so it gets our answer.
+    def _linger(self) -> None:
+        """Stop writing, and have the reactor drain what the client still sends, then close.
 
         Closing a socket with unread bytes resets the connection, and the client may lose the
-        answer it was about to read; so stop writing, then drain briefly.
+        answer it was about to read; the reactor reads and drops up to 1 MiB for a second.
         """
-        try:
+        self.lingering = True
+        with contextlib.suppress(OSError):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_WR)
-            self.connection.settimeout(seconds)
-            deadline = time.monotonic() + seconds
-            while limit > 0 and time.monotonic() < deadline:
-                chunk = self.connection.recv(65536)
-                if not chunk:
-                    break
-                limit -= len(chunk)
-        except OSError:
-            pass
 
     def _reply(self, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
         self.send_response(status)
@@ -2595,12 +2769,339 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep http.server quiet: the app writes its own one-line JSON log."""
 
 
-class _Server(ThreadingHTTPServer):
-    """http.server's threading server, with a deep accept queue and quiet client hang-ups."""
+class _Buffered(io.BytesIO):
+    """A request's bytes, read by the reactor before a worker thread saw them."""
 
-    # http.server queues only 5 connections not yet accepted; a burst of new callers past that
-    # waits seconds on TCP retries, so let the kernel queue as many as it allows.
+
+#: Past this many bytes without a whole head, the head is handed over as it is: the handler
+#: refuses it (414 past the request line's limit, 431 past the headers') without a byte more.
+_HEAD_LIMIT = MAX_REQUEST_LINE + MAX_HEADER_BYTES + 1
+_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*\r\n", re.IGNORECASE)
+_FRAMED = re.compile(rb"\r\n(?:content-length|transfer-encoding)[ \t]*:", re.IGNORECASE)
+_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE)
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_WAITING, _IN_BODY, _DRAINING, _WORKING, _CLOSING = "wait", "body", "linger", "work", "close"
+
+
+def _body_wanted(head: bytes, max_body: int) -> int:
+    """How many body bytes to gather before a worker handles `head`: 0 when none should be.
+
+    Only a single plain Content-Length within `max_body` is gathered; any other framing (none,
+    chunked, several lengths, too long, not a number) goes to the handler at once, which
+    answers or refuses it without reading a body.
+    """
+    framed = _FRAMED.findall(head)
+    found = _LENGTH.findall(head)
+    if len(framed) != 1 or len(found) != 1:
+        return 0
+    length = int(found[0])
+    return length if length <= max_body else 0
+
+
+def _canned(status: int, message: str, *extra: str) -> bytes:
+    """A whole answer with `Connection: close`, for the reactor to send without a thread."""
+    _, headers, body = error_reply(status, message)
+    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Server: jaxl-webhook"]
+    lines += [f"{name}: {value}" for name, value in headers if name.lower() != "connection"]
+    lines += [*extra, "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin-1") + body
+
+
+_TIMED_OUT = _canned(408, "the request did not arrive in time")
+_BUSY = _canned(503, "too many connections, try again", "Retry-After: 1")
+
+
+class _Conn:
+    """One client connection, as the reactor keeps it between requests."""
+
+    __slots__ = ("addr", "buffer", "continued", "deadline", "drained", "need", "sock", "state")
+
+    def __init__(self, sock: socket.socket, addr: Any) -> None:
+        self.sock = sock
+        self.addr = addr
+        self.buffer = bytearray()
+        self.state = _WAITING
+        self.deadline = 0.0
+        self.need = 0
+        self.drained = 0
+        self.continued = False
+
+
+class _Server(HTTPServer):
+    """http.server with one reactor thread for connections and a bounded pool of workers.
+
+    The reactor (`serve_forever`) accepts connections and reads each request's head, and its
+    body, without a thread: a connection that sends nothing, or sends slowly, costs a socket
+    and a buffer, and is closed when its deadline passes (idle `timeout` between requests; the
+    whole head within `header_timeout` of its first byte; the whole body within `body_timeout`
+    of the head). Only a request whose bytes have all arrived goes to one of `threads` workers,
+    which answers it and hands the connection back. At `max_connections`, a new connection
+    closes the one that has waited longest for its request, or, when every connection is being
+    answered, is refused at once (503, `Connection: close`).
+    """
+
     request_queue_size = socket.SOMAXCONN
+    allow_reuse_address = True
+    daemon_threads = True
+    RequestHandlerClass: Any
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[_Handler],
+        *,
+        timeout: float,
+        header_timeout: float,
+        body_timeout: float,
+        max_connections: int,
+        threads: int,
+    ) -> None:
+        self.idle_timeout = timeout
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.max_connections = _allow_files(max_connections)
+        self.threads = threads
+        self.max_body = handler.app.max_body
+        self._open: dict[int, _Conn] = {}  # every open connection, by its file number
+        self._waiting: dict[int, _Conn] = {}  # those the reactor reads, oldest wait first
+        self._work: queue.SimpleQueue[_Conn | None] = queue.SimpleQueue()
+        self._back: collections.deque[_Conn] = collections.deque()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._stop = False
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._workers: list[threading.Thread] = []
+        super().__init__(address, handler)  # its server_close, when binding fails, needs the above
+
+    # -- the reactor --------------------------------------------------------------------------
+    def serve_forever(self, poll_interval: float = 0.1) -> None:
+        """Accept, read and time connections until `shutdown()`; workers answer requests."""
+        self._stopped.clear()
+        self._stop = False
+        for number in range(self.threads - len(self._workers)):
+            worker = threading.Thread(target=self._worker, name=f"webhook-{number}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        self.socket.setblocking(False)
+        select = self._selector
+        select.register(self.socket, selectors.EVENT_READ, None)
+        select.register(self._wake_r, selectors.EVENT_READ, "wake")
+        sweep = time.monotonic()
+        try:
+            while not self._stop:
+                for key, _ in select.select(poll_interval):
+                    if key.data is None:
+                        self._accept()
+                    elif key.data == "wake":
+                        self._take_back()
+                    else:
+                        self._readable(key.data)
+                now = time.monotonic()
+                if now >= sweep:
+                    sweep = now + poll_interval
+                    self._sweep(now)
+        finally:
+            with contextlib.suppress(KeyError, ValueError):
+                select.unregister(self.socket)
+            with contextlib.suppress(KeyError, ValueError):
+                select.unregister(self._wake_r)
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop `serve_forever` and wait until it has."""
+        self._stop = True
+        self._wake()
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        """Close the listening socket, every connection, and stop the workers."""
+        super().server_close()
+        for conn in list(self._open.values()):
+            self._close(conn)
+        for _ in self._workers:
+            self._work.put(None)
+        self._workers.clear()
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def _accept(self) -> None:
+        for _ in range(256):  # a burst, then back to reading what others sent
+            try:
+                sock, addr = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # out of file numbers, or the client left: try again later
+                return
+            if len(self._open) >= self.max_connections and not self._make_room():
+                _send_and_close(sock, _BUSY)
+                continue
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Conn(sock, addr)
+            self._open[sock.fileno()] = conn
+            self._wait(conn, b"")
+
+    def _make_room(self) -> bool:
+        """Close the connection that has waited longest for its request; False if none waits."""
+        oldest = next(iter(self._waiting.values()), None)
+        if oldest is None:
+            return False
+        self._close(oldest)
+        return True
+
+    def _wait(self, conn: _Conn, rest: bytes) -> None:
+        """Read `conn`'s next request here, `rest` being what of it has arrived already."""
+        conn.state, conn.buffer, conn.continued = _WAITING, bytearray(rest), False
+        fileno = conn.sock.fileno()
+        conn.deadline = time.monotonic() + (self.header_timeout if rest else self.idle_timeout)
+        self._waiting.pop(fileno, None)
+        self._waiting[fileno] = conn
+        self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+        if rest:
+            self._check(conn, 0)
+
+    def _readable(self, conn: _Conn) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if conn.state == _DRAINING:
+            conn.drained += len(data)
+            if not data or conn.drained > 1 << 20:
+                self._close(conn)
+            return
+        if not data:  # the client left; a request it had begun gets no answer
+            self._close(conn)
+            return
+        start = len(conn.buffer)
+        if not start and conn.state == _WAITING:  # a request begins: its head has its deadline
+            conn.deadline = time.monotonic() + self.header_timeout
+        conn.buffer += data
+        self._check(conn, start)
+
+    def _check(self, conn: _Conn, start: int) -> None:
+        """Hand `conn` to a worker once its request has all arrived, or must be refused."""
+        buffer = conn.buffer
+        if conn.state == _WAITING:
+            end = buffer.find(b"\r\n\r\n", max(0, start - 3))
+            if _BARE_LF.search(buffer, max(0, start - 1), len(buffer) if end < 0 else end):
+                self._dispatch(conn)  # refused by the handler (a bare LF), which reads no more
+                return
+            if end < 0:
+                if len(buffer) > _HEAD_LIMIT or (
+                    len(buffer) > MAX_REQUEST_LINE and b"\n" not in buffer
+                ):
+                    self._dispatch(conn)  # refused by the handler, which reads no more
+                return
+            end += 4
+            wanted = _body_wanted(bytes(buffer[:end]), self.max_body)
+            if not wanted or len(buffer) >= end + wanted:
+                self._dispatch(conn)
+                return
+            conn.state, conn.need = _IN_BODY, end + wanted
+            conn.deadline = time.monotonic() + self.body_timeout
+            if _CONTINUE.search(buffer, 0, end) and not conn.continued:
+                conn.continued = True
+                with contextlib.suppress(OSError):
+                    conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        elif conn.state == _IN_BODY and len(buffer) >= conn.need:
+            self._dispatch(conn)
+
+    def _dispatch(self, conn: _Conn) -> None:
+        self._forget(conn)
+        conn.state = _WORKING
+        self._work.put(conn)
+
+    def _forget(self, conn: _Conn) -> None:
+        """Stop reading `conn` here (it goes to a worker, or is closed)."""
+        self._waiting.pop(conn.sock.fileno(), None)
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(conn.sock)
+
+    def _close(self, conn: _Conn) -> None:
+        fileno = conn.sock.fileno()
+        if fileno < 0:
+            return
+        self._forget(conn)
+        self._open.pop(fileno, None)
+        conn.sock.close()
+
+    def _sweep(self, now: float) -> None:
+        """Close the connections whose deadline passed: 408 for a request begun, else silently."""
+        for conn in [c for c in self._waiting.values() if c.deadline <= now]:
+            if conn.state == _IN_BODY or (conn.state == _WAITING and conn.buffer):
+                with contextlib.suppress(OSError):
+                    conn.sock.send(_TIMED_OUT)
+            self._close(conn)
+
+    def _take_back(self) -> None:
+        """Connections the workers are done with: read the next request, drain, or close."""
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(4096):
+                pass
+        while self._back:
+            conn = self._back.popleft()
+            if conn.sock.fileno() < 0:
+                continue
+            if conn.state == _CLOSING:
+                self._close(conn)
+                continue
+            conn.sock.setblocking(False)
+            if conn.state == _DRAINING:
+                conn.deadline = time.monotonic() + 1.0
+                self._waiting[conn.sock.fileno()] = conn
+                self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+            else:
+                self._wait(conn, bytes(conn.buffer))
+
+    # -- the workers --------------------------------------------------------------------------
+    def _worker(self) -> None:
+        while True:
+            conn = self._work.get()
+            if conn is None:
+                return
+            self._answer(conn)
+
+    def _answer(self, conn: _Conn) -> None:
+        """Answer the request `conn` has buffered, then hand the connection back (or close)."""
+        sock = conn.sock
+        try:
+            sock.setblocking(True)
+            sock.settimeout(self.idle_timeout)  # a client that does not read its answer
+            rfile = _Buffered(bytes(conn.buffer))
+            handler = self.RequestHandlerClass(sock, conn.addr, self, rfile)
+            if handler.close_connection:
+                if handler.lingering:
+                    conn.state, conn.drained = _DRAINING, 0
+                else:
+                    self._closing(conn)
+                    return
+            else:
+                conn.state, conn.buffer = _WAITING, bytearray(rfile.read())
+        except Exception:  # a write that failed or timed out: the connection is done
+            if not isinstance(sys.exc_info()[1], OSError):
+                self.handle_error(sock, conn.addr)
+            self._closing(conn)
+            return
+        self._back.append(conn)
+        self._wake()
+
+    def _closing(self, conn: _Conn) -> None:
+        """Have the reactor close `conn`, which a worker is done with."""
+        conn.state = _CLOSING
+        self._back.append(conn)
+        self._wake()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up before its answer was written is no error of ours: no traceback."""
@@ -2609,28 +3110,69 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def _send_and_close(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        sock.setblocking(False)
+        sock.send(data)
+        sock.shutdown(socket.SHUT_WR)
+    sock.close()
+
+
+def _allow_files(connections: int) -> int:
+    """Raise this process's open-file limit for `connections`, up to what it may; the count it
+    allows. A limit too low (ulimit -n 1024) would otherwise fail accepts, not refuse them."""
+    try:
+        import resource
+    except ImportError:  # not a Unix: nothing to raise
+        return connections
+    wanted = connections + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft - 64 < connections:
+        return max(1, soft - 64)
+    return connections
+
+
 def make_server(
     app: WebhookApp,
     host: str = Settings.host,
     port: int = Settings.port,
     *,
     timeout: float = Settings.timeout,
-) -> ThreadingHTTPServer:
-    """A threading HTTP server for `app`, bound and ready for `serve_forever()`.
+    header_timeout: float = Settings.header_timeout,
+    body_timeout: float = Settings.body_timeout,
+    max_connections: int = Settings.max_connections,
+    threads: int = Settings.threads,
+) -> _Server:
+    """An HTTP server for `app`, bound and ready for `serve_forever()`.
 
-    Each connection has its own thread, and a connection that sends nothing for `timeout`
-    seconds (idle keep-alive, or a client that never finishes its request) is closed.
+    One reactor thread reads every connection; `threads` workers answer requests whose bytes
+    have all arrived. A connection idle `timeout` seconds between requests is closed; a head
+    not whole `header_timeout` seconds after its first byte, or a body not whole
+    `body_timeout` seconds after its head, is answered 408 and closed. At most
+    `max_connections` are open (see `_Server`).
     """
-    handler = type("WebhookHandler", (_Handler,), {"app": app, "timeout": timeout})
-    server = _Server((host, port), handler)
-    server.daemon_threads = True
-    return server
+    handler = type("WebhookHandler", (_Handler,), {"app": app})
+    return _Server(
+        (host, port),
+        handler,
+        timeout=timeout,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
+        threads=threads,
+    )
 
 
 def serve(
     app: WebhookApp, host: str = Settings.host, port: int = Settings.port, **options: Any
 ) -> None:
-    """Serve `app` over HTTP until interrupted (standard library only)."""
+    """Serve `app` over HTTP until interrupted (standard library only); `options` are
+    `make_server`'s."""
     server = make_server(app, host, port, **options)
     try:
         server.serve_forever()
@@ -2638,6 +3180,132 @@ def serve(
         pass
     finally:
         server.server_close()
+
+
+# -- uvicorn, as safe as the stdlib server -------------------------------------------------
+def uvicorn_protocol(settings: Settings | None = None) -> type:
+    """uvicorn's h11 protocol with what uvicorn lacks: deadlines and a connection cap.
+
+    uvicorn gives a connection that has not yet sent a whole request no deadline at all, and its
+    `--limit-concurrency` answers every request 503 once that many connections are open (idle
+    ones too). This protocol, for `python webhook.py --uvicorn`, closes a connection whose head
+    is not whole `header_timeout` seconds after it opened or after the request began (idle
+    between requests, uvicorn's keep-alive timeout applies), and whose body is not whole
+    `body_timeout` seconds after its head; past `max_connections` a new connection closes the
+    one that has waited longest for a request (or is refused, 503, when none waits). h11 itself
+    refuses a head over 16 KiB (`h11_max_incomplete_event_size`).
+    """
+    settings = Settings.from_env() if settings is None else settings
+    h11 = importlib.import_module("h11")
+    base: Any = importlib.import_module("uvicorn.protocols.http.h11_impl").H11Protocol
+    header_timeout, body_timeout = settings.header_timeout, settings.body_timeout
+    cap = _allow_files(settings.max_connections)
+    waiting: dict[Any, None] = {}  # connections waiting for a request, longest first
+
+    class UvicornProtocol(base):  # type: ignore[misc]
+        """uvicorn's h11 protocol, with deadlines and a connection cap (`uvicorn_protocol`)."""
+
+        _deadline: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > cap:
+                oldest = next(iter(waiting), None)
+                if oldest is None:
+                    transport.write(_BUSY)
+                    transport.close()
+                    return
+                waiting.pop(oldest, None)
+                oldest.transport.close()
+            waiting[self] = None
+            self._arm(header_timeout)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            waiting.pop(self, None)
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._deadline is None and self._between_requests():
+                self._arm(header_timeout)  # a request begins after a kept-alive wait
+            super().data_received(data)
+
+        def handle_events(self) -> None:
+            cycle = self.cycle
+            super().handle_events()
+            if self.cycle is not cycle:  # a head arrived: its body has its own deadline
+                waiting.pop(self, None)
+                self._arm(body_timeout)
+
+        def on_response_complete(self) -> None:
+            self._disarm()
+            super().on_response_complete()
+            if self._between_requests() and not self.transport.is_closing():
+                waiting.pop(self, None)
+                waiting[self] = None
+
+        def _between_requests(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _arm(self, seconds: float) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            receiving = self._between_requests() or self.conn.their_state is h11.SEND_BODY
+            if receiving and not self.transport.is_closing():
+                if self.conn.their_state is not h11.IDLE or self.conn.trailing_data[0]:
+                    self.transport.write(_TIMED_OUT)  # a request begun: say why it ends
+                self.transport.close()
+
+    return UvicornProtocol
+
+
+#: How the module runs itself under uvicorn (`python webhook.py --uvicorn`).
+UVICORN_OPTIONS = {
+    "http": "h11",  # httptools has no header limit at all (issue 19: 256 MB sent, 2.4 GB RSS)
+    "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    "backlog": 2048,
+    "access_log": False,  # the module logs each request itself
+    "server_header": False,
+}
+
+
+def serve_uvicorn(module: str, settings: Settings, workers: int = 1) -> int:
+    """Serve the webhook module at path `module` under uvicorn, as safe as the stdlib server.
+
+    uvicorn imports the module by name (in each worker process), so the settings go to it
+    through the environment, as `uvicorn webhook:asgi` would read them.
+    """
+    try:
+        uvicorn: Any = importlib.import_module("uvicorn")
+        importlib.import_module("h11")
+    except ImportError:
+        log_to_stderr("webhook: --uvicorn needs uvicorn: pip install uvicorn")
+        return 2
+    for setting in dataclasses.fields(settings):
+        variable, value = setting.metadata["env"], getattr(settings, setting.name)
+        if variable and value is not None:
+            shown = ("1" if value else "0") if isinstance(value, bool) else str(value)
+            os.environ[variable] = shown
+    folder, name = os.path.split(os.path.abspath(module))
+    name = name.removesuffix(".py")
+    uvicorn.run(
+        f"{name}:asgi",
+        app_dir=folder,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        timeout_keep_alive=max(1, round(settings.timeout)),
+        **{**UVICORN_OPTIONS, "http": f"{name}:UvicornProtocol"},
+    )
+    return 0
 
 
 # -- WSGI -----------------------------------------------------------------------------------
@@ -2771,7 +3439,16 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
     _say_if_down(store)
     host, port = settings.host, settings.port
     try:
-        server = make_server(app, host, port, timeout=settings.timeout)
+        server = make_server(
+            app,
+            host,
+            port,
+            timeout=settings.timeout,
+            header_timeout=settings.header_timeout,
+            body_timeout=settings.body_timeout,
+            max_connections=settings.max_connections,
+            threads=settings.threads,
+        )
     except OSError as error:
         log_to_stderr(f"webhook: cannot listen on {host}:{port}: {error.strerror or error}")
         return 1
@@ -2792,16 +3469,41 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
     return 0
 
 
-def main(argv: Sequence[str] | None, flow_document: Mapping[str, Any]) -> int:
-    """The generated module's command line: `python webhook.py --port 8080 ...`."""
+def main(
+    argv: Sequence[str] | None, flow_document: Mapping[str, Any], module: str | None = None
+) -> int:
+    """The generated module's command line: `python webhook.py --port 8080 ...`.
+
+    `module` is the module's own path, which `--uvicorn` has uvicorn import.
+    """
     parser = argparse.ArgumentParser(description="Serve this Jaxl webhook over HTTP.")
     Settings.add_arguments(parser)
+    if module is not None:
+        parser.add_argument(
+            "--uvicorn",
+            action="store_true",
+            help="serve with uvicorn (pip install uvicorn), its h11 parser, these deadlines "
+            "and this connection cap",
+        )
+        parser.add_argument(
+            "--workers",
+            default="1",
+            help="uvicorn worker processes, with --uvicorn (default 1; several need "
+            "JAXL_REDIS_URL)",
+        )
+    args = parser.parse_args(argv)
     try:
-        settings = Settings.from_args(parser.parse_args(argv))
+        settings = Settings.from_args(args)
     except ValueError as error:
         log_to_stderr(f"webhook: {error}")
         return 2
-    return serve_flow(flow_document, settings)
+    if module is None or not args.uvicorn:
+        return serve_flow(flow_document, settings)
+    workers = str(args.workers)
+    if not (workers.isascii() and workers.isdigit() and int(workers) >= 1):
+        log_to_stderr(f"webhook: --workers={workers!r}: not a whole number from 1 up")
+        return 2
+    return serve_uvicorn(module, settings, int(workers))
 
 
 # -- Redis on the event loop (jaxl_designer/webhook/redis_async.py) -------------------------
@@ -3300,7 +4002,7 @@ FLOW: dict[str, Any] = {
 # Run as a script, the command line sets the webhook up, before the `app` below is: a bad flag or
 # variable is then one line on stderr, not a traceback from the import.
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], FLOW))
+    sys.exit(main(sys.argv[1:], FLOW, __file__))
 
 #: The webhook for the servers that import this module, set up from the environment. A bad
 #: variable stops the import with one line on stderr naming it, not a traceback, and exit status
@@ -3316,9 +4018,10 @@ asgi = make_asgi(app)
 
 
 def __getattr__(name: str) -> Any:
-    """`JaxlApp`, built on first use so the module imports without the Jaxl SDK."""
-    if name == "JaxlApp":
-        cls = jaxl_app_class(app.runtime)
-        globals()["JaxlApp"] = cls
+    """`JaxlApp` and `UvicornProtocol`, built on first use so the module imports without the
+    Jaxl SDK or uvicorn."""
+    if name in ("JaxlApp", "UvicornProtocol"):
+        cls = jaxl_app_class(app.runtime) if name == "JaxlApp" else uvicorn_protocol()
+        globals()[name] = cls
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

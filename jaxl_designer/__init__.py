@@ -32,6 +32,7 @@ __all__ = [
     "load",
     "loads",
     "render_svg",
+    "report",
     "save",
     "validate",
 ]
@@ -43,6 +44,7 @@ _LAZY = {
     "Designer": "jaxl_designer.notebook.canvas",
     "explore": "jaxl_designer.core.explorer",
     "render_svg": "jaxl_designer.drawing.render",
+    "report": "jaxl_designer.drawing.traffic",
 }
 
 

@@ -23,6 +23,7 @@ VERBS = [
     "explore",
     "render",
     "design",
+    "report",
 ]
 
 

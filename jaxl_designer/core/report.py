@@ -292,7 +292,7 @@ def calls(
     for source in sources:
         name = _name(source)
         good = before = tally.lines
-        bad_before = tally.bad
+        bad_before, kept_before = tally.bad, len(tally.bad_lines)
         for number, raw in _lines(source, name, tally):
             tally.lines += 1
             line = _parse(raw)
@@ -332,7 +332,8 @@ def calls(
                 del open_calls[call_id]
                 yield call
         if tally.lines > before and good == before and tally.bad > bad_before:
-            where = tally.bad_lines[-1] if tally.bad_lines else (name, 1, "no log line")
+            kept = tally.bad_lines[kept_before:]
+            where = kept[0] if kept else (name, 1, "no log line")
             raise LogError(f"{name}: not a request log (line {where[1]}: {where[2]})")
     yield from open_calls.values()
 

@@ -257,7 +257,9 @@ class TrafficReport:
         ]
         parts = [_table(["", ""], summary, "summary")]
         parts += [f'<p class="note">{html.escape(note)}</p>' for note in self.notes()]
-        parts.append(f'<div class="drawing">{self.svg(timeout=timeout)}</div>')
+        svg = self.svg(timeout=timeout)
+        # Inline, the SVG needs no XML prolog or doctype (which names an external DTD).
+        parts.append(f'<div class="drawing">{svg[svg.find("<svg") :]}</div>')
         funnel = traffic.funnel()
         if funnel:
             first = max(funnel[0][1], 1)

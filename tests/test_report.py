@@ -16,7 +16,7 @@ from jaxl_designer import report as report_api
 from jaxl_designer.cli import main
 from jaxl_designer.core.examples import EXAMPLES
 from jaxl_designer.core.fileformat import save
-from jaxl_designer.core.report import LogError, read
+from jaxl_designer.core.report import LogError, Traffic, read
 from jaxl_designer.core.runtime import Runtime
 from jaxl_designer.drawing.traffic import report
 from jaxl_designer.exporter.export import export
@@ -36,7 +36,7 @@ def logged(flow: str, calls: int, seed: int) -> tuple[list[str], Tally]:
     return lines, tally
 
 
-def assert_counts(traffic, tally: Tally) -> None:  # type: ignore[no-untyped-def]
+def assert_counts(traffic: Traffic, tally: Tally) -> None:
     assert traffic.calls == tally.calls
     assert traffic.endings == tally.endings
     assert traffic.unfinished == tally.unfinished

@@ -111,3 +111,41 @@ def test_cli_writes_scenarios_that_test_replays(
     assert main(["report", str(old), str(log), "--against", str(new)]) == 1
     said = capsys.readouterr().out
     assert "real paths" in said and "answer otherwise" in said and "confirm -2-> order" in said
+
+
+def test_calls_through_a_lookup_are_rebuilt_taking_the_same_exits() -> None:
+    """A logged call's lookup exits (ok, failed, timeout) come back as stubs that take them."""
+    from backend import Backend
+
+    from jaxl_designer.core.flow import Flow
+
+    backend = Backend(slow=1.0)
+    try:
+        host = f"127.0.0.1:{backend.port}"
+        flow = Flow("codes")
+        flow.collect("ask", "Your code, then star.", "code", terminator="*", then="find")
+        flow.lookup("find", f"http://{host}/codes/{{code}}", save={"phone": "target.phone"},
+                    timeout=0.5, ok="agent", failed="sorry", timed_out="late")  # fmt: skip
+        flow.transfer("agent", phone="{phone}", invalid="sorry")
+        flow.hangup("sorry", "Sorry.")
+        flow.hangup("late", "Too slow.")
+        flow.allowed_hosts = [host]
+        lines: list[str] = []
+        webhook = WebhookApp(Runtime(flow.to_document()), log=lines.append)
+        # 17 is found, 500 fails at the backend, 903 answers after the 0.5 s timeout
+        for call_id, code in enumerate(["17*", "500*", "903*", "17*"], 1):
+            for event, data in ((1, None), (1, code)):
+                body = json.dumps(request(event, call_id, data=data)).encode()
+                webhook.handle("POST", "/webhook/", "", HEADERS, body)
+        paths, _ = group([lines], per_path=5)
+        exits = sorted(
+            {exit for path in paths for call in path.kept for turn in call.turns
+             for _, exit in turn.lookups}
+        )  # fmt: skip
+        assert exits == ["failed", "ok", "timeout"]
+        made, failed = scenarios(flow, paths)
+        assert not failed and len(made) == 4
+        for scenario in made:
+            assert run(flow, scenario).passed
+    finally:
+        backend.close()

@@ -46,7 +46,16 @@ from .runtime import (
 )
 from .simulator import LookupOutcome, Stub, answer_lookups
 
-__all__ = ["Edge", "Exploration", "Finding", "Route", "explore"]
+__all__ = [
+    "Edge",
+    "Exploration",
+    "Explorer",
+    "Finding",
+    "Route",
+    "answer_json",
+    "candidate_entries",
+    "explore",
+]
 
 #: The time calls are placed at when the flow has no business-hours rule (a Monday morning).
 DEFAULT_NOW = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=datetime.timezone.utc)
@@ -99,7 +108,7 @@ def explore(
         The coverage, the problems found, and a shortest route to every reached node and edge.
     """
     document = prepare(flow, env).to_document() if isinstance(flow, Flow) else dict(flow)
-    return _Explorer(document, depth, max_states).run()
+    return Explorer(document, depth, max_states).run()
 
 
 def _minutes(text: Any) -> int | None:
@@ -133,7 +142,7 @@ def _rule_values(rules: Iterable[Mapping[str, Any]]) -> list[str]:
     return [value for value in values if value]
 
 
-def _candidates(spec: Mapping[str, Any], expects: int | str, wanted: list[str]) -> list[str]:
+def candidate_entries(spec: Mapping[str, Any], expects: int | str, wanted: list[str]) -> list[str]:
     """Digit strings worth trying at a collect: values rules look for, then plain ones.
 
     Plain ones are, for each allowed length, 1234567890… cut to it and each digit repeated, so a
@@ -198,7 +207,7 @@ def _saves(spec: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in save.items()} if isinstance(save, Mapping) else {}
 
 
-def _answer_json(save: Mapping[str, str], values: Mapping[str, str]) -> dict[str, Any]:
+def answer_json(save: Mapping[str, str], values: Mapping[str, str]) -> dict[str, Any]:
     """A JSON answer holding each saved path: `order.status` gives {"order": {"status": ...}}."""
     data: dict[str, Any] = {}
     for name, path in save.items():
@@ -263,8 +272,13 @@ class _State:
         self.context = context
 
 
-class _Explorer:
-    """One breadth-first exploration over the runtime."""
+class Explorer:
+    """One breadth-first exploration over the runtime (`explore` runs one and reports it).
+
+    Besides running, it tells what calls are tried with: where they `starts`, the entries it
+    found at each node (`entries`), and a lookup's `ok_answers`; rebuilding logged calls
+    (`core.realcalls`) searches with the same.
+    """
 
     def __init__(self, document: dict[str, Any], depth: int | None, max_states: int) -> None:
         self.specs: dict[str, Mapping[str, Any]] = dict(document["nodes"])
@@ -288,7 +302,7 @@ class _Explorer:
             for spec in self.specs.values()
             if spec.get("kind") == "transfer" and template_fields(str(spec.get("phone") or ""))
         ]
-        self.ok_answers: dict[str, list[dict[str, Any]]] = {}
+        self._ok_cache: dict[str, list[dict[str, Any]]] = {}
         edges = [
             (node, str(key), str(target))
             for node, spec in self.specs.items()
@@ -341,7 +355,7 @@ class _Explorer:
 
     # -- the search -------------------------------------------------------------------------
     def run(self) -> Exploration:
-        for context, route in self._contexts():
+        for context, route in self.starts():
             self.now = context[1]
             for turn, after, outcomes in self._turns(route, None, "dial", ""):
                 self._record(None, context, route.took(outcomes), turn, after)
@@ -362,7 +376,7 @@ class _Explorer:
         self.result.states = len(self.states)
         return self.result
 
-    def _contexts(self) -> list[tuple[tuple[int, float], Route]]:
+    def starts(self) -> list[tuple[tuple[int, float], Route]]:
         """Where calls start: each representative clock, with each representative caller."""
         callers: dict[str, list[str]] = {}
         defaults = (DEFAULT_FROM_NUMBER, DEFAULT_TO_NUMBER)
@@ -461,7 +475,7 @@ class _Explorer:
         var = str(spec.get("var"))
         rules = self.rules_on.get(var, [])
         kept: dict[Hashable, str] = {}
-        for digits in _candidates(spec, expects, _rule_values(rules)):
+        for digits in candidate_entries(spec, expects, _rule_values(rules)):
             data = digits if isinstance(expects, int) else digits + expects
             turn, after = self._send(state.route, state.call, "enter", data)
             if not turn.edges or turn.edges[0][:2] != (state.node, "ok") or after is None:
@@ -529,23 +543,21 @@ class _Explorer:
         exit (without it a timeout goes the failed way)."""
         spec = self.specs[lookup.node]
         url, method = lookup.url, lookup.method
-        found = [
-            Stub.json(url, data, method=method) for data in self._ok_answers(lookup.node, spec)
-        ]
+        found = [Stub.json(url, data, method=method) for data in self.ok_answers(lookup.node, spec)]
         found.append(Stub(url, method, 500))
         if "timeout" in (spec.get("edges") or {}):
             found.append(Stub(url, method, timeout=True))
         return found
 
-    def _ok_answers(self, node: str, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def ok_answers(self, node: str, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
         """JSON answers for a lookup's `ok`: one per way the values it saves can matter.
 
         A saved variable gets a placeholder (`<name>`), each value a branch rule on it looks
         for, and, when a transfer's number reads it, phone numbers; values that make the same
         rules hold and the same numbers valid stand for each other.
         """
-        if node in self.ok_answers:
-            return self.ok_answers[node]
+        if node in self._ok_cache:
+            return self._ok_cache[node]
         save = _saves(spec)
         choices = []
         for name in save:
@@ -563,9 +575,9 @@ class _Explorer:
             choices.append(list(kept.values()))
         combinations = itertools.islice(itertools.product(*choices), _MAX_OK_ANSWERS)
         answers = [
-            _answer_json(save, dict(zip(save, values, strict=True))) for values in combinations
+            answer_json(save, dict(zip(save, values, strict=True))) for values in combinations
         ]
-        self.ok_answers[node] = answers
+        self._ok_cache[node] = answers
         return answers
 
     def _step(self, state: _State, action: str, value: str) -> None:

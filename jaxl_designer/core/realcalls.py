@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .exploration import Route
-from .explorer import _answer_json, _candidates, _Explorer
+from .explorer import Explorer, answer_json, candidate_entries
 from .flow import Flow
 from .prepare import prepare
 from .report import MAX_OPEN_CALLS, LoggedCall, LoggedTurn, Source, Traffic, calls
@@ -127,9 +127,9 @@ class _Rebuilder:
     def __init__(self, flow: Flow | Mapping[str, Any]) -> None:
         self.document = prepare(flow).to_document() if isinstance(flow, Flow) else dict(flow)
         self.specs: dict[str, Mapping[str, Any]] = self.document["nodes"]
-        self.explorer = _Explorer(self.document, None, 20_000)
+        self.explorer = Explorer(self.document, None, 20_000)
         self.explorer.run()
-        self.starts = [route for _, route in self.explorer._contexts()]
+        self.starts = [route for _, route in self.explorer.starts()]
 
     def rebuild(self, logged: LoggedCall) -> tuple[Call, str | None] | None:
         for start in self.starts:
@@ -202,10 +202,10 @@ class _Rebuilder:
         found = list(self.explorer.entries.get(node or "", []))
         ends = expects(spec) if spec else 1
         if isinstance(ends, str):
-            found += [digits + ends for digits in _candidates(spec, ends, [])]
+            found += [digits + ends for digits in candidate_entries(spec, ends, [])]
             found += ["1" * (count - 1) + ("*" if ends == "#" else "#"), "1" * count]
         else:
-            found += [*_candidates(spec, ends, []), "*" + "1" * (count - 1)]
+            found += [*candidate_entries(spec, ends, []), "*" + "1" * (count - 1)]
         exact = [entry for entry in dict.fromkeys(found) if len(entry) == count]
         return exact or ["1" * count]
 
@@ -220,7 +220,7 @@ class _Rebuilder:
             url = url.replace("{{", "{").replace("}}", "}")
             method = str(spec.get("method") or "GET").upper()
             if exit == "ok":
-                answers = self.explorer._ok_answers(node, spec) or [_answer_json({}, {})]
+                answers = self.explorer.ok_answers(node, spec) or [answer_json({}, {})]
                 choices.append([Stub.json(url, data, method=method) for data in answers])
             elif exit == "timeout":
                 choices.append([Stub(url, method, timeout=True)])

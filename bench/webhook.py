@@ -4,6 +4,8 @@ Servers, each a subprocess on a free loopback port, pinned to core 0 (the load c
 core 1):
 
 - `ours-uvicorn`   `uvicorn webhook:asgi`, one worker (httptools, uvloop)
+- `ours-uvicorn-safe` `python webhook.py --uvicorn`, the shipped uvicorn command (h11 with its
+                   16 KiB head limit, uvloop, the module's deadlines and connection cap)
 - `ours-stdlib`    `python webhook.py` (its standard-library server)
 - `ours-gunicorn`  `gunicorn webhook:wsgi`, one worker (gthread, 8 threads; --gunicorn-worker)
 - `ours-redis`     `uvicorn webhook:asgi` with JAXL_REDIS_URL: call state in a real
@@ -63,7 +65,15 @@ SDK_PY = str(ROOT / ".venv-sdk" / "bin" / "python")
 SERVER_CORE = "0"
 CLIENT_CORE = "1"
 REDIS_PGIDS: set[int] = set()
-ALL_SERVERS = ("ours-uvicorn", "ours-stdlib", "ours-gunicorn", "ours-redis", "sdk", "constant")
+ALL_SERVERS = (
+    "ours-uvicorn",
+    "ours-uvicorn-safe",
+    "ours-stdlib",
+    "ours-gunicorn",
+    "ours-redis",
+    "sdk",
+    "constant",
+)
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -135,6 +145,8 @@ class Server:
             return [*cmd, "--no-access-log"]
         if self.name == "ours-stdlib":
             return [PY, str(self.module), *address] + ([] if log else ["--no-log"])
+        if self.name == "ours-uvicorn-safe":
+            return [PY, str(self.module), "--uvicorn", *address] + ([] if log else ["--no-log"])
         if self.name == "ours-gunicorn":
             cmd = [_bin("gunicorn"), "webhook:wsgi", "--chdir", here, "--workers", "1"]
             cmd += ["--bind", f"127.0.0.1:{port}", "--backlog", "2048"]

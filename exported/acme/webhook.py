@@ -10,14 +10,23 @@ Run it (Python 3.10+, the standard library is enough for the first form):
     python webhook.py --host 127.0.0.1 --port 9919
     python webhook.py --port 9919 --redis-url redis://127.0.0.1:6379/0 --token SECRET
     export JAXL_REDIS_URL=redis://127.0.0.1:6379/0  # several workers must share call state
-    uvicorn webhook:asgi --port 9919 --workers 2 --no-access-log
-    gunicorn webhook:wsgi --bind 127.0.0.1:9919 --workers 2 --threads 8
+    python webhook.py --uvicorn --port 9919 --workers 2   # pip install uvicorn
+    gunicorn --bind 127.0.0.1:9919 --workers 2            # reads ./gunicorn.conf.py, beside this
     jaxl apps run --app webhook:JaxlApp
 
-then point the IVR at https://YOUR-HOST/webhook/ (teardown as POST or DELETE), and at
-/healthz for health checks. Every form logs one JSON line per request itself (hence uvicorn's
---no-access-log). uvicorn and gunicorn read their settings from the environment:
-JAXL_REDIS_URL, JAXL_WEBHOOK_TOKEN, JAXL_WEBHOOK_LOG=0, JAXL_MAX_CALLS and JAXL_TTL; a bad value
+Each form is safe from a hostile client by default: a head over 16 KiB (a line over 8 KiB, over
+100 headers) is refused; a head must be whole 10 s after its first byte, a body 10 s after its
+head (--header-timeout, --body-timeout); an idle connection closes after 15 s (--timeout; 5 s
+under gunicorn); at 1024 open connections (--max-connections) a new one closes the one waiting
+longest for its request; slow or silent clients hold no thread (--threads 32 answer at once).
+`--uvicorn` runs uvicorn with its h11 parser and these deadlines; plain `uvicorn webhook:asgi`
+has none of them (with httptools no header limit at all), so use it behind a proxy that has.
+
+Then point the IVR at https://YOUR-HOST/webhook/ (teardown as POST or DELETE), and at
+/healthz for health checks. Every form logs one JSON line per request itself (uvicorn's and
+gunicorn's access logs are off). uvicorn and gunicorn read their settings from the environment:
+JAXL_REDIS_URL, JAXL_WEBHOOK_TOKEN, JAXL_WEBHOOK_LOG=0, JAXL_MAX_CALLS, JAXL_TTL and the limits'
+(JAXL_HEADER_TIMEOUT, JAXL_BODY_TIMEOUT, JAXL_MAX_CONNECTIONS, JAXL_THREADS); a bad value
 stops the import with one line naming it (exit status 3). Several workers without
 JAXL_REDIS_URL stop the same way, since each would keep its own calls and lose those whose
 requests reach another worker; JAXL_ALLOW_PRIVATE_STATE=1 serves so anyway, with a warning.

@@ -14,7 +14,7 @@ from conftest import Processes, exchange, free_port, http_request, webhook_comma
 
 from jaxl_designer.core.examples import acme
 from jaxl_designer.core.runtime import NEUTRAL, Runtime
-from jaxl_designer.exporter.export import export, generate_webhook
+from jaxl_designer.exporter.export import export, generate_gunicorn_conf, generate_webhook
 
 MAIN = {
     "prompt": ["Welcome to Acme.", "Press 1 for sales.", "Press 2 to enter your order number.",
@@ -316,11 +316,12 @@ def test_an_export_killed_at_any_moment_leaves_each_file_whole_old_or_new(tmp_pa
 
     sizes = ("2000", "2400")
     out = tmp_path / "out"
-    versions = {name: set() for name in ("flow.json", "webhook.py")}
+    versions = {name: set() for name in ("flow.json", "webhook.py", "gunicorn.conf.py")}
     for size in sizes:
         flow = big_flow(int(size))
         versions["flow.json"].add(dumps(flow).encode())
         versions["webhook.py"].add(generate_webhook(flow).encode())
+        versions["gunicorn.conf.py"].add(generate_gunicorn_conf().encode())
     export(big_flow(int(sizes[0])), out)
     rnd = random.Random(7)
     kills = 0

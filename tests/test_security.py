@@ -197,7 +197,7 @@ def test_an_out_dir_that_is_a_link_to_a_folder_is_followed_and_nothing_else_is_w
     real.mkdir(parents=True)
     (tmp_path / "current").symlink_to(real, target_is_directory=True)
     result = export(acme(), tmp_path / "current")
-    assert sorted(p.name for p in real.iterdir()) == ["flow.json", "webhook.py"]
+    assert sorted(p.name for p in real.iterdir()) == ["flow.json", "gunicorn.conf.py", "webhook.py"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "deploy"]
     assert result.webhook == tmp_path / "current" / "webhook.py"
     (real / "webhook.py").unlink()

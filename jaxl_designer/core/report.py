@@ -3,20 +3,23 @@
 A log (docs/log-format.md, format 1) is read as a stream of lines, plain or gzip (told by its
 first bytes, not its name), in bounded memory: calls in progress are kept in a bounded
 least-recently-used table, and one pushed out is counted as unfinished. A line that is not a
-log line is counted, and the first few are kept with their line number; it never stops a read.
+JSON object at all is the server's own output (its start, a warning): it is counted as such.
+A line that should be a log line and is not is counted as bad, and the first few are kept with
+their line number; neither stops a read.
 
 Example:
     >>> lines = [
     ...     '{"v":1,"rev":"abc","event":1,"call_id":7,"nodes":["main"],"wait":"main"}',
     ...     '{"v":1,"rev":"abc","event":2,"call_id":7,"edges":[["main","1","sales"]],'
     ...     '"nodes":["sales"],"end":"transfer","target":"phone"}',
-    ...     'not a log line',
+    ...     'webhook: serving on port 9919',
+    ...     '{"v":1,"rev":"abc","event":2,"call_id":}',
     ... ]
     >>> traffic = read([lines])
-    >>> traffic.calls, traffic.endings["transfer"], traffic.reached["sales"], traffic.bad
-    (1, 1, 1, 1)
-    >>> traffic.bad_lines[0]
-    ('<lines>', 3, 'not JSON')
+    >>> traffic.calls, traffic.endings["transfer"], traffic.reached["sales"]
+    (1, 1, 1)
+    >>> traffic.messages, traffic.bad, traffic.bad_lines[0]
+    (1, 1, ('<lines>', 4, 'not JSON'))
 """
 
 from __future__ import annotations
@@ -155,6 +158,8 @@ class Traffic:
     #: Requests that belong to no call's flow: health checks, refused requests, marks, and
     #: teardowns of calls that had already ended.
     other: int = 0
+    #: Lines that are no JSON object: the server's own output, written to the same stream.
+    messages: int = 0
     calls: int = 0
     finished: int = 0
     #: Calls whose log has no end: still waiting when the log stops, or pushed out of the
@@ -292,10 +297,15 @@ def calls(
     for source in sources:
         name = _name(source)
         good = before = tally.lines
-        bad_before, kept_before = tally.bad, len(tally.bad_lines)
+        kept_before = len(tally.bad_lines)
+        first_message = 0
         for number, raw in _lines(source, name, tally):
             tally.lines += 1
             line = _parse(raw)
+            if line is _MESSAGE:
+                tally.messages += 1
+                first_message = first_message or number
+                continue
             if isinstance(line, str):
                 tally.note_bad(name, number, line)
                 continue
@@ -331,9 +341,9 @@ def calls(
                 call.finished = True
                 del open_calls[call_id]
                 yield call
-        if tally.lines > before and good == before and tally.bad > bad_before:
+        if tally.lines > before and good == before:
             kept = tally.bad_lines[kept_before:]
-            where = kept[0] if kept else (name, 1, "no log line")
+            where = kept[0] if kept else (name, first_message or 1, "not JSON")
             raise LogError(f"{name}: not a request log (line {where[1]}: {where[2]})")
     yield from open_calls.values()
 
@@ -390,10 +400,17 @@ def _binary(handle: IO[bytes], name: str, tally: Traffic) -> Iterator[tuple[int,
         tally.note_bad(name, number + 1, f"cannot read on: {error}")
 
 
+#: What `_parse` says of a line that is no JSON object: the server's own output.
+_MESSAGE = "the server's own output"
+
+
 def _parse(raw: bytes | str) -> dict[str, Any] | str:
-    """A line as a dict, or why it is not a log line."""
+    """A line as a dict, or why it is not a log line (`_MESSAGE`: it never meant to be one)."""
     if raw[:1] == b"\x00" and raw == b"\x00too long":
         return f"longer than {MAX_LINE} bytes"
+    start = raw.lstrip()[:1]
+    if start not in (b"{", "{"):
+        return _MESSAGE
     try:
         line = json.loads(raw)
     except (ValueError, RecursionError):

@@ -48,6 +48,7 @@ def test_the_tutorials_are_there() -> None:
         "04_export_and_deploy",
         "05_ivr_patterns",
         "06_backend_lookups",
+        "07_production_loop",
     ]
 
 

@@ -11,7 +11,7 @@ import pytest
 from jaxl_designer.cli import main
 from jaxl_designer.core.examples import EXAMPLES, acme, language_select
 from jaxl_designer.core.fileformat import save
-from jaxl_designer.core.realcalls import altered, group, rebuild, scenarios
+from jaxl_designer.core.realcalls import altered, altered_edges, group, rebuild, scenarios
 from jaxl_designer.core.runtime import Runtime, request
 from jaxl_designer.core.scenarios import run
 from jaxl_designer.webhook.app import WebhookApp
@@ -149,3 +149,27 @@ def test_calls_through_a_lookup_are_rebuilt_taking_the_same_exits() -> None:
             assert run(flow, scenario).passed
     finally:
         backend.close()
+
+
+def test_the_change_is_drawn_with_the_real_paths_it_alters_heavy(tmp_path: Path) -> None:
+    """--diff: the diff drawing, with the edges real callers took on altered paths counted."""
+    import re
+
+    log = tmp_path / "calls.log"
+    log.write_text("\n".join(log_of("acme", random_acme_calls(200, seed=2))) + "\n")
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    save(acme(), old)
+    changed = acme()
+    changed.connect("confirm", "2", "main")  # re-entering now goes back to the main menu
+    save(changed, new)
+    drawing = tmp_path / "change.svg"
+    assert main(["report", str(old), str(log), "--against", str(new), "--diff", str(drawing)]) == 1
+    svg = drawing.read_text()
+    made, _ = scenarios(acme(), group([log.read_text().splitlines()])[0])
+    real = altered_edges(altered(changed, made))
+    calls = real[("confirm", "2", "order")]
+    assert calls > 0, "some real callers re-entered their order number"
+    assert f"2 · {calls:,} real calls" in svg
+    assert len(re.findall(r'class="[^"]*\breal\b', svg)) == len([e for e in real if real[e]])
+    assert real[("main", "1", "sales")] == 0, "paths the change leaves alone are not drawn heavy"
+    assert main(["report", str(old), str(log), "--diff", str(drawing)]) == 2

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 from ..core.fileformat import load
-from ..core.files import write_atomic
-from ..core.realcalls import altered, group, scenarios
+from ..core.files import write_atomic, write_atomic_bytes
+from ..core.realcalls import altered, altered_edges, group, scenarios
 from ..drawing.backend import RenderError
+from ..drawing.diff import render_diff
 from ..drawing.traffic import TrafficReport
 from . import CommandError
 
@@ -43,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="replay the real paths on a new revision and list those it alters (exit 1 if any)",
     )
     parser.add_argument(
+        "--diff",
+        metavar="OUT",
+        help="with --against: draw the change (.svg or .png), the real paths it alters heavy",
+    )
+    parser.add_argument(
         "--max-open",
         type=int,
         default=100_000,
@@ -56,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     """Print the counts; write the drawing, scenarios and the replay as asked."""
     if args.out and Path(args.out).suffix.lower() not in FORMATS:
         raise CommandError(f"{args.out}: unknown report format (use {', '.join(FORMATS)})")
+    if args.diff and not args.against:
+        raise CommandError("--diff draws a change: give the new flow with --against")
+    if args.diff and Path(args.diff).suffix.lower() not in (".svg", ".png"):
+        raise CommandError(f"{args.diff}: unknown drawing format (use .svg or .png)")
     flow = load(args.flow)
     new = load(args.against) if args.against else None
     wanted = bool(args.scenarios or new)
@@ -96,4 +106,14 @@ def run(args: argparse.Namespace) -> int:
     )
     for _, result in changed:
         print(result)
+    if args.diff:
+        fmt = Path(args.diff).suffix.lower()[1:]
+        try:
+            drawn = render_diff(flow, new, fmt, real=altered_edges(changed))
+            write_atomic_bytes(args.diff, drawn)
+        except RenderError as error:
+            raise CommandError(str(error)) from None
+        except OSError as error:
+            raise CommandError(f"{args.diff}: cannot write: {error.strerror or error}") from None
+        print(f"{args.diff}: written")
     return 1 if changed else 0

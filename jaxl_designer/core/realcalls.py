@@ -11,6 +11,7 @@ revision (`scenarios.run`, `jaxl-designer test`) says which real paths the chang
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from .runtime import KEYS, TEARDOWN, expects, template_fields
 from .scenarios import ScenarioResult, record, run
 from .simulator import Call, Simulator, Stub
 
-__all__ = ["RealPath", "altered", "group", "rebuild", "scenarios"]
+__all__ = ["RealPath", "altered", "altered_edges", "group", "rebuild", "scenarios"]
 
 #: Distinct paths kept while grouping; calls on further paths are counted, not kept.
 MAX_PATHS = 1_000
@@ -119,6 +120,22 @@ def altered(
         if not result.passed:
             changed.append((scenario, result))
     return changed
+
+
+def altered_edges(changed: Iterable[tuple[Mapping[str, Any], Any]]) -> Counter[Edge]:
+    """Real calls per edge on the paths a change alters (what `altered` gave), to draw them.
+
+    Example:
+        >>> scenario = {"calls": 3, "edges": [["main", "2", "order"], ["order", "ok", "confirm"]]}
+        >>> altered_edges([(scenario, None)])[("main", "2", "order")]
+        3
+    """
+    counts: Counter[Edge] = Counter()
+    for scenario, _ in changed:
+        calls = int(scenario.get("calls", 0))
+        for source, key, target in dict.fromkeys(tuple(e) for e in scenario.get("edges") or ()):
+            counts[(str(source), str(key), str(target))] += calls
+    return counts
 
 
 class _Rebuilder:

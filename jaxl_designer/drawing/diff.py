@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from ..core.diff import FlowDiff, diff
 from ..core.flow import Flow
@@ -29,23 +29,26 @@ from .labels import shorten
 from .model import TOOLTIP_CHARS, Drawing, DrawnEdge, DrawnNode, Start, edge_kind
 from .styles import DIFF_COLOURS, DIFF_NODE_STYLES, DIFF_STYLES
 
-__all__ = ["COLOURS", "LOOK", "build", "render_diff_svg", "to_dot"]
+__all__ = ["COLOURS", "LOOK", "build", "render_diff", "render_diff_svg", "to_dot"]
 
 #: The colour of each status: added, removed, changed, same (`styles.DIFF_COLOURS`).
 COLOURS = DIFF_COLOURS
 #: A diff keeps each kind's shape and colours nodes, edges and entry markers by status.
 LOOK = dot.Look(DIFF_NODE_STYLES, DIFF_STYLES, DIFF_STYLES)
+Edge = tuple[str, str, str]
 # Its own id prefix: a diff shown next to a flow's drawing on one page shares no SVG id with it.
 _PREFIX = "jd-diff-"
 
 _Spec = tuple[str, str, str, str]  # source, key, target, status
 
 
-def build(flow_diff: FlowDiff) -> Drawing:
+def build(flow_diff: FlowDiff, real: Mapping[Edge, int] | None = None) -> Drawing:
     """The drawing of a diff: every node and edge of either flow, each with its status.
 
     Args:
         flow_diff: What `jaxl_designer.core.diff.diff` returned.
+        real: Real calls on the paths the change alters, per edge of the old flow
+            (`core.realcalls.altered_edges`): those edges are drawn heavy, with their calls.
 
     Returns:
         A drawing whose nodes and edges each have one state, `added`, `removed`, `changed` or
@@ -58,6 +61,7 @@ def build(flow_diff: FlowDiff) -> Drawing:
     missing = dict.fromkeys(t for _, _, t, _ in specs if t not in old and t not in new)
     drawn = [*union, *missing]
     index = {node: i for i, node in enumerate(drawn)}
+    real = real or {}
     said: dict[str | None, list[str]] = {}
     for change in flow_diff:
         said.setdefault(change.node, []).append(_unsecret(change.node, change.text))
@@ -68,10 +72,10 @@ def build(flow_diff: FlowDiff) -> Drawing:
                 index=j,
                 source=index[source],
                 target=index[target],
-                key=key,
+                key=_real_key(key, real.get((source, key, target), 0), status),
                 kind=edge_kind(key),
                 tooltip=shorten(_edge_words(source, key, target, status), TOOLTIP_CHARS),
-                states=(status,),
+                states=(status, "real") if _real(real, source, key, target, status) else (status,),
                 struck=status == "removed",
             )
             for j, (source, key, target, status) in enumerate(specs)
@@ -80,27 +84,42 @@ def build(flow_diff: FlowDiff) -> Drawing:
     )
 
 
-def to_dot(flow_diff: FlowDiff) -> str:
+def _real(real: Mapping[Edge, int], source: str, key: str, target: str, status: str) -> bool:
+    return status != "added" and real.get((source, key, target), 0) > 0
+
+
+def _real_key(key: str, calls: int, status: str) -> str:
+    if calls <= 0 or status == "added":
+        return key
+    return f"{key} · {calls:,} real call{'s' if calls != 1 else ''}"
+
+
+def to_dot(flow_diff: FlowDiff, real: Mapping[Edge, int] | None = None) -> str:
     """The drawing of `flow_diff` as Graphviz DOT text (nodes named `n0`, `n1`, …).
 
     Args:
         flow_diff: What `jaxl_designer.core.diff.diff` returned.
+        real: Real calls per edge on the paths the change alters (see `build`).
 
     Returns:
         DOT source text; removed nodes and edges are dashed with struck-through labels.
     """
-    drawing = build(flow_diff)
+    drawing = build(flow_diff, real)
     large = len(drawing.nodes) >= dot.LARGE_GRAPH
     digraph = dot.to_digraph(drawing, LOOK, name="diff", prefix=_PREFIX, rankdir="LR", large=large)
     return str(digraph.source)
 
 
-def render_diff_svg(a: Flow, b: Flow, *, timeout: float = 60.0) -> str:
+def render_diff_svg(
+    a: Flow, b: Flow, *, real: Mapping[Edge, int] | None = None, timeout: float = 60.0
+) -> str:
     """The drawing of `diff(a, b)` as SVG text, laid out by Graphviz's `dot`.
 
     Args:
         a: The old flow.
         b: The new flow.
+        real: Real calls per edge on the paths the change alters, drawn heavy with their
+            counts (`core.realcalls.altered_edges`).
         timeout: Seconds `dot` may take.
 
     Returns:
@@ -109,9 +128,21 @@ def render_diff_svg(a: Flow, b: Flow, *, timeout: float = 60.0) -> str:
     Raises:
         RenderError: `dot` is not installed, failed, or ran past `timeout` seconds.
     """
+    return render_diff(a, b, "svg", real=real, timeout=timeout).decode("utf-8")
+
+
+def render_diff(
+    a: Flow,
+    b: Flow,
+    fmt: str,
+    *,
+    real: Mapping[Edge, int] | None = None,
+    timeout: float = 60.0,
+) -> bytes:
+    """The drawing of `diff(a, b)` in format `fmt` ("svg", "png"), as `render_diff_svg` says."""
     flow_diff = diff(a, b)
     size = len({*flow_diff.old.nodes, *flow_diff.new.nodes})
-    return run_dot(to_dot(flow_diff), "svg", timeout, size).decode("utf-8")
+    return run_dot(to_dot(flow_diff, real), fmt, timeout, size)
 
 
 def _node(flow_diff: FlowDiff, index: int, node: str, said: list[str]) -> DrawnNode:

@@ -123,6 +123,8 @@ DIFF_STYLES: dict[str, dict[str, str]] = {
     "removed": _inked(DIFF_COLOURS["removed"], style="dashed", penwidth="2"),
     "changed": _inked(DIFF_COLOURS["changed"], penwidth="2"),
     "same": _inked(DIFF_COLOURS["same"]),
+    # An edge real calls took on a path the change alters: its status colour, drawn heavy.
+    "real": {"penwidth": "5", "arrowsize": "1.2"},
 }
 #: A diff keeps each kind's shape but not its fill, so the status colours stand out.
 DIFF_NODE_STYLES: dict[str, dict[str, str]] = {

@@ -377,3 +377,30 @@ def test_edges_back_to_the_start_are_folded_into_markers_once_there_are_three() 
     two.say("a", "A.", then="main")
     two.say("b", "B.", then="main")
     assert not any(e["folded"] for n in canvas_view(two, positions={})["nodes"] for e in n["exits"])
+
+
+def test_real_calls_can_be_drawn_over_the_canvas() -> None:
+    """show_traffic: each card's calls and hang-ups and each edge's calls reach the view."""
+    import json as _json
+
+    from jaxl_designer.core.report import read
+    from jaxl_designer.core.runtime import Runtime, request
+    from jaxl_designer.webhook.app import WebhookApp
+
+    lines: list[str] = []
+    app = WebhookApp(Runtime(acme().to_document()), log=lines.append)
+    for call_id in range(1, 11):
+        app.handle("POST", "/webhook/", "", {}, _json.dumps(request(1, call_id)).encode())
+        option = "1" if call_id <= 6 else "2"
+        app.handle(
+            "POST", "/webhook/", "", {}, _json.dumps(request(2, call_id, option=option)).encode()
+        )
+    canvas = Canvas(acme())
+    assert canvas.view["traffic"] is None
+    canvas.show_traffic(read([lines]))
+    traffic = canvas.view["traffic"]
+    assert traffic["calls"] == 10 and traffic["most"] == 6
+    assert traffic["nodes"]["main"] == {"calls": 10, "hung_up": 0, "gave_up": 0}
+    assert sorted(traffic["edges"]) == [["main", "1", "sales", 6], ["main", "2", "order", 4]]
+    canvas.show_traffic(None)
+    assert canvas.view["traffic"] is None

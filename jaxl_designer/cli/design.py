@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.report import LogError, read
 from ..web.server import DesignerPage, make_server
 from . import CommandError
 
@@ -19,6 +20,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("flow", help="the flow file (JSON); a new one is made on the first edit")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (8765)")
+    parser.add_argument(
+        "--traffic",
+        metavar="LOG",
+        nargs="+",
+        help="draw the real calls of these request logs over the flow (plain or gzip)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -27,6 +34,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port {args.port}: not a port number (0 to 65535)")
     page = DesignerPage(args.flow)
+    if args.traffic:
+        try:
+            page.editor.show_traffic(read(args.traffic))
+        except LogError as error:
+            raise CommandError(str(error)) from None
     try:
         server = make_server(page, args.host, args.port)
     except OSError as error:

@@ -20,6 +20,7 @@ from typing import Any
 from ..core.flow import Flow, edge_order
 from ..core.pieces import PieceError
 from ..core.prompts import announced
+from ..core.report import Traffic
 from ..core.runtime import KEYS, template_fields
 from ..core.subflows import piece_exits
 from .labels import clean, shorten, summary
@@ -27,7 +28,15 @@ from .layout import CARD, place_near
 from .pieces_view import laid_out
 from .styles import FALLBACK_KEYS
 
-__all__ = ["FOLD_AT", "PREVIEW_LINES", "canvas_view", "exits", "folded_exits", "piece_card"]
+__all__ = [
+    "FOLD_AT",
+    "PREVIEW_LINES",
+    "canvas_view",
+    "exits",
+    "folded_exits",
+    "piece_card",
+    "traffic_overlay",
+]
 
 #: How many lines of a node's summary its card shows.
 PREVIEW_LINES = 2
@@ -184,6 +193,7 @@ def canvas_view(
     direction: str = "TB",
     undo: str | None = None,
     redo: str | None = None,
+    traffic: Traffic | None = None,
 ) -> dict[str, Any]:
     """The view the canvas draws (see `js/src/view.js` for how it reads it).
 
@@ -198,6 +208,8 @@ def canvas_view(
         current: The node the call waits at, or None.
         direction: "TB" or "LR", how the cards are laid out (and so where handles sit).
         undo: What Undo would take back, for its tooltip; `redo` the same for Redo.
+        traffic: Calls counted from request logs (`core.report`), drawn over the flow: each
+            card's calls and hang-ups, each edge's calls.
     """
     on_node: dict[str, list[dict[str, str]]] = {}
     on_flow: list[dict[str, str]] = []
@@ -258,4 +270,41 @@ def canvas_view(
         },
         "undo": undo,
         "redo": redo,
+        "traffic": None if traffic is None else traffic_overlay(flow, traffic),
+    }
+
+
+def traffic_overlay(flow: Flow, traffic: Traffic) -> dict[str, Any]:
+    """What the canvas draws of real calls: per card and per edge, and the most on any edge.
+
+    Example:
+        >>> from jaxl_designer.core.examples import acme
+        >>> from jaxl_designer.core.report import read
+        >>> lines = ['{"v":1,"event":1,"call_id":1,"nodes":["main"],"wait":"main"}',
+        ...          '{"v":1,"event":2,"call_id":1,"nodes":["sales"],'
+        ...          '"edges":[["main","1","sales"]],"end":"transfer"}']
+        >>> overlay = traffic_overlay(acme(), read([lines]))
+        >>> overlay["edges"], overlay["nodes"]["sales"]
+        ([['main', '1', 'sales', 1]], {'calls': 1, 'hung_up': 0, 'gave_up': 0})
+    """
+    nodes = {
+        node: {
+            "calls": traffic.reached[node],
+            "hung_up": traffic.hung_up[node],
+            "gave_up": traffic.gave_up[node],
+        }
+        for node in flow.nodes
+        if traffic.reached[node]
+    }
+    edges: list[list[Any]] = [
+        [source, key, target, traffic.edge_calls[(source, key, target)]]
+        for source in flow.nodes
+        for key, target in flow.edges(source).items()
+        if traffic.edge_calls[(source, key, target)]
+    ]
+    return {
+        "calls": traffic.calls,
+        "nodes": nodes,
+        "edges": edges,
+        "most": max((int(edge[3]) for edge in edges), default=0),
     }

@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from ..core.flow import Flow
+from ..core.report import Traffic
 from ..core.simulator import Call, Lookups
 from ..drawing.backend import RenderError
 from ..drawing.canvas import canvas_view
 from ..drawing.layout import DIRECTIONS, complete, layout, place_near
+from ..drawing.traffic import TrafficReport
 from .forms import FORMS, NODE_ID, read, shown
 from .session import EditingSession, Message, call_state
 
@@ -75,6 +77,8 @@ class CanvasEditor:
             session.lookups = lookups
         self.session = session
         self.direction = direction
+        #: Real calls drawn over the flow (`show_traffic`), or None.
+        self.traffic: Traffic | None = None
         self._handlers: dict[str, Callable[[Mapping[str, Any]], Message]] = {
             "connect": self._connect,
             "disconnect": self._disconnect,
@@ -194,6 +198,14 @@ class CanvasEditor:
 
         return self.session.edit(f"added {kind} {node}", change, select=node)
 
+    def show_traffic(self, traffic: Traffic | TrafficReport | None) -> None:
+        """Draw real calls over the flow: each card's calls and hang-ups, each edge's calls.
+
+        `traffic` is what `jaxl_designer.report(flow, *logs)` gave (or its `traffic`); None
+        takes the overlay away.
+        """
+        self.traffic = traffic.traffic if isinstance(traffic, TrafficReport) else traffic
+
     def _fresh(self, kind: str) -> str:
         number = 1
         while f"{kind}_{number}" in self.flow:
@@ -248,6 +260,7 @@ class CanvasEditor:
             direction=self.direction,
             undo=self.session.undo_label,
             redo=self.session.redo_label,
+            traffic=self.traffic,
         )
         for card in view["nodes"]:
             fields = shown(card["kind"], flow.graph.nodes[card["id"]])

@@ -116,6 +116,15 @@ class Designer(anywidget.AnyWidget):  # type: ignore[misc, unused-ignore]
         """The call on the phone, if one was dialled (its `script()`, `path`, `heard`)."""
         return self.session.call
 
+    def show_traffic(self, traffic: Any) -> None:
+        """Draw real calls over the canvas: what `jaxl_designer.report(flow, *logs)` gave.
+
+        Each card shows its calls and how many hung up there; each edge its calls, wider with
+        more. `show_traffic(None)` takes the overlay away.
+        """
+        self.editor.show_traffic(traffic)
+        self._show()
+
     def select(self, node: str) -> None:
         """Select a node, as a click on its card does ("" or a missing node: none)."""
         self.session.select(node)

@@ -167,6 +167,7 @@ const CardNode = memo(function CardNode({ id, data }) {
         )}
       </div>
       {data.entry ? <div className="jd-start">▶ start</div> : null}
+      {data.traffic ? <div className="jd-traffic-line">{data.traffic}</div> : null}
       {data.pieceEntry ? <div className="jd-start jd-piece-in">▶ in</div> : null}
       <Handle
         type="target"
@@ -238,7 +239,7 @@ const NODE_TYPES = { card: CardNode, missing: CardNode, piece: CardNode };
 
 /** An exit's edge: a rounded step line, its label at the spot `placeLabels` chose for it. */
 const ExitEdge = memo(function ExitEdge(props) {
-  const { id, label, data, markerEnd, selected } = props;
+  const { id, label, data, markerEnd, selected, style } = props;
   const direction = useContext(Direction);
   const [path] =
     data.lane != null
@@ -253,7 +254,7 @@ const ExitEdge = memo(function ExitEdge(props) {
   ].join(" ");
   return (
     <>
-      <BaseEdge id={id} path={path} markerEnd={markerEnd} interactionWidth={16} />
+      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} interactionWidth={16} />
       {label ? (
         <EdgeLabelRenderer>
           <div className={classes} style={{ transform: `translate(-50%, -50%) translate(${at.x}px, ${at.y}px)` }}>

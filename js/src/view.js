@@ -245,6 +245,7 @@ export function toFlowNodes(view, { selected = new Set(), folded = true } = {}) 
   const card = cardSize(view);
   const direction = (view && view.direction) === "LR" ? "LR" : "TB";
   const path = pathOf(view);
+  const traffic = trafficOf(view);
   const nodes = ((view && view.nodes) || []).map((node) => {
     const handles = sourceHandles(node, card, direction, folded);
     const dense = denseHandles(node, card, direction);
@@ -272,6 +273,7 @@ export function toFlowNodes(view, { selected = new Set(), folded = true } = {}) 
         direction,
         visited: path.nodes.has(node.id),
         current: path.current === node.id || path.currentCard === node.id,
+        traffic: traffic ? trafficLine(traffic.nodes[node.id], traffic.calls) || "no calls" : null,
       },
     };
   });
@@ -288,6 +290,27 @@ export function toFlowNodes(view, { selected = new Set(), folded = true } = {}) 
     data: { id: ghost.id, kind: "missing", direction, handles: [] },
   }));
   return [...nodes, ...missing];
+}
+
+/** The real calls a view carries (`view.traffic`, from request logs), or null. */
+export function trafficOf(view) {
+  return (view && view.traffic) || null;
+}
+
+/** An edge's stroke width for `calls` real calls when the busiest edge has `most`: 1.5 to 9 px. */
+export function trafficWidth(calls, most) {
+  if (!calls || !most) return 1.5;
+  return Math.round((1.5 + 7.5 * Math.sqrt(calls / most)) * 10) / 10;
+}
+
+/** A card's traffic line: "240 calls (23%) · 18 hung up", or null when none reached it. */
+export function trafficLine(counts, total) {
+  if (!counts || !counts.calls) return null;
+  const share = total ? ` (${Math.round((100 * counts.calls) / total)}%)` : "";
+  const parts = [`${counts.calls.toLocaleString("en")} calls${share}`];
+  if (counts.hung_up) parts.push(`${counts.hung_up.toLocaleString("en")} hung up`);
+  if (counts.gave_up) parts.push(`${counts.gave_up.toLocaleString("en")} gave up`);
+  return parts.join(" · ");
 }
 
 /** The box [x, y, width, height] around every card of a view, or null when it has none. */
@@ -369,6 +392,13 @@ export function toFlowEdges(
     const drawn = JSON.stringify([cardOfStep(source), key, cardOfStep(target)]);
     if (!stepIndex.has(drawn)) stepIndex.set(drawn, index);
   });
+  const traffic = trafficOf(view);
+  const calls = new Map(
+    ((traffic && traffic.edges) || []).map(([source, key, target, count]) => [
+      JSON.stringify([source, key, target]),
+      count,
+    ]),
+  );
   const edges = [];
   for (const node of (view && view.nodes) || []) {
     for (const exit of node.exits || []) {
@@ -400,6 +430,13 @@ export function toFlowEdges(
       };
       if (markers) {
         edge.markerEnd = onPath ? markers.path : exit.fallback ? markers.fallback : markers.plain;
+      }
+      if (traffic) {
+        const count = calls.get(JSON.stringify([node.id, exit.key, exit.target])) || 0;
+        edge.label = `${exit.label} · ${count.toLocaleString("en")}`;
+        edge.style = { strokeWidth: trafficWidth(count, traffic.most) };
+        edge.className += count ? " jd-traffic" : " jd-traffic jd-unused";
+        edge.data.calls = count;
       }
       edges.push(edge);
     }

@@ -43,6 +43,8 @@ import {
   searchNodes,
   shortcut,
   sourceHandles,
+  trafficLine,
+  trafficWidth,
   summaryTitle,
   toFlowEdges,
   toFlowNodes,
@@ -535,4 +537,39 @@ test("a call inside a sub-flow lights up the subflow's card: visited, and curren
   assert.ok(edgeFrom(toFlowEdges(view), "main", "1").data.onPath, "main's key 1 into the piece");
   assert.equal(cardOfStep("account/ask"), "account");
   assert.equal(cardOfStep("main"), "main");
+});
+
+test("the traffic overlay: calls per card and per edge, edges wider with more calls", () => {
+  const view = {
+    direction: "TB",
+    card: [200, 80],
+    nodes: [
+      { id: "main", kind: "menu", position: [0, 0], exits: [{ key: "1", label: "1", target: "sales" }, { key: "2", label: "2", target: "order" }] },
+      { id: "sales", kind: "transfer", position: [0, 200], exits: [] },
+      { id: "order", kind: "collect", position: [300, 200], exits: [] },
+    ],
+    missing: [],
+    traffic: {
+      calls: 40,
+      nodes: { main: { calls: 40, hung_up: 5, gave_up: 0 }, sales: { calls: 30, hung_up: 0, gave_up: 0 } },
+      edges: [["main", "1", "sales", 30]],
+      most: 30,
+    },
+  };
+  const nodes = toFlowNodes(view);
+  assert.equal(nodes.find((n) => n.id === "main").data.traffic, "40 calls (100%) · 5 hung up");
+  assert.equal(nodes.find((n) => n.id === "order").data.traffic, "no calls");
+  const edges = toFlowEdges(view);
+  const busy = edges.find((e) => e.data.key === "1");
+  const idle = edges.find((e) => e.data.key === "2");
+  assert.equal(busy.label, "1 · 30");
+  assert.equal(idle.label, "2 · 0");
+  assert.ok(busy.style.strokeWidth > idle.style.strokeWidth);
+  assert.match(idle.className, /jd-unused/);
+  assert.equal(trafficWidth(30, 30), 9);
+  assert.equal(trafficWidth(0, 30), 1.5);
+  assert.equal(trafficLine({ calls: 1234, hung_up: 0, gave_up: 2 }, 0), "1,234 calls · 2 gave up");
+  const plain = toFlowEdges({ ...view, traffic: null });
+  assert.equal(plain.find((e) => e.data.key === "1").label, "1");
+  assert.equal(toFlowNodes({ ...view, traffic: null })[0].data.traffic, null);
 });

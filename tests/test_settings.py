@@ -245,6 +245,8 @@ def test_the_help_shows_the_defaults_the_webhook_runs_with(acme_webhook: Path) -
         f"closed (default {defaults.max_connections}, env JAXL_MAX_CONNECTIONS)",
         "--threads": f"requests answered at once (threads) (default {defaults.threads}, env "
         "JAXL_THREADS)",
+        "--flow": "serve the flow in this file (default: the one built in), published again "
+        "when it changes (env JAXL_FLOW_FILE)",
     }
     uvicorn = {
         "--uvicorn",

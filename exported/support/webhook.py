@@ -33,6 +33,8 @@ requests reach another worker; JAXL_ALLOW_PRIVATE_STATE=1 serves so anyway, with
 `JaxlApp` needs the Jaxl SDK: pip install 'jaxl-python[app]'.
 """
 
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 import argparse
@@ -55,6 +57,7 @@ import os
 import queue
 import re
 import selectors
+import signal
 import socket
 import socketserver
 import ssl
@@ -353,6 +356,7 @@ class Turn:
         "nodes",
         "response",
         "restarted",
+        "rev",
         "silent",
         "waiting_on",
     )
@@ -369,13 +373,15 @@ class Turn:
         self.lookup: Lookup | None = None
         #: Each lookup this turn made: (node, the exit it took, why, in a few words).
         self.lookups: list[tuple[str, str, str]] = []
-        self._pending: tuple[dict[str, Any], list[str], CallStore, int] | None = None
+        self._pending: tuple[dict[str, Any], list[str], CallStore, int, Runtime] | None = None
         #: How the call ended in this turn, if it did (one of `ENDINGS`).
         self.ending: str | None = None
         #: For a teardown: the node the call was waiting at when the caller hung up.
         self.left_at: str | None = None
         #: True when the call was one the store did not know, and it started again.
         self.restarted = False
+        #: The revision of the flow that answered (`Runtime.rev`), when the runtime has one.
+        self.rev: str | None = None
 
     def __repr__(self) -> str:
         return f"Turn({self.response!r}, nodes={self.nodes!r})"
@@ -766,6 +772,12 @@ class Runtime:
     `flow` is the flow document as saved to JSON (`entry`, `nodes`, optional `recovery` and
     `allowed_hosts`). `clock` gives the wall-clock time for business-hours branches; `secrets`
     the values of `${NAME}` in lookup headers (the environment by default).
+
+    `rev` is the flow's revision (`revision`): set, each call's state records the revision it
+    started on (`"rev"`), and `others` (a revision's id to the runtime of that revision, on the
+    same store, or None) answers a call that started on another revision with that revision's
+    runtime: a call finishes on the flow it started on. A call whose revision `others` does
+    not know is recovered as a call the store does not know is.
     """
 
     def __init__(
@@ -774,8 +786,13 @@ class Runtime:
         store: CallStore | None = None,
         clock: Callable[[], float] = time.time,
         secrets: Mapping[str, str] | None = None,
+        *,
+        rev: str | None = None,
+        others: Callable[[str], Runtime | None] | None = None,
     ) -> None:
         self.flow = flow
+        self.rev = rev
+        self.others = others
         self.store: CallStore = store if store is not None else MemoryStore()
         self.clock = clock
         #: Where a lookup's `${NAME}` header values are read from: the process's environment
@@ -821,7 +838,9 @@ class Runtime:
         lookup, pending = turn.lookup, turn._pending
         if lookup is None or pending is None:
             raise ValueError("this turn is not waiting on a lookup")
-        call, spoken, store, steps = pending
+        call, spoken, store, steps, runtime = pending
+        if runtime is not self:  # the call's own revision goes on with it
+            return runtime.resume(turn, result)
         call_id = turn.call_id if turn.call_id is not None else 0
         turn.lookup = turn._pending = None
         node = self.nodes[lookup.node]
@@ -872,6 +891,7 @@ class Runtime:
                 if call is None or _same_caller(call, caller):
                     self.store.drop(call_id)
                     if call is not None:
+                        turn.rev = call.get("rev")
                         turn.left_at = call.get("node")
                         turn.ending = "caller_hangup"
                 # else another caller's call id: that call goes on
@@ -887,9 +907,16 @@ class Runtime:
                 # A call id sent with other numbers than its call started with is a new call,
                 # never that one: it hears the start, and the call it named is left as it was.
                 return self._recover(call_id, caller, state, _DETACHED)
+            runtime = self
+            rev = call.get("rev")
+            if rev != self.rev and self.others is not None and isinstance(rev, str):
+                found = self.others(rev)  # the revision the call started on answers it
+                if found is None:  # kept nowhere: a call the webhook does not know
+                    return self._recover(call_id, caller, state)
+                runtime = found
             if data:
-                return self._digits(call_id, call, state, data)
-            return self._key(call_id, call, caller, state, option)
+                return runtime._digits(call_id, call, state, data)
+            return runtime._key(call_id, call, caller, state, option)
         except StoreError:
             return Turn({"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}, call_id)
 
@@ -985,6 +1012,8 @@ class Runtime:
         store: CallStore | None = None,
     ) -> Turn:
         call: dict[str, Any] = {"node": self.entry, "vars": {}, "misses": 0, **caller}
+        if self.rev is not None:
+            call["rev"] = self.rev
         context = call_context(state)
         if context:  # most calls carry none worth keeping: their state stays as small as it was
             call["ctx"] = context
@@ -1025,6 +1054,7 @@ class Runtime:
         """
         store = self.store if store is None else store
         nodes = self.nodes
+        turn.rev = self.rev
         steps = len(nodes) + 1 if steps is None else steps
         while steps > 0:
             steps -= 1
@@ -1051,7 +1081,7 @@ class Runtime:
                 lookup = self._ask(node, call)
                 if isinstance(lookup, Lookup):
                     turn.lookup = lookup
-                    turn._pending = (call, spoken, store, steps)
+                    turn._pending = (call, spoken, store, steps, self)
                     return turn
                 key = "failed"  # nothing was asked: the URL or a secret is not usable
                 turn.lookups.append((node_id, key, lookup))
@@ -1502,6 +1532,376 @@ async def _exchange(lookup: Lookup) -> LookupResult:
     return parse_answer(raw)
 
 
+# -- revisions: publishing a flow, each call on its own revision (jaxl_designer/webhook/revisions.py)
+#: How many revisions of the flow each process keeps for calls in flight, the current one included.
+KEEP_REVISIONS = 4
+#: How often, at most, a webhook serving a flow file looks whether the file changed.
+FLOW_CHECK_SECONDS = 1.0
+#: The largest flow file a webhook reads.
+MAX_FLOW_BYTES = 16 * 1024 * 1024
+#: The node kinds the runtime runs.
+RUN_KINDS = frozenset({"menu", "collect", "say", "set", "branch", "lookup", "hangup", "transfer"})
+_FLOW_FORMAT = "jaxl-designer/flow"
+
+
+class FlowRefused(ValueError):
+    """A flow document or file that cannot be served: one line saying why."""
+
+
+def _is_parameter(value: Any) -> bool:
+    text = value.strip() if isinstance(value, str) else ""
+    return text.startswith("{{") and text.endswith("}}")
+
+
+def check_flow(document: Any) -> dict[str, Any]:
+    """`document` if the runtime can serve it as it is; else `FlowRefused` saying why.
+
+    A flow file as the designer saves it serves as it is, unless it still has what only the
+    designer puts in (pieces, `{{parameters}}`): such a flow is refused, not half run.
+
+    Example:
+        >>> check_flow({"entry": "a", "nodes": {"a": {"kind": "say", "edges": {"next": "b"}}}})
+        Traceback (most recent call last):
+        revisions.FlowRefused: node 'a': its next edge leads to 'b', which is not a node
+    """
+    if not isinstance(document, dict):
+        raise FlowRefused("not a JSON object")
+    if document.get("format", _FLOW_FORMAT) != _FLOW_FORMAT:
+        raise FlowRefused(f"format {document.get('format')!r} is not {_FLOW_FORMAT!r}")
+    nodes = document.get("nodes")
+    if not isinstance(nodes, dict) or not nodes:
+        raise FlowRefused("it has no nodes")
+    entry = document.get("entry")
+    if not isinstance(entry, str) or entry not in nodes:
+        raise FlowRefused(f"its entry {entry!r} is not a node")
+    for node_id, spec in nodes.items():
+        if not isinstance(spec, dict):
+            raise FlowRefused(f"node {node_id!r} is not an object")
+        kind = spec.get("kind")
+        if kind == "subflow":
+            raise FlowRefused(
+                f"node {node_id!r} includes a piece: publish a flow without pieces "
+                "(the webhook cannot expand them)"
+            )
+        if kind not in RUN_KINDS:
+            raise FlowRefused(f"node {node_id!r} is of no kind the webhook runs: {kind!r}")
+        if kind == "transfer":
+            for name, value in spec.items():
+                if _is_parameter(value):
+                    raise FlowRefused(
+                        f"node {node_id!r}: its {name} is the parameter {value.strip()}: "
+                        "publish a flow with its environment's values put in"
+                    )
+        edges = spec.get("edges") or {}
+        if not isinstance(edges, dict):
+            raise FlowRefused(f"node {node_id!r}: its edges are not an object")
+        for key, target in edges.items():
+            if not isinstance(target, str) or target not in nodes:
+                raise FlowRefused(
+                    f"node {node_id!r}: its {key} edge leads to {target!r}, which is not a node"
+                )
+    try:
+        Runtime(document)
+    except Exception as error:  # whatever the runtime cannot take: said, not raised
+        raise FlowRefused(f"the runtime cannot run it: {type(error).__name__}: {error}") from None
+    return document
+
+
+def read_flow(path: str) -> dict[str, Any]:
+    """The flow in the file at `path`, checked (`check_flow`); `FlowRefused` saying why not."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_FLOW_BYTES + 1)
+    except OSError as error:
+        raise FlowRefused(f"cannot be read: {error.strerror or error}") from None
+    if len(data) > MAX_FLOW_BYTES:
+        raise FlowRefused(f"it is over {MAX_FLOW_BYTES} bytes")
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as error:
+        raise FlowRefused(f"not JSON: {error}") from None
+    return check_flow(document)
+
+
+def _file_mark(path: str) -> tuple[int, int, int] | None:
+    """What tells one version of a file from another: its inode, size and modification time."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+class Revisions:
+    """The revisions of the flow a webhook answers with: the current one, which new calls start
+    on, and the last few before it, for the calls still in flight on them.
+
+    Each revision has a `Runtime` per call store (the webhook's own, and the store an event loop
+    reads ahead, `on`); each runtime answers a call that started on another revision with that
+    revision's runtime (`Runtime.others`). Publishing swaps the current revision in one
+    assignment: a request already being answered finishes as it began.
+
+    Args:
+        document: The flow served first.
+        store: Where call state lives; with Redis, each published flow is kept there too.
+        path: The flow file to watch, if any: `poll` and `reload` publish it when it changes.
+        keep: How many revisions are kept in this process, the current one included.
+        check: A further check of a flow before it is published (raises ValueError).
+        clock, secrets: The runtimes' (see `Runtime`).
+        log: Where lines about publishing go (stderr by default).
+
+    Example:
+        >>> hello = {"entry": "a", "nodes": {"a": {"kind": "hangup", "prompt": ["Hello."]}}}
+        >>> said: list[str] = []
+        >>> served = Revisions(hello, log=said.append)
+        >>> bye = {"entry": "a", "nodes": {"a": {"kind": "hangup", "prompt": ["Bye."]}}}
+        >>> served.publish(bye, "bye") == served.revision, len(served.kept()), len(said)
+        (True, 2, 1)
+        >>> served.publish({"entry": "b", "nodes": {}}, "bad"), len(served.kept())
+        (None, 2)
+        >>> said[-1].startswith("webhook: bad refused, revision ")
+        True
+    """
+
+    def __init__(
+        self,
+        document: Mapping[str, Any],
+        store: CallStore | None = None,
+        *,
+        path: str | None = None,
+        keep: int = KEEP_REVISIONS,
+        check: Callable[[Mapping[str, Any]], Any] | None = None,
+        clock: Callable[[], float] = time.time,
+        secrets: Mapping[str, str] | None = None,
+        log: Callable[[str], None] | None = None,
+        runtime: Runtime | None = None,
+    ) -> None:
+        if keep < 1:
+            raise ValueError("Revisions needs keep >= 1")
+        first = runtime if runtime is not None else Runtime(document, store, clock, secrets)
+        self.store: CallStore = first.store
+        self.path = os.path.abspath(path) if path else None
+        self.keep = keep
+        self.check = check
+        self.clock = first.clock
+        self.secrets = first.secrets
+        self.log = log if log is not None else _stderr
+        self._lock = threading.Lock()
+        self._publishing = threading.Lock()
+        rev = revision(first.flow)
+        first.rev, first.others = rev, self._finder(self.store)
+        #: The flow documents kept, by revision, least recently published or used first.
+        self._documents: dict[str, Mapping[str, Any]] = {rev: first.flow}
+        #: Each store's runtimes, by revision (copied on change, so reads take no lock).
+        self._runtimes: dict[int, dict[str, Runtime]] = {id(self.store): {rev: first}}
+        self._stores: dict[int, CallStore] = {id(self.store): self.store}
+        #: The revision new calls start on.
+        self.revision = rev
+        self.runtime = first
+        #: Revisions Redis was down for when published: kept there once it is back.
+        self._unshared: dict[str, Mapping[str, Any]] = {}
+        self._mark = _file_mark(self.path) if self.path else None
+        self._next_check = time.monotonic() + FLOW_CHECK_SECONDS
+        self._share(rev, first.flow)
+
+    # -- answering ------------------------------------------------------------------------
+    def on(self, store: CallStore) -> StoreRevisions:
+        """The same revisions with their calls' state in `store` (an event loop's read-ahead)."""
+        with self._lock:
+            self._stores.setdefault(id(store), store)
+        return StoreRevisions(self, store)
+
+    def runtime_on(self, store: CallStore, rev: str | None = None) -> Runtime | None:
+        """The runtime of revision `rev` (the current one by default) on `store`; None when
+        the revision is kept neither here nor, with Redis, there."""
+        rev = self.revision if rev is None else rev
+        found = self._runtimes.get(id(store), {}).get(rev)
+        if found is not None:
+            return found
+        document = self._documents.get(rev)
+        if document is None:
+            document = self._fetch(rev)
+            if document is None:
+                return None
+        with self._lock:
+            found = self._runtimes.get(id(store), {}).get(rev)
+            if found is None:
+                found = Runtime(
+                    document, store, self.clock, self.secrets, rev=rev, others=self._finder(store)
+                )
+                self._runtimes[id(store)] = {**self._runtimes.get(id(store), {}), rev: found}
+        return found
+
+    def kept(self) -> list[str]:
+        """The revisions this process keeps, least recently published or used first."""
+        return list(self._documents)
+
+    def _finder(self, store: CallStore) -> Callable[[str], Runtime | None]:
+        def find(rev: str) -> Runtime | None:
+            found = self.runtime_on(store, rev)
+            if found is None:
+                self.log(
+                    f"webhook: a call is on revision {rev}, which is kept neither here nor in "
+                    f"the store; it starts again on revision {self.revision}"
+                )
+            return found
+
+        return find
+
+    # -- publishing -----------------------------------------------------------------------
+    def publish(self, document: Mapping[str, Any], source: str = "the flow") -> str | None:
+        """Make `document` the revision new calls start on; its revision, or None when it is
+        refused (one line to the log saying why; the current revision goes on serving)."""
+        try:
+            checked = check_flow(document)
+            if self.check is not None:
+                self.check(checked)
+        except ValueError as error:
+            self._refused(source, str(error))
+            return None
+        return self._swap(checked, source)
+
+    def poll(self) -> None:
+        """Publish the flow file if it changed, and keep in Redis the revisions it was down
+        for; looks at most once per `FLOW_CHECK_SECONDS`."""
+        if time.monotonic() < self._next_check:
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is looking
+        try:
+            self._next_check = time.monotonic() + FLOW_CHECK_SECONDS
+            unshared, self._unshared = self._unshared, {}
+            mark = _file_mark(self.path) if self.path else None
+            changed = mark != self._mark
+            self._mark = mark
+        finally:
+            self._lock.release()
+        for rev, document in unshared.items():
+            if rev in self._documents:  # still kept: a worker may need it for a call on it
+                self._share(rev, document)
+        if changed and self.path is not None:
+            self._read(self.path)
+
+    def reload(self) -> str | None:
+        """Read the flow file now and publish it (SIGHUP); its revision, or None if refused."""
+        if self.path is None:
+            return None
+        self._mark = _file_mark(self.path)
+        return self._read(self.path)
+
+    def _read(self, path: str) -> str | None:
+        try:
+            document = read_flow(path)
+        except ValueError as error:
+            self._refused(path, str(error))
+            return None
+        return self.publish(document, path)
+
+    def _refused(self, source: str, why: str) -> None:
+        self.log(f"webhook: {source} refused, revision {self.revision} goes on serving: {why}")
+
+    def _swap(self, document: Mapping[str, Any], source: str) -> str:
+        rev = revision(document)
+        with self._publishing:
+            was = self.revision
+            self._keep(rev, document)
+            runtime = self.runtime_on(self.store, rev)
+            assert runtime is not None  # kept just now
+            self._share(rev, document)  # before any call can start on it, for other workers
+            self.runtime, self.revision = runtime, rev
+        if rev != was:
+            self.log(
+                f"webhook: {source}: revision {rev} published, was {was}; "
+                f"{len(self._documents)} revision(s) kept"
+            )
+        return rev
+
+    def _keep(self, rev: str, document: Mapping[str, Any]) -> None:
+        """Keep `document` as the most recent revision, and forget the oldest past `keep`."""
+        with self._lock:
+            documents = {k: v for k, v in self._documents.items() if k != rev}
+            documents[rev] = self._documents.get(rev, document)
+            self._set(self._trim(documents, rev))
+
+    def _set(self, documents: dict[str, Mapping[str, Any]]) -> None:
+        """Keep `documents`, and the runtimes of those alone (with the lock held)."""
+        self._documents = documents
+        self._runtimes = {
+            key: {k: v for k, v in runtimes.items() if k in documents}
+            for key, runtimes in self._runtimes.items()
+        }
+
+    def _trim(self, documents: dict[str, Mapping[str, Any]], rev: str) -> dict[str, Any]:
+        """`documents` without the oldest past `keep`: never `rev`, nor the current one unless
+        `keep` leaves no room for it."""
+        while len(documents) > self.keep:
+            old = [k for k in documents if k != rev]
+            spare = [k for k in old if k != self.revision] or old
+            del documents[spare[0]]
+        return documents
+
+    # -- sharing revisions through Redis --------------------------------------------------
+    def _share(self, rev: str, document: Mapping[str, Any]) -> None:
+        keep_flow = getattr(self.store, "keep_flow", None)
+        if keep_flow is None:
+            return
+        try:
+            keep_flow(rev, document)
+        except StoreError:  # Redis down (said elsewhere): kept there once it is back
+            self._unshared[rev] = document
+            return
+        except Exception as error:
+            self.log(f"webhook: revision {rev} could not be kept in the store: {error}")
+        self._unshared.pop(rev, None)
+
+    def _fetch(self, rev: str) -> Mapping[str, Any] | None:
+        """A revision kept in the store (Redis) by another worker, checked, or None."""
+        load_flow = getattr(self.store, "load_flow", None)
+        if load_flow is None:
+            return None
+        try:
+            document = check_flow(load_flow(rev))
+        except Exception:  # not there, Redis down, or not a flow: a revision not known
+            return None
+        if revision(document) != rev:
+            return None
+        with self._lock:
+            if rev not in self._documents:
+                documents = {rev: document, **self._documents}  # an old one: first to go
+                self._set(self._trim(documents, rev))
+            return document
+
+
+class StoreRevisions:
+    """`Revisions` seen with calls' state in another store: the current runtime on it."""
+
+    def __init__(self, revisions: Revisions, store: CallStore) -> None:
+        self.revisions = revisions
+        self.store = store
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime new calls start on, on this store."""
+        found = self.revisions.runtime_on(self.store)
+        assert found is not None  # the current revision is always kept
+        return found
+
+    @property
+    def revision(self) -> str:
+        return self.revisions.revision
+
+    def poll(self) -> None:
+        self.revisions.poll()
+
+    def reload(self) -> str | None:
+        return self.revisions.reload()
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 # -- HTTP: a request in, a reply out (jaxl_designer/webhook/app.py) -------------------------
 #: An HTTP answer: status, headers, body.
 Reply = tuple[int, list[tuple[str, str]], bytes]
@@ -1673,13 +2073,18 @@ class WebhookApp:
     `answer_json` ask it from the calling thread; `begin` and `start_json` hand it out as a
     `PendingReply` for an event loop to await (`complete_async`, or its own loop and `resume`).
 
+    Which flow answers is `revisions`' business: a new call starts on the current revision,
+    and a call in progress is answered by the revision it started on (see `Revisions`).
+
     Args:
-        runtime: The call runtime that answers webhook events.
+        runtime: The call runtime that answers webhook events (the first revision).
         token: A shared secret the request must carry, or None to accept any request.
         max_body: The largest request body accepted, in bytes.
         log: Where one JSON line per request goes; None for no request log.
         log_digits: Whether log lines show the digits callers enter, not their count; None:
             as `JAXL_LOG_DIGITS` says (off when unset).
+        revisions: The flow's revisions, `runtime` being their current one; None: `runtime`'s
+            flow alone, until something is published (`revisions.publish`).
 
     Example:
         >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
@@ -1699,22 +2104,34 @@ class WebhookApp:
         max_body: int = 64 * 1024,
         log: LogSink | None = request_log,
         log_digits: bool | None = None,
+        revisions: Revisions | StoreRevisions | None = None,
     ) -> None:
-        self.runtime = runtime
+        if revisions is None:
+            revisions = Revisions(runtime.flow, runtime=runtime)
+        #: The flow's revisions: the current one, and those calls in progress started on.
+        self.revisions = revisions
         self.token = token.encode("utf-8") if token else None
         self.max_body = max_body
         self.log = log
         #: Whether the log shows the digits callers entered, not just how many (test systems:
         #: they can be card numbers). By default, as `JAXL_LOG_DIGITS` says (off when unset).
         self.log_digits = _log_digits() if log_digits is None else log_digits
-        #: The flow's revision, on every log line: which flow a call ran on.
-        self.revision = revision(runtime.flow)
-        self._head = f'{{"v":{LOG_FORMAT},"rev":"{self.revision}",'
+        self._heads: dict[str | None, str] = {}
         #: Whether answering can block on the network (a shared store), so async servers
         #: should answer in a worker thread rather than on their event loop. A lookup does not
         #: count: an event loop awaits it (`begin`, `start_json`, then `complete_async`).
         self.blocking = not isinstance(runtime.store, MemoryStore)
         self._replies: dict[tuple[Any, ...], Reply] = {}
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime of the current revision: what new calls start on."""
+        return self.revisions.runtime
+
+    @property
+    def revision(self) -> str:
+        """The current revision of the flow (`runtime.revision`): what new calls start on."""
+        return self.revisions.revision
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
@@ -1829,9 +2246,16 @@ class WebhookApp:
         # Each lookup's node, exit, why and time; never its URL, headers (secrets) or answer.
         if lookups is not None:
             tail += f',"lookups":{_log_encode(lookups)}'
+        # The revision that answered: a call's own, else the current one.
+        rev = fields.get("rev") or self.revisions.revision
+        head = self._heads.get(rev)
+        if head is None:
+            if len(self._heads) > 64:
+                self._heads.clear()
+            head = self._heads[rev] = f'{{"v":{LOG_FORMAT},"rev":{_log_encode(rev)},'
         # Formatted, not encoded from a dict: a third of the cost, for a line on every request.
         self.log(
-            f'{self._head}"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
+            f'{head}"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
             f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}{tail}}}'
         )
 
@@ -1876,6 +2300,7 @@ class WebhookApp:
     def start_json(self, body: bytes, fields: dict[str, Any]) -> Reply | PendingReply:
         """`answer_json` without I/O: a reply, or a `PendingReply` when the call waits on a
         lookup, for the caller to ask (`perform_lookup_async`) and `resume`."""
+        self.revisions.poll()  # a flow file published since: new calls start on it
         try:
             request = parse_json(body)
         except (ValueError, RecursionError):
@@ -1910,9 +2335,10 @@ class WebhookApp:
             if isinstance(state, dict):
                 fields["call_id"] = state.get("call_id")
         try:
-            turn = self.runtime.respond(request)
+            turn = self.revisions.runtime.respond(request)
         except BadRequest as error:
             return error_reply(error.status, str(error))
+        fields["rev"] = turn.rev
         if turn.lookup is not None:  # the call waits on a backend: whoever serves asks it
             return PendingReply(turn, fields)
         return self._reply(turn, fields)
@@ -2049,6 +2475,10 @@ class StateNotLoaded(Exception):
 
 
 # -- call state in Redis (jaxl_designer/webhook/redis_store.py) -----------------------------
+#: Seconds a published flow is kept in Redis after it was last published or served from.
+FLOW_TTL = 7 * 24 * 3600
+
+
 class RedisStore:
     """Call state in Redis, shared by every worker and surviving restarts: JSON with a TTL.
 
@@ -2060,6 +2490,8 @@ class RedisStore:
         ttl: Seconds a call's state is kept after its last request.
         prefix: Prepended to the call id to make the Redis key.
         timeout: Seconds to wait for Redis before apologising to the caller.
+        flow_prefix: Prepended to a flow's revision to make the key its document is kept under,
+            for calls on that revision whose requests reach a worker that does not keep it.
     """
 
     def __init__(
@@ -2069,6 +2501,7 @@ class RedisStore:
         ttl: int = CALL_TTL,
         prefix: str = "jaxl:call:",
         timeout: float = 0.5,
+        flow_prefix: str = "jaxl:flow:",
     ) -> None:
         try:
             redis = importlib.import_module("redis")
@@ -2079,6 +2512,7 @@ class RedisStore:
         self.url = url
         self.ttl = int(ttl)
         self.prefix = prefix
+        self.flow_prefix = flow_prefix
         # One immediate retry: a pooled connection that Redis dropped is replaced at once.
         self.client: Any = redis.Redis.from_url(
             url,
@@ -2131,6 +2565,17 @@ class RedisStore:
     def drop(self, call_id: int) -> None:
         """Forget a call."""
         self._call("delete", self.key(call_id))
+
+    def keep_flow(self, rev: str, document: Any) -> None:
+        """Keep a published flow document under its revision, `FLOW_TTL` seconds from now
+        (longer than any call on it lives: a call's state expires `ttl` after its last request)."""
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        self._call("set", self.flow_prefix + rev, text, ex=max(FLOW_TTL, self.ttl))
+
+    def load_flow(self, rev: str) -> Any:
+        """The flow document kept under revision `rev`, or None."""
+        raw = self._call("get", self.flow_prefix + rev)
+        return None if raw is None else json.loads(raw)
 
     def ping(self) -> bool:
         """Whether Redis answers now."""
@@ -2247,6 +2692,8 @@ class Settings:
     Attributes:
         host: The address to listen on.
         port: The port to listen on (0: any free port).
+        flow_file: A flow file to serve instead of the flow built in; the webhook looks at it
+            once a second (and on SIGHUP) and publishes it when it changes (`Revisions`).
         redis_url: Where call state is kept, shared by every worker; None keeps it in memory.
             A URL is refused when the redis client cannot be imported.
         token: A secret every webhook request must carry; None accepts any request.
@@ -2322,6 +2769,13 @@ class Settings:
     )
     threads: int = _setting(
         32, "--threads", "requests answered at once (threads)", _count, "JAXL_THREADS"
+    )
+    flow_file: str | None = _setting(
+        None,
+        "--flow",
+        "serve the flow in this file (default: the one built in), published again when it changes",
+        _text_or_none,
+        "JAXL_FLOW_FILE",
     )
 
     def __post_init__(self) -> None:
@@ -2406,9 +2860,26 @@ def build_app(flow_document: Mapping[str, Any], settings: Settings | None = None
         store = RedisStore(settings.redis_url, ttl=settings.ttl)
     else:
         store = MemoryStore(max_calls=settings.max_calls, ttl=float(settings.ttl))
+    path = settings.flow_file
+    if path:
+        try:
+            flow_document = read_flow(path)
+        except FlowRefused as error:
+            raise FlowRefused(f"{path} refused: {error}") from None
     _check_secrets(flow_document, os.environ)
-    runtime = Runtime(flow_document, store)
-    return WebhookApp(runtime, token=settings.token, log=request_log if settings.log else None)
+    revisions = Revisions(
+        flow_document,
+        store,
+        path=path,
+        check=lambda document: _check_secrets(document, os.environ),
+        log=log_to_stderr,
+    )
+    return WebhookApp(
+        revisions.runtime,
+        token=settings.token,
+        log=request_log if settings.log else None,
+        revisions=revisions,
+    )
 
 
 def _check_secrets(flow_document: Mapping[str, Any], environ: Mapping[str, str]) -> None:
@@ -3461,7 +3932,7 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
     except OSError as error:
         log_to_stderr(f"webhook: cannot listen on {host}:{port}: {error.strerror or error}")
         return 1
-    name = flow_document.get("name", "flow")
+    name = app.runtime.flow.get("name", "flow")
     bound = server.server_address[1]
     kept = (
         f"calls kept in Redis at {redact(store.url)}"
@@ -3469,6 +3940,8 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
         else ("calls kept in memory")
     )
     log_to_stderr(f"webhook: serving {name!r} on http://{host}:{bound}/webhook/ ({kept})")
+    if settings.flow_file:
+        _reload_on_hangup(app)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -3476,6 +3949,16 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
     finally:
         server.server_close()
     return 0
+
+
+def _reload_on_hangup(app: WebhookApp) -> None:
+    """Publish the flow file at once on SIGHUP (where there is one), not at the next look."""
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None:
+        return
+    revisions = app.revisions
+    with contextlib.suppress(ValueError):  # not the main thread: the file is still looked at
+        signal.signal(hangup, lambda number, frame: revisions.reload())
 
 
 def main(
@@ -3788,8 +4271,11 @@ def _answer_with_redis(app: WebhookApp) -> Callable[[bytes, dict[str, Any]], Any
     redis = AsyncRedis(store)
     ahead = ReadAhead()
     staged = copy.copy(app)
-    staged.runtime = Runtime(app.runtime.flow, ahead, app.runtime.clock, app.runtime.secrets)
-    staged.runtime.allowed_hosts = app.runtime.allowed_hosts
+    # Every revision answers here with its calls' state read ahead (its own runtime on `ahead`).
+    revisions = app.revisions
+    if isinstance(revisions, StoreRevisions):
+        revisions = revisions.revisions
+    staged.revisions = revisions.on(ahead)
 
     async def answer(body: bytes, fields: dict[str, Any]) -> Reply:
         ahead.begin()

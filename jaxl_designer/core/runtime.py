@@ -353,6 +353,7 @@ class Turn:
         "nodes",
         "response",
         "restarted",
+        "rev",
         "silent",
         "waiting_on",
     )
@@ -369,13 +370,15 @@ class Turn:
         self.lookup: Lookup | None = None
         #: Each lookup this turn made: (node, the exit it took, why, in a few words).
         self.lookups: list[tuple[str, str, str]] = []
-        self._pending: tuple[dict[str, Any], list[str], CallStore, int] | None = None
+        self._pending: tuple[dict[str, Any], list[str], CallStore, int, Runtime] | None = None
         #: How the call ended in this turn, if it did (one of `ENDINGS`).
         self.ending: str | None = None
         #: For a teardown: the node the call was waiting at when the caller hung up.
         self.left_at: str | None = None
         #: True when the call was one the store did not know, and it started again.
         self.restarted = False
+        #: The revision of the flow that answered (`Runtime.rev`), when the runtime has one.
+        self.rev: str | None = None
 
     def __repr__(self) -> str:
         return f"Turn({self.response!r}, nodes={self.nodes!r})"
@@ -766,6 +769,12 @@ class Runtime:
     `flow` is the flow document as saved to JSON (`entry`, `nodes`, optional `recovery` and
     `allowed_hosts`). `clock` gives the wall-clock time for business-hours branches; `secrets`
     the values of `${NAME}` in lookup headers (the environment by default).
+
+    `rev` is the flow's revision (`revision`): set, each call's state records the revision it
+    started on (`"rev"`), and `others` (a revision's id to the runtime of that revision, on the
+    same store, or None) answers a call that started on another revision with that revision's
+    runtime: a call finishes on the flow it started on. A call whose revision `others` does
+    not know is recovered as a call the store does not know is.
     """
 
     def __init__(
@@ -774,8 +783,13 @@ class Runtime:
         store: CallStore | None = None,
         clock: Callable[[], float] = time.time,
         secrets: Mapping[str, str] | None = None,
+        *,
+        rev: str | None = None,
+        others: Callable[[str], Runtime | None] | None = None,
     ) -> None:
         self.flow = flow
+        self.rev = rev
+        self.others = others
         self.store: CallStore = store if store is not None else MemoryStore()
         self.clock = clock
         #: Where a lookup's `${NAME}` header values are read from: the process's environment
@@ -821,7 +835,9 @@ class Runtime:
         lookup, pending = turn.lookup, turn._pending
         if lookup is None or pending is None:
             raise ValueError("this turn is not waiting on a lookup")
-        call, spoken, store, steps = pending
+        call, spoken, store, steps, runtime = pending
+        if runtime is not self:  # the call's own revision goes on with it
+            return runtime.resume(turn, result)
         call_id = turn.call_id if turn.call_id is not None else 0
         turn.lookup = turn._pending = None
         node = self.nodes[lookup.node]
@@ -872,6 +888,7 @@ class Runtime:
                 if call is None or _same_caller(call, caller):
                     self.store.drop(call_id)
                     if call is not None:
+                        turn.rev = call.get("rev")
                         turn.left_at = call.get("node")
                         turn.ending = "caller_hangup"
                 # else another caller's call id: that call goes on
@@ -887,9 +904,16 @@ class Runtime:
                 # A call id sent with other numbers than its call started with is a new call,
                 # never that one: it hears the start, and the call it named is left as it was.
                 return self._recover(call_id, caller, state, _DETACHED)
+            runtime = self
+            rev = call.get("rev")
+            if rev != self.rev and self.others is not None and isinstance(rev, str):
+                found = self.others(rev)  # the revision the call started on answers it
+                if found is None:  # kept nowhere: a call the webhook does not know
+                    return self._recover(call_id, caller, state)
+                runtime = found
             if data:
-                return self._digits(call_id, call, state, data)
-            return self._key(call_id, call, caller, state, option)
+                return runtime._digits(call_id, call, state, data)
+            return runtime._key(call_id, call, caller, state, option)
         except StoreError:
             return Turn({"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}, call_id)
 
@@ -985,6 +1009,8 @@ class Runtime:
         store: CallStore | None = None,
     ) -> Turn:
         call: dict[str, Any] = {"node": self.entry, "vars": {}, "misses": 0, **caller}
+        if self.rev is not None:
+            call["rev"] = self.rev
         context = call_context(state)
         if context:  # most calls carry none worth keeping: their state stays as small as it was
             call["ctx"] = context
@@ -1025,6 +1051,7 @@ class Runtime:
         """
         store = self.store if store is None else store
         nodes = self.nodes
+        turn.rev = self.rev
         steps = len(nodes) + 1 if steps is None else steps
         while steps > 0:
             steps -= 1
@@ -1051,7 +1078,7 @@ class Runtime:
                 lookup = self._ask(node, call)
                 if isinstance(lookup, Lookup):
                     turn.lookup = lookup
-                    turn._pending = (call, spoken, store, steps)
+                    turn._pending = (call, spoken, store, steps, self)
                     return turn
                 key = "failed"  # nothing was asked: the URL or a secret is not usable
                 turn.lookups.append((node_id, key, lookup))

@@ -44,6 +44,7 @@ GUNICORN_MARKER = '"""gunicorn settings for the Jaxl webhook'
 SOURCES = {
     "core/runtime.py": "the call runtime",
     "core/lookups.py": "lookups: asking a backend over HTTP",
+    "webhook/revisions.py": "revisions: publishing a flow, each call on its own revision",
     "webhook/app.py": "HTTP: a request in, a reply out",
     "webhook/redis_store.py": "call state in Redis",
     "webhook/settings.py": "serving settings: defaults, environment, flags",

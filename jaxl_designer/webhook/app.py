@@ -26,8 +26,8 @@ from ..core.runtime import (
     StoreError,
     Turn,
     log_fields,
-    revision,
 )
+from .revisions import Revisions, StoreRevisions
 from .settings import read_switch
 
 __all__ = [
@@ -213,13 +213,18 @@ class WebhookApp:
     `answer_json` ask it from the calling thread; `begin` and `start_json` hand it out as a
     `PendingReply` for an event loop to await (`complete_async`, or its own loop and `resume`).
 
+    Which flow answers is `revisions`' business: a new call starts on the current revision,
+    and a call in progress is answered by the revision it started on (see `Revisions`).
+
     Args:
-        runtime: The call runtime that answers webhook events.
+        runtime: The call runtime that answers webhook events (the first revision).
         token: A shared secret the request must carry, or None to accept any request.
         max_body: The largest request body accepted, in bytes.
         log: Where one JSON line per request goes; None for no request log.
         log_digits: Whether log lines show the digits callers enter, not their count; None:
             as `JAXL_LOG_DIGITS` says (off when unset).
+        revisions: The flow's revisions, `runtime` being their current one; None: `runtime`'s
+            flow alone, until something is published (`revisions.publish`).
 
     Example:
         >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
@@ -239,22 +244,34 @@ class WebhookApp:
         max_body: int = 64 * 1024,
         log: LogSink | None = request_log,
         log_digits: bool | None = None,
+        revisions: Revisions | StoreRevisions | None = None,
     ) -> None:
-        self.runtime = runtime
+        if revisions is None:
+            revisions = Revisions(runtime.flow, runtime=runtime)
+        #: The flow's revisions: the current one, and those calls in progress started on.
+        self.revisions = revisions
         self.token = token.encode("utf-8") if token else None
         self.max_body = max_body
         self.log = log
         #: Whether the log shows the digits callers entered, not just how many (test systems:
         #: they can be card numbers). By default, as `JAXL_LOG_DIGITS` says (off when unset).
         self.log_digits = _log_digits() if log_digits is None else log_digits
-        #: The flow's revision, on every log line: which flow a call ran on.
-        self.revision = revision(runtime.flow)
-        self._head = f'{{"v":{LOG_FORMAT},"rev":"{self.revision}",'
+        self._heads: dict[str | None, str] = {}
         #: Whether answering can block on the network (a shared store), so async servers
         #: should answer in a worker thread rather than on their event loop. A lookup does not
         #: count: an event loop awaits it (`begin`, `start_json`, then `complete_async`).
         self.blocking = not isinstance(runtime.store, MemoryStore)
         self._replies: dict[tuple[Any, ...], Reply] = {}
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime of the current revision: what new calls start on."""
+        return self.revisions.runtime
+
+    @property
+    def revision(self) -> str:
+        """The current revision of the flow (`runtime.revision`): what new calls start on."""
+        return self.revisions.revision
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
@@ -369,9 +386,16 @@ class WebhookApp:
         # Each lookup's node, exit, why and time; never its URL, headers (secrets) or answer.
         if lookups is not None:
             tail += f',"lookups":{_log_encode(lookups)}'
+        # The revision that answered: a call's own, else the current one.
+        rev = fields.get("rev") or self.revisions.revision
+        head = self._heads.get(rev)
+        if head is None:
+            if len(self._heads) > 64:
+                self._heads.clear()
+            head = self._heads[rev] = f'{{"v":{LOG_FORMAT},"rev":{_log_encode(rev)},'
         # Formatted, not encoded from a dict: a third of the cost, for a line on every request.
         self.log(
-            f'{self._head}"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
+            f'{head}"method":{_quoted(method)},"path":{_quoted(path)},"status":{status:d},'
             f'"event":{_json_value(event)},"call_id":{_json_value(call_id)},"ms":{ms!r}{tail}}}'
         )
 
@@ -416,6 +440,7 @@ class WebhookApp:
     def start_json(self, body: bytes, fields: dict[str, Any]) -> Reply | PendingReply:
         """`answer_json` without I/O: a reply, or a `PendingReply` when the call waits on a
         lookup, for the caller to ask (`perform_lookup_async`) and `resume`."""
+        self.revisions.poll()  # a flow file published since: new calls start on it
         try:
             request = parse_json(body)
         except (ValueError, RecursionError):
@@ -450,9 +475,10 @@ class WebhookApp:
             if isinstance(state, dict):
                 fields["call_id"] = state.get("call_id")
         try:
-            turn = self.runtime.respond(request)
+            turn = self.revisions.runtime.respond(request)
         except BadRequest as error:
             return error_reply(error.status, str(error))
+        fields["rev"] = turn.rev
         if turn.lookup is not None:  # the call waits on a backend: whoever serves asks it
             return PendingReply(turn, fields)
         return self._reply(turn, fields)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.lookups import perform_lookup_async
-from ..core.runtime import Runtime, StoreError
+from ..core.runtime import StoreError
 from .app import (
     WEBHOOK_PATHS,
     PendingReply,
@@ -30,6 +30,7 @@ from .app import (
 )
 from .redis_async import AsyncRedis, ReadAhead
 from .redis_store import RedisStore
+from .revisions import StoreRevisions
 
 __all__ = ["make_asgi"]
 
@@ -85,8 +86,11 @@ def _answer_with_redis(app: WebhookApp) -> Callable[[bytes, dict[str, Any]], Any
     redis = AsyncRedis(store)
     ahead = ReadAhead()
     staged = copy.copy(app)
-    staged.runtime = Runtime(app.runtime.flow, ahead, app.runtime.clock, app.runtime.secrets)
-    staged.runtime.allowed_hosts = app.runtime.allowed_hosts
+    # Every revision answers here with its calls' state read ahead (its own runtime on `ahead`).
+    revisions = app.revisions
+    if isinstance(revisions, StoreRevisions):
+        revisions = revisions.revisions
+    staged.revisions = revisions.on(ahead)
 
     async def answer(body: bytes, fields: dict[str, Any]) -> Reply:
         ahead.begin()

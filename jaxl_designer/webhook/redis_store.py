@@ -9,7 +9,10 @@ from urllib.parse import urlsplit
 
 from ..core.runtime import CALL_TTL, StoreError
 
-__all__ = ["RedisStore", "redact"]
+__all__ = ["FLOW_TTL", "RedisStore", "redact"]
+
+#: Seconds a published flow is kept in Redis after it was last published or served from.
+FLOW_TTL = 7 * 24 * 3600
 
 
 class RedisStore:
@@ -23,6 +26,8 @@ class RedisStore:
         ttl: Seconds a call's state is kept after its last request.
         prefix: Prepended to the call id to make the Redis key.
         timeout: Seconds to wait for Redis before apologising to the caller.
+        flow_prefix: Prepended to a flow's revision to make the key its document is kept under,
+            for calls on that revision whose requests reach a worker that does not keep it.
     """
 
     def __init__(
@@ -32,6 +37,7 @@ class RedisStore:
         ttl: int = CALL_TTL,
         prefix: str = "jaxl:call:",
         timeout: float = 0.5,
+        flow_prefix: str = "jaxl:flow:",
     ) -> None:
         try:
             redis = importlib.import_module("redis")
@@ -42,6 +48,7 @@ class RedisStore:
         self.url = url
         self.ttl = int(ttl)
         self.prefix = prefix
+        self.flow_prefix = flow_prefix
         # One immediate retry: a pooled connection that Redis dropped is replaced at once.
         self.client: Any = redis.Redis.from_url(
             url,
@@ -94,6 +101,17 @@ class RedisStore:
     def drop(self, call_id: int) -> None:
         """Forget a call."""
         self._call("delete", self.key(call_id))
+
+    def keep_flow(self, rev: str, document: Any) -> None:
+        """Keep a published flow document under its revision, `FLOW_TTL` seconds from now
+        (longer than any call on it lives: a call's state expires `ttl` after its last request)."""
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        self._call("set", self.flow_prefix + rev, text, ex=max(FLOW_TTL, self.ttl))
+
+    def load_flow(self, rev: str) -> Any:
+        """The flow document kept under revision `rev`, or None."""
+        raw = self._call("get", self.flow_prefix + rev)
+        return None if raw is None else json.loads(raw)
 
     def ping(self) -> bool:
         """Whether Redis answers now."""

@@ -13,6 +13,7 @@ import os
 import queue
 import re
 import selectors
+import signal
 import socket
 import socketserver
 import sys
@@ -27,6 +28,7 @@ from ..core.lookups import perform_lookup_async
 from ..core.runtime import STORE_DOWN_PROMPT, MemoryStore, Runtime, StoreError, secret_names
 from .app import WebhookApp, body_length, error_reply, log_to_stderr, lookup_raised, request_log
 from .redis_store import RedisStore, redact
+from .revisions import FlowRefused, Revisions, read_flow
 from .settings import Settings, read_switch
 
 __all__ = [
@@ -60,9 +62,26 @@ def build_app(flow_document: Mapping[str, Any], settings: Settings | None = None
         store = RedisStore(settings.redis_url, ttl=settings.ttl)
     else:
         store = MemoryStore(max_calls=settings.max_calls, ttl=float(settings.ttl))
+    path = settings.flow_file
+    if path:
+        try:
+            flow_document = read_flow(path)
+        except FlowRefused as error:
+            raise FlowRefused(f"{path} refused: {error}") from None
     _check_secrets(flow_document, os.environ)
-    runtime = Runtime(flow_document, store)
-    return WebhookApp(runtime, token=settings.token, log=request_log if settings.log else None)
+    revisions = Revisions(
+        flow_document,
+        store,
+        path=path,
+        check=lambda document: _check_secrets(document, os.environ),
+        log=log_to_stderr,
+    )
+    return WebhookApp(
+        revisions.runtime,
+        token=settings.token,
+        log=request_log if settings.log else None,
+        revisions=revisions,
+    )
 
 
 def _check_secrets(flow_document: Mapping[str, Any], environ: Mapping[str, str]) -> None:
@@ -1115,7 +1134,7 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
     except OSError as error:
         log_to_stderr(f"webhook: cannot listen on {host}:{port}: {error.strerror or error}")
         return 1
-    name = flow_document.get("name", "flow")
+    name = app.runtime.flow.get("name", "flow")
     bound = server.server_address[1]
     kept = (
         f"calls kept in Redis at {redact(store.url)}"
@@ -1123,6 +1142,8 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
         else ("calls kept in memory")
     )
     log_to_stderr(f"webhook: serving {name!r} on http://{host}:{bound}/webhook/ ({kept})")
+    if settings.flow_file:
+        _reload_on_hangup(app)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -1130,6 +1151,16 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
     finally:
         server.server_close()
     return 0
+
+
+def _reload_on_hangup(app: WebhookApp) -> None:
+    """Publish the flow file at once on SIGHUP (where there is one), not at the next look."""
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None:
+        return
+    revisions = app.revisions
+    with contextlib.suppress(ValueError):  # not the main thread: the file is still looked at
+        signal.signal(hangup, lambda number, frame: revisions.reload())
 
 
 def main(

@@ -112,6 +112,8 @@ class Settings:
     Attributes:
         host: The address to listen on.
         port: The port to listen on (0: any free port).
+        flow_file: A flow file to serve instead of the flow built in; the webhook looks at it
+            once a second (and on SIGHUP) and publishes it when it changes (`Revisions`).
         redis_url: Where call state is kept, shared by every worker; None keeps it in memory.
             A URL is refused when the redis client cannot be imported.
         token: A secret every webhook request must carry; None accepts any request.
@@ -187,6 +189,13 @@ class Settings:
     )
     threads: int = _setting(
         32, "--threads", "requests answered at once (threads)", _count, "JAXL_THREADS"
+    )
+    flow_file: str | None = _setting(
+        None,
+        "--flow",
+        "serve the flow in this file (default: the one built in), published again when it changes",
+        _text_or_none,
+        "JAXL_FLOW_FILE",
     )
 
     def __post_init__(self) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RedisServer
+from conftest import Processes, RedisServer, free_port, request, uvicorn_command, webhook_command
 
 from jaxl_designer.core.examples import acme
 from jaxl_designer.core.fileformat import dumps
@@ -257,3 +259,135 @@ def test_the_app_without_revisions_given_serves_its_runtime_as_before() -> None:
     app = WebhookApp(runtime, log=None)
     assert app.runtime is runtime and app.revision == revision(tagged("A"))
     assert tags(app_answer(app)(webhook_request(1, 1))) == {"A"}
+
+
+# -- under load: real servers, many whole calls, a publish and a bad file mid-run -------------
+class Tally:
+    """What the calls under load heard."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[tuple[float, float, str, list[set[str]]]] = []  # start, end, rev, tags
+        self.errors: list[str] = []
+
+    def add(self, started: float, ended: float, seen: list[set[str]]) -> None:
+        first = next(iter(seen[0])) if len(seen[0]) == 1 else "?"
+        with self.lock:
+            self.calls.append((started, ended, first, seen))
+
+    def error(self, what: str) -> None:
+        with self.lock:
+            self.errors.append(what)
+
+
+def _load(port: int, flow_json: Path, seconds: float = 6.0, threads: int = 24) -> dict[str, Any]:
+    """Whole Acme calls from `threads` threads for `seconds`; a changed flow published at a
+    third of the run, a bad file at two thirds. The figures, and the calls, returned."""
+    tally = Tally()
+    ids = iter(range(10_000_000, 20_000_000))
+    ids_lock = threading.Lock()
+    stop = threading.Event()
+
+    def answer(body: dict[str, Any]) -> Any:
+        status, _, data = request(port, body=body)
+        if status != 200 or not isinstance(data, dict) or not data.get("prompt"):
+            raise AssertionError(f"status {status}: {data!r}")
+        return data
+
+    def caller() -> None:
+        while not stop.is_set():
+            with ids_lock:
+                call_id = next(ids)
+            call = Caller(call_id, answer)
+            started = time.monotonic()
+            try:
+                call.run(pause=lambda: time.sleep(0.02))
+            except Exception as error:  # a dropped call: an error, never retried
+                tally.error(f"call {call_id} at step {len(call.seen)}: {error}")
+                continue
+            tally.add(started, time.monotonic(), call.seen)
+
+    workers = [threading.Thread(target=caller, daemon=True) for _ in range(threads)]
+    begun = time.monotonic()
+    for worker in workers:
+        worker.start()
+    time.sleep(seconds / 3)
+    publish_file(flow_json, json.dumps(tagged("B"), indent=2))
+    published = time.monotonic()
+    time.sleep(seconds / 3)
+    publish_file(flow_json, '{"format": "jaxl-designer/flow", "entry": "main", "nodes": {')
+    bad = time.monotonic()
+    time.sleep(seconds / 3 + 1.5)  # past the look at the bad file
+    stop.set()
+    for worker in workers:
+        worker.join(30)
+    calls = tally.calls
+    wrong = [c for c in calls if c[2] == "?" or any(tags != {c[2]} for tags in c[3])]
+    settled = published + 1.2  # every process looked at the file (once a second)
+    # The calls in flight while the publish was taking hold: from the file's change until
+    # every process had looked at it.
+    spanning = [c for c in calls if c[0] < settled and c[1] > published]
+    figures = {
+        "calls": len(calls),
+        "calls during the publish": len(spanning),
+        "of them on A": sum(1 for c in spanning if c[2] == "A"),
+        "of them on B": sum(1 for c in spanning if c[2] == "B"),
+        "errors": len(tally.errors),
+        "wrong answers": sum(sum(1 for tags in c[3] if tags != {c[2]}) for c in wrong),
+        "new calls on A after the publish": sum(1 for c in calls if c[0] > settled and c[2] != "B"),
+        "calls on B after the bad file": sum(1 for c in calls if c[0] > bad + 1.2 and c[2] == "B"),
+        "calls before the publish on A": sum(1 for c in calls if c[1] < published and c[2] == "A"),
+        "seconds": round(time.monotonic() - begun, 1),
+    }
+    return {"figures": figures, "errors": tally.errors[:5], "wrong": wrong[:5]}
+
+
+def _check(result: dict[str, Any], form: str) -> None:
+    figures = result["figures"]
+    print(f"\npublish under load ({form}): {figures}")
+    assert figures["errors"] == 0, result["errors"]
+    assert figures["wrong answers"] == 0, result["wrong"]
+    assert figures["new calls on A after the publish"] == 0
+    assert figures["calls during the publish"] > 0 and figures["of them on A"] > 0
+    assert figures["calls on B after the bad file"] > 0
+    assert figures["calls before the publish on A"] > 0
+
+
+def _served_folder(tmp_path: Path) -> tuple[Path, Path]:
+    from conftest import export_acme
+
+    webhook = export_acme(tmp_path / "acme")
+    flow_json = webhook.parent / "flow.json"
+    publish_file(flow_json, json.dumps(tagged("A"), indent=2))
+    return webhook, flow_json
+
+
+def test_publishing_under_load_on_the_stdlib_server(tmp_path: Path, spawn: Processes) -> None:
+    webhook, flow_json = _served_folder(tmp_path)
+    port = free_port()
+    server = spawn.start(webhook_command(webhook, port, "--flow", str(flow_json)), port=port)
+    _check(_load(port, flow_json), "python webhook.py")
+    output = server.output()
+    assert output.count(f"revision {revision(tagged('B'))} published") == 1, output
+    assert output.count(f"{flow_json} refused, revision {revision(tagged('B'))}") == 1, output
+    assert "Traceback" not in output and "kept neither" not in output
+
+
+@pytest.mark.redis
+def test_publishing_under_load_on_uvicorn_with_two_workers_and_redis(
+    tmp_path: Path, spawn: Processes, redis_server: RedisServer
+) -> None:
+    webhook, flow_json = _served_folder(tmp_path)
+    port = free_port()
+    env = {
+        "JAXL_REDIS_URL": redis_server.url,
+        "JAXL_FLOW_FILE": str(flow_json),
+        "JAXL_WEBHOOK_LOG": "0",
+    }
+    server = spawn.start(uvicorn_command(webhook, port, 2), port=port, env=env)
+    time.sleep(1.0)  # both workers up
+    _check(_load(port, flow_json), "uvicorn, 2 workers, Redis")
+    output = server.output()
+    assert output.count(f"revision {revision(tagged('B'))} published") == 2, output
+    assert output.count(f"{flow_json} refused, revision {revision(tagged('B'))}") == 2, output
+    assert "Traceback" not in output and "kept neither" not in output

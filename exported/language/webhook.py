@@ -31,6 +31,12 @@ stops the import with one line naming it (exit status 3). Several workers withou
 JAXL_REDIS_URL stop the same way, since each would keep its own calls and lose those whose
 requests reach another worker; JAXL_ALLOW_PRIVATE_STATE=1 serves so anyway, with a warning.
 `JaxlApp` needs the Jaxl SDK: pip install 'jaxl-python[app]'.
+
+To publish a new flow without a restart, serve the file: --flow flow.json (JAXL_FLOW_FILE), then
+write a new flow.json over it, whole (an export does). Each process looks at it once a second
+(python webhook.py at once on SIGHUP) and checks it: a bad file is refused with one line on
+stderr and the old flow goes on; new calls start on the new one and calls in progress finish on
+the one they started on. Rolling back is publishing the old file again.
 """
 
 # ruff: noqa: E501

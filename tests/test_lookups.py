@@ -7,9 +7,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from jaxl_designer.core import lookups
 from jaxl_designer.core.lookups import parse_answer, perform_lookup, perform_lookup_async
 from jaxl_designer.core.runtime import MAX_REPLY_BYTES, Lookup, LookupResult
 
@@ -168,3 +170,53 @@ def test_what_is_not_http_is_an_error(raw: bytes) -> None:
 def test_an_answer_cut_short_is_an_error() -> None:
     result = parse_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}")
     assert "mid-answer" in result.error
+
+
+@pytest.fixture
+def tls_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, Path]]:
+    """An HTTPS backend on loopback with a self-signed certificate for 127.0.0.1."""
+    import http.server
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"secure": true}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(lookups, "_TLS", None)  # the trusted certificates are read afresh
+    yield int(server.server_address[1]), cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_backends_are_asked_with_their_certificates_checked(
+    tls_backend: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, cert = tls_backend
+    lookup = Lookup("find", "GET", f"https://127.0.0.1:{port}/x", [], None, 5.0)
+    for result in _both(lookup):  # not trusted: no answer is read from it
+        assert result.status == 0 and "CERTIFICATE_VERIFY_FAILED" in result.error
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.setattr(lookups, "_TLS", None)
+    for result in _both(lookup):
+        assert (result.status, result.body) == (200, b'{"secure": true}')

@@ -7,6 +7,7 @@ import os
 import shlex
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,19 @@ def post(port: int, payload: Any, timeout: float = 5.0) -> tuple[int, Any]:
 
 
 def header_command(webhook: Path, program: str, port: int) -> list[str]:
-    """The command the generated module's header tells users to run `program` with."""
+    """The command the generated module's header tells users to serve it under `program` with.
+
+    Run it in the module's folder, as the header says (gunicorn reads ./gunicorn.conf.py);
+    uvicorn is started by the module itself (`python webhook.py --uvicorn`).
+    """
     text = webhook.read_text(encoding="utf-8")
-    line = next(line.strip() for line in text.splitlines() if line.strip().startswith(program))
-    args = shlex.split(line.replace("9919", str(port)))
+    start = "python webhook.py --uvicorn" if program == "uvicorn" else program
+    line = next(line.strip() for line in text.splitlines() if line.strip().startswith(start))
+    args = shlex.split(line.replace("9919", str(port)), comments=True)
+    if program == "uvicorn":
+        return [sys.executable, str(webhook), *args[2:]]
     args[0] = str(BIN / program)
-    return [*args, "--chdir" if program == "gunicorn" else "--app-dir", str(webhook.parent)]
+    return [*args, "--chdir", str(webhook.parent)]
 
 
 # -- a worker killed mid-load -----------------------------------------------------------------
@@ -64,7 +72,9 @@ def test_killing_a_worker_mid_load_loses_no_call(
     """
     port = free_port()
     env = {"JAXL_REDIS_URL": redis_server.url, "JAXL_WEBHOOK_LOG": "0"}
-    master = spawn.start(header_command(acme_webhook, "gunicorn", port), port=port, env=env)
+    master = spawn.start(
+        header_command(acme_webhook, "gunicorn", port), port=port, env=env, cwd=acme_webhook.parent
+    )
     killed: list[int] = []
     concurrency = 16
 
@@ -140,7 +150,9 @@ def test_workers_started_with_redis_down_say_so_and_serve_once_it_is_back(
     redis_server.stop()
     port = free_port()
     env = {"JAXL_REDIS_URL": redis_server.url, "JAXL_WEBHOOK_LOG": "0"}
-    process = spawn.start(header_command(acme_webhook, program, port), port=port, env=env)
+    process = spawn.start(
+        header_command(acme_webhook, program, port), port=port, env=env, cwd=acme_webhook.parent
+    )
     said = f"webhook: Redis at {redis_server.url} is not answering; serving anyway"
     deadline = time.monotonic() + 10
     while said not in process.output() and time.monotonic() < deadline:
@@ -176,7 +188,7 @@ def test_stalled_clients_do_not_stop_others_being_served(
     if program == "uvicorn":
         command += ["--host", "127.0.0.1"]
     env = {"JAXL_WEBHOOK_LOG": "0", "JAXL_ALLOW_PRIVATE_STATE": "1"}
-    spawn.start(command, port=port, env=env)
+    spawn.start(command, port=port, env=env, cwd=acme_webhook.parent)
     wait_for_port(port)
     stalled = _stall(port)
     try:

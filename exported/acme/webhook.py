@@ -1567,8 +1567,9 @@ def check_flow(document: Any) -> dict[str, Any]:
 
     Example:
         >>> check_flow({"entry": "a", "nodes": {"a": {"kind": "say", "edges": {"next": "b"}}}})
+        ... # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        revisions.FlowRefused: node 'a': its next edge leads to 'b', which is not a node
+        jaxl_designer...FlowRefused: node 'a': its next edge leads to 'b', which is not a node
     """
     if not isinstance(document, dict):
         raise FlowRefused("not a JSON object")
@@ -2856,162 +2857,7 @@ class Settings:
         return cls(**values)
 
 
-# -- serving: http.server, WSGI, the Jaxl SDK, the CLI (jaxl_designer/webhook/server.py) ----
-# -- building an app ------------------------------------------------------------------------
-def build_app(flow_document: Mapping[str, Any], settings: Settings | None = None) -> WebhookApp:
-    """A webhook app for a flow document, its call state in Redis or in this process."""
-    settings = Settings() if settings is None else settings
-    store: Any
-    if settings.redis_url:
-        store = RedisStore(settings.redis_url, ttl=settings.ttl)
-    else:
-        store = MemoryStore(max_calls=settings.max_calls, ttl=float(settings.ttl))
-    path = settings.flow_file
-    if path:
-        try:
-            flow_document = read_flow(path)
-        except FlowRefused as error:
-            raise FlowRefused(f"{path} refused: {error}") from None
-    _check_secrets(flow_document, os.environ)
-    revisions = Revisions(
-        flow_document,
-        store,
-        path=path,
-        check=lambda document: _check_secrets(document, os.environ),
-        log=log_to_stderr,
-    )
-    return WebhookApp(
-        revisions.runtime,
-        token=settings.token,
-        log=request_log if settings.log else None,
-        revisions=revisions,
-    )
-
-
-def _check_secrets(flow_document: Mapping[str, Any], environ: Mapping[str, str]) -> None:
-    """Refuse to serve a flow whose lookups read a secret the environment does not have: each
-    of its calls would take the lookup's failed way, which a deploy should not find out late."""
-    for node_id, spec in (flow_document.get("nodes") or {}).items():
-        if spec.get("kind") != "lookup":
-            continue
-        for header, value in (spec.get("headers") or {}).items():
-            for name in secret_names(str(value)):
-                if name not in environ:
-                    raise ValueError(
-                        f"lookup {node_id!r} sends ${{{name}}} in its {header} header, and "
-                        f"{name} is not set: set it in the server's environment"
-                    )
-
-
-def app_from_env(
-    flow_document: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> WebhookApp:
-    """A webhook app set up from the environment, as uvicorn and gunicorn workers need.
-
-    The variables are `Settings.from_env`'s and `ALLOW_PRIVATE_STATE`: a bad value is a
-    ValueError naming its variable. Started as one of several uvicorn or gunicorn worker
-    processes with call state in memory (no JAXL_REDIS_URL), it refuses with a RuntimeError
-    saying why and what to do, unless `ALLOW_PRIVATE_STATE` is on: then it warns on stderr.
-    """
-    env = os.environ if environ is None else environ
-    settings = Settings.from_env(env)
-    allowed = env.get(ALLOW_PRIVATE_STATE) or "0"
-    try:
-        allow = read_switch(allowed)
-    except ValueError as error:
-        raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
-    if not settings.redis_url:  # uvicorn and gunicorn workers start here, not in serve_flow
-        _refuse_private_state(worker_processes(), allow)
-    app = build_app(flow_document, settings)
-    _say_if_down(app.runtime.store)
-    return app
-
-
-#: The variable that lets several worker processes each keep their own calls in memory.
-ALLOW_PRIVATE_STATE = "JAXL_ALLOW_PRIVATE_STATE"
-_SAID_WORKERS: list[int] = []
-
-
-def _refuse_private_state(workers: int, allow: bool) -> None:
-    """Refuse (or, when allowed, warn once per process) `workers` > 1 keeping calls in memory.
-
-    Jaxl sends each step of a call as its own request, and the server hands each request to
-    whichever worker is free: a worker that did not see the call's start answers it as lost.
-    """
-    if workers < 2:
-        return
-    lost = "a call whose requests reach different workers is lost"
-    if not allow:
-        raise RuntimeError(
-            f"{workers} worker processes would keep calls in memory each: {lost}. Set "
-            "JAXL_REDIS_URL (pip install redis), serve with one worker, or set "
-            f"{ALLOW_PRIVATE_STATE}=1 to serve so anyway"
-        )
-    if not _SAID_WORKERS:
-        _SAID_WORKERS.append(workers)
-        log_to_stderr(
-            f"webhook: {workers} worker processes keep calls in memory each: {lost}. "
-            "Set JAXL_REDIS_URL (pip install redis), or serve with one worker."
-        )
-
-
-def worker_processes() -> int:
-    """How many worker processes the uvicorn or gunicorn importing this module runs; else 1.
-
-    Read from the server's own settings object, found on the stack of the import, so that
-    however the count was given (a flag, WEB_CONCURRENCY, GUNICORN_CMD_ARGS, a config file)
-    it is the server's own reading of it, with no race against workers not yet started:
-
-    - gunicorn imports the app in each worker it forks, from `Arbiter.spawn_worker` (in the
-      master from `Arbiter.setup` with --preload): the arbiter's `num_workers` is the count,
-      TTIN and TTOU included.
-    - uvicorn imports it in each worker process under its `Config`, whose `workers` is the
-      count; with --reload one process serves, whatever --workers says.
-
-    Nothing found (`python webhook.py`, a plain import, the Jaxl SDK) is 1.
-
-    >>> worker_processes()
-    1
-    """
-    arbiter = getattr(sys.modules.get("gunicorn.arbiter"), "Arbiter", None)
-    config = getattr(sys.modules.get("uvicorn.config"), "Config", None)
-    if arbiter is None and config is None:  # neither server has been imported: neither runs
-        return 1
-    found: Any = None
-    try:
-        frame: Any = sys._getframe(1)
-        while frame is not None:
-            for value in list(frame.f_locals.values()):
-                if arbiter is not None and isinstance(value, arbiter):  # gunicorn wins: its
-                    return _whole(getattr(value, "num_workers", 1))  # uvicorn worker class too
-                if found is None and config is not None and isinstance(value, config):
-                    found = value
-            frame = frame.f_back
-    except Exception:  # an object on the stack that resists isinstance: count what was seen
-        pass
-    if found is None or getattr(found, "should_reload", False):
-        return 1
-    return _whole(getattr(found, "workers", 1))
-
-
-def _whole(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
-
-
-_SAID_DOWN: set[str] = set()
-
-
-def _say_if_down(store: Any) -> None:
-    """Say on stderr, once per process and URL, that the Redis a webhook starts with is down."""
-    if isinstance(store, RedisStore) and store.url not in _SAID_DOWN and not store.ping():
-        _SAID_DOWN.add(store.url)
-        log_to_stderr(
-            f"webhook: Redis at {redact(store.url)} is not answering; serving anyway "
-            "(callers hear an apology and /healthz answers 503 until it is back)"
-        )
-
-
-# -- http.server ----------------------------------------------------------------------------
+# -- serving: the standard-library server (jaxl_designer/webhook/http_server.py) ------------
 #: The longest header line the stdlib server takes, its CRLF included (gunicorn takes 8190 bytes).
 MAX_HEADER_LINE = 8 * 1024
 #: The most bytes of header lines together, the blank line included (h11's and uvicorn's 16 KB).
@@ -3293,8 +3139,8 @@ def _canned(status: int, message: str, *extra: str) -> bytes:
     return "\r\n".join(lines).encode("latin-1") + body
 
 
-_TIMED_OUT = _canned(408, "the request did not arrive in time")
-_BUSY = _canned(503, "too many connections, try again", "Retry-After: 1")
+TIMED_OUT_ANSWER = _canned(408, "the request did not arrive in time")
+BUSY_ANSWER = _canned(503, "too many connections, try again", "Retry-After: 1")
 
 
 class _Conn:
@@ -3345,7 +3191,7 @@ class _Server(HTTPServer):
         self.idle_timeout = timeout
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
-        self.max_connections = _allow_files(max_connections)
+        self.max_connections = allow_files(max_connections)
         self.threads = threads
         self.max_body = handler.app.max_body
         self._open: dict[int, _Conn] = {}  # every open connection, by its file number
@@ -3427,7 +3273,7 @@ class _Server(HTTPServer):
             except OSError:  # out of file numbers, or the client left: try again later
                 return
             if len(self._open) >= self.max_connections and not self._make_room():
-                _send_and_close(sock, _BUSY)
+                _send_and_close(sock, BUSY_ANSWER)
                 continue
             sock.setblocking(False)
             with contextlib.suppress(OSError):
@@ -3528,7 +3374,7 @@ class _Server(HTTPServer):
         for conn in [c for c in self._waiting.values() if c.deadline <= now]:
             if conn.state == _IN_BODY or (conn.state == _WAITING and conn.buffer):
                 with contextlib.suppress(OSError):
-                    conn.sock.send(_TIMED_OUT)
+                    conn.sock.send(TIMED_OUT_ANSWER)
             self._close(conn)
 
     def _take_back(self) -> None:
@@ -3604,7 +3450,7 @@ def _send_and_close(sock: socket.socket, data: bytes) -> None:
     sock.close()
 
 
-def _allow_files(connections: int) -> int:
+def allow_files(connections: int) -> int:
     """Raise this process's open-file limit for `connections`, up to what it may; the count it
     allows. A limit too low (ulimit -n 1024) would otherwise fail accepts, not refuse them."""
     try:
@@ -3668,7 +3514,7 @@ def serve(
         server.server_close()
 
 
-# -- uvicorn, as safe as the stdlib server -------------------------------------------------
+# -- serving: uvicorn, as safely (jaxl_designer/webhook/uvicorn_serving.py) -----------------
 def uvicorn_protocol(settings: Settings | None = None) -> type:
     """uvicorn's h11 protocol with what uvicorn lacks: deadlines and a connection cap.
 
@@ -3685,7 +3531,7 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
     h11 = importlib.import_module("h11")
     base: Any = importlib.import_module("uvicorn.protocols.http.h11_impl").H11Protocol
     header_timeout, body_timeout = settings.header_timeout, settings.body_timeout
-    cap = _allow_files(settings.max_connections)
+    cap = allow_files(settings.max_connections)
     waiting: dict[Any, None] = {}  # connections waiting for a request, longest first
 
     class UvicornProtocol(base):  # type: ignore[misc]
@@ -3698,7 +3544,7 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
             if len(self.connections) > cap:
                 oldest = next(iter(waiting), None)
                 if oldest is None:
-                    transport.write(_BUSY)
+                    transport.write(BUSY_ANSWER)
                     transport.close()
                     return
                 waiting.pop(oldest, None)
@@ -3747,7 +3593,7 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
             receiving = self._between_requests() or self.conn.their_state is h11.SEND_BODY
             if receiving and not self.transport.is_closing():
                 if self.conn.their_state is not h11.IDLE or self.conn.trailing_data[0]:
-                    self.transport.write(_TIMED_OUT)  # a request begun: say why it ends
+                    self.transport.write(TIMED_OUT_ANSWER)  # a request begun: say why it ends
                 self.transport.close()
 
     return UvicornProtocol
@@ -3794,7 +3640,7 @@ def serve_uvicorn(module: str, settings: Settings, workers: int = 1) -> int:
     return 0
 
 
-# -- WSGI -----------------------------------------------------------------------------------
+# -- serving: WSGI (gunicorn) (jaxl_designer/webhook/wsgi.py) -------------------------------
 def _reason(status: int) -> str:
     try:
         return f"{status} {HTTPStatus(status).phrase}"
@@ -3818,6 +3664,7 @@ def make_wsgi(app: WebhookApp) -> Callable[..., Iterable[bytes]]:
     """A WSGI callable for `app`, for gunicorn and any other WSGI server.
 
     Example:
+        >>> from jaxl_designer.core.runtime import Runtime
         >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
         >>> wsgi = make_wsgi(WebhookApp(Runtime(flow), log=None))
         >>> wsgi({"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz"}, lambda s, h: print(s))
@@ -3858,7 +3705,7 @@ def _stop_reading(environ: Mapping[str, Any]) -> None:
             sock.shutdown(socket.SHUT_RD)
 
 
-# -- the Jaxl SDK ---------------------------------------------------------------------------
+# -- serving: the Jaxl SDK (jaxl_designer/webhook/sdk.py) -----------------------------------
 def jaxl_app_class(runtime: Runtime) -> type:
     """A `jaxl.api.base.BaseJaxlApp` subclass whose handlers are answered by `runtime`.
 
@@ -3910,6 +3757,161 @@ async def sdk_response(runtime: Runtime, request: Any) -> dict[str, Any] | None:
         except StoreError:
             return {"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}
     return None if turn.silent else turn.response
+
+
+# -- serving: the app from settings, the command line (jaxl_designer/webhook/server.py) -----
+# -- building an app ------------------------------------------------------------------------
+def build_app(flow_document: Mapping[str, Any], settings: Settings | None = None) -> WebhookApp:
+    """A webhook app for a flow document, its call state in Redis or in this process."""
+    settings = Settings() if settings is None else settings
+    store: Any
+    if settings.redis_url:
+        store = RedisStore(settings.redis_url, ttl=settings.ttl)
+    else:
+        store = MemoryStore(max_calls=settings.max_calls, ttl=float(settings.ttl))
+    path = settings.flow_file
+    if path:
+        try:
+            flow_document = read_flow(path)
+        except FlowRefused as error:
+            raise FlowRefused(f"{path} refused: {error}") from None
+    _check_secrets(flow_document, os.environ)
+    revisions = Revisions(
+        flow_document,
+        store,
+        path=path,
+        check=lambda document: _check_secrets(document, os.environ),
+        log=log_to_stderr,
+    )
+    return WebhookApp(
+        revisions.runtime,
+        token=settings.token,
+        log=request_log if settings.log else None,
+        revisions=revisions,
+    )
+
+
+def _check_secrets(flow_document: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Refuse to serve a flow whose lookups read a secret the environment does not have: each
+    of its calls would take the lookup's failed way, which a deploy should not find out late."""
+    for node_id, spec in (flow_document.get("nodes") or {}).items():
+        if spec.get("kind") != "lookup":
+            continue
+        for header, value in (spec.get("headers") or {}).items():
+            for name in secret_names(str(value)):
+                if name not in environ:
+                    raise ValueError(
+                        f"lookup {node_id!r} sends ${{{name}}} in its {header} header, and "
+                        f"{name} is not set: set it in the server's environment"
+                    )
+
+
+def app_from_env(
+    flow_document: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> WebhookApp:
+    """A webhook app set up from the environment, as uvicorn and gunicorn workers need.
+
+    The variables are `Settings.from_env`'s and `ALLOW_PRIVATE_STATE`: a bad value is a
+    ValueError naming its variable. Started as one of several uvicorn or gunicorn worker
+    processes with call state in memory (no JAXL_REDIS_URL), it refuses with a RuntimeError
+    saying why and what to do, unless `ALLOW_PRIVATE_STATE` is on: then it warns on stderr.
+    """
+    env = os.environ if environ is None else environ
+    settings = Settings.from_env(env)
+    allowed = env.get(ALLOW_PRIVATE_STATE) or "0"
+    try:
+        allow = read_switch(allowed)
+    except ValueError as error:
+        raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
+    if not settings.redis_url:  # uvicorn and gunicorn workers start here, not in serve_flow
+        _refuse_private_state(worker_processes(), allow)
+    app = build_app(flow_document, settings)
+    _say_if_down(app.runtime.store)
+    return app
+
+
+#: The variable that lets several worker processes each keep their own calls in memory.
+ALLOW_PRIVATE_STATE = "JAXL_ALLOW_PRIVATE_STATE"
+_SAID_WORKERS: list[int] = []
+
+
+def _refuse_private_state(workers: int, allow: bool) -> None:
+    """Refuse (or, when allowed, warn once per process) `workers` > 1 keeping calls in memory.
+
+    Jaxl sends each step of a call as its own request, and the server hands each request to
+    whichever worker is free: a worker that did not see the call's start answers it as lost.
+    """
+    if workers < 2:
+        return
+    lost = "a call whose requests reach different workers is lost"
+    if not allow:
+        raise RuntimeError(
+            f"{workers} worker processes would keep calls in memory each: {lost}. Set "
+            "JAXL_REDIS_URL (pip install redis), serve with one worker, or set "
+            f"{ALLOW_PRIVATE_STATE}=1 to serve so anyway"
+        )
+    if not _SAID_WORKERS:
+        _SAID_WORKERS.append(workers)
+        log_to_stderr(
+            f"webhook: {workers} worker processes keep calls in memory each: {lost}. "
+            "Set JAXL_REDIS_URL (pip install redis), or serve with one worker."
+        )
+
+
+def worker_processes() -> int:
+    """How many worker processes the uvicorn or gunicorn importing this module runs; else 1.
+
+    Read from the server's own settings object, found on the stack of the import, so that
+    however the count was given (a flag, WEB_CONCURRENCY, GUNICORN_CMD_ARGS, a config file)
+    it is the server's own reading of it, with no race against workers not yet started:
+
+    - gunicorn imports the app in each worker it forks, from `Arbiter.spawn_worker` (in the
+      master from `Arbiter.setup` with --preload): the arbiter's `num_workers` is the count,
+      TTIN and TTOU included.
+    - uvicorn imports it in each worker process under its `Config`, whose `workers` is the
+      count; with --reload one process serves, whatever --workers says.
+
+    Nothing found (`python webhook.py`, a plain import, the Jaxl SDK) is 1.
+
+    >>> worker_processes()
+    1
+    """
+    arbiter = getattr(sys.modules.get("gunicorn.arbiter"), "Arbiter", None)
+    config = getattr(sys.modules.get("uvicorn.config"), "Config", None)
+    if arbiter is None and config is None:  # neither server has been imported: neither runs
+        return 1
+    found: Any = None
+    try:
+        frame: Any = sys._getframe(1)
+        while frame is not None:
+            for value in list(frame.f_locals.values()):
+                if arbiter is not None and isinstance(value, arbiter):  # gunicorn wins: its
+                    return _whole(getattr(value, "num_workers", 1))  # uvicorn worker class too
+                if found is None and config is not None and isinstance(value, config):
+                    found = value
+            frame = frame.f_back
+    except Exception:  # an object on the stack that resists isinstance: count what was seen
+        pass
+    if found is None or getattr(found, "should_reload", False):
+        return 1
+    return _whole(getattr(found, "workers", 1))
+
+
+def _whole(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
+
+
+_SAID_DOWN: set[str] = set()
+
+
+def _say_if_down(store: Any) -> None:
+    """Say on stderr, once per process and URL, that the Redis a webhook starts with is down."""
+    if isinstance(store, RedisStore) and store.url not in _SAID_DOWN and not store.ping():
+        _SAID_DOWN.add(store.url)
+        log_to_stderr(
+            f"webhook: Redis at {redact(store.url)} is not answering; serving anyway "
+            "(callers hear an apology and /healthz answers 503 until it is back)"
+        )
 
 
 # -- command line ---------------------------------------------------------------------------

@@ -48,7 +48,11 @@ SOURCES = {
     "webhook/app.py": "HTTP: a request in, a reply out",
     "webhook/redis_store.py": "call state in Redis",
     "webhook/settings.py": "serving settings: defaults, environment, flags",
-    "webhook/server.py": "serving: http.server, WSGI, the Jaxl SDK, the CLI",
+    "webhook/http_server.py": "serving: the standard-library server",
+    "webhook/uvicorn_serving.py": "serving: uvicorn, as safely",
+    "webhook/wsgi.py": "serving: WSGI (gunicorn)",
+    "webhook/sdk.py": "serving: the Jaxl SDK",
+    "webhook/server.py": "serving: the app from settings, the command line",
     "webhook/redis_async.py": "Redis on the event loop",
     "webhook/asgi.py": "ASGI",
 }

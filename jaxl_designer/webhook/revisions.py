@@ -59,8 +59,9 @@ def check_flow(document: Any) -> dict[str, Any]:
 
     Example:
         >>> check_flow({"entry": "a", "nodes": {"a": {"kind": "say", "edges": {"next": "b"}}}})
+        ... # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        revisions.FlowRefused: node 'a': its next edge leads to 'b', which is not a node
+        jaxl_designer...FlowRefused: node 'a': its next edge leads to 'b', which is not a node
     """
     if not isinstance(document, dict):
         raise FlowRefused("not a JSON object")

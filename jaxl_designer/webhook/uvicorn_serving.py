@@ -1,0 +1,143 @@
+"""Serving under uvicorn as safely as the standard-library server: h11, deadlines, a cap."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from typing import Any
+
+from .app import log_to_stderr
+from .http_server import BUSY_ANSWER, MAX_HEADER_BYTES, TIMED_OUT_ANSWER, allow_files
+from .settings import Settings
+
+__all__ = [
+    "UVICORN_OPTIONS",
+    "serve_uvicorn",
+    "uvicorn_protocol",
+]
+
+
+def uvicorn_protocol(settings: Settings | None = None) -> type:
+    """uvicorn's h11 protocol with what uvicorn lacks: deadlines and a connection cap.
+
+    uvicorn gives a connection that has not yet sent a whole request no deadline at all, and its
+    `--limit-concurrency` answers every request 503 once that many connections are open (idle
+    ones too). This protocol, for `python webhook.py --uvicorn`, closes a connection whose head
+    is not whole `header_timeout` seconds after it opened or after the request began (idle
+    between requests, uvicorn's keep-alive timeout applies), and whose body is not whole
+    `body_timeout` seconds after its head; past `max_connections` a new connection closes the
+    one that has waited longest for a request (or is refused, 503, when none waits). h11 itself
+    refuses a head over 16 KiB (`h11_max_incomplete_event_size`).
+    """
+    settings = Settings.from_env() if settings is None else settings
+    h11 = importlib.import_module("h11")
+    base: Any = importlib.import_module("uvicorn.protocols.http.h11_impl").H11Protocol
+    header_timeout, body_timeout = settings.header_timeout, settings.body_timeout
+    cap = allow_files(settings.max_connections)
+    waiting: dict[Any, None] = {}  # connections waiting for a request, longest first
+
+    class UvicornProtocol(base):  # type: ignore[misc]
+        """uvicorn's h11 protocol, with deadlines and a connection cap (`uvicorn_protocol`)."""
+
+        _deadline: Any = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > cap:
+                oldest = next(iter(waiting), None)
+                if oldest is None:
+                    transport.write(BUSY_ANSWER)
+                    transport.close()
+                    return
+                waiting.pop(oldest, None)
+                oldest.transport.close()
+            waiting[self] = None
+            self._arm(header_timeout)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            waiting.pop(self, None)
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._deadline is None and self._between_requests():
+                self._arm(header_timeout)  # a request begins after a kept-alive wait
+            super().data_received(data)
+
+        def handle_events(self) -> None:
+            cycle = self.cycle
+            super().handle_events()
+            if self.cycle is not cycle:  # a head arrived: its body has its own deadline
+                waiting.pop(self, None)
+                self._arm(body_timeout)
+
+        def on_response_complete(self) -> None:
+            self._disarm()
+            super().on_response_complete()
+            if self._between_requests() and not self.transport.is_closing():
+                waiting.pop(self, None)
+                waiting[self] = None
+
+        def _between_requests(self) -> bool:
+            return self.cycle is None or self.cycle.response_complete
+
+        def _arm(self, seconds: float) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            receiving = self._between_requests() or self.conn.their_state is h11.SEND_BODY
+            if receiving and not self.transport.is_closing():
+                if self.conn.their_state is not h11.IDLE or self.conn.trailing_data[0]:
+                    self.transport.write(TIMED_OUT_ANSWER)  # a request begun: say why it ends
+                self.transport.close()
+
+    return UvicornProtocol
+
+
+#: How the module runs itself under uvicorn (`python webhook.py --uvicorn`).
+UVICORN_OPTIONS = {
+    "http": "h11",  # httptools has no header limit at all (issue 19: 256 MB sent, 2.4 GB RSS)
+    "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    "backlog": 2048,
+    "access_log": False,  # the module logs each request itself
+    "server_header": False,
+}
+
+
+def serve_uvicorn(module: str, settings: Settings, workers: int = 1) -> int:
+    """Serve the webhook module at path `module` under uvicorn, as safe as the stdlib server.
+
+    uvicorn imports the module by name (in each worker process), so the settings go to it
+    through the environment, as `uvicorn webhook:asgi` would read them.
+    """
+    try:
+        uvicorn: Any = importlib.import_module("uvicorn")
+        importlib.import_module("h11")
+    except ImportError:
+        log_to_stderr("webhook: --uvicorn needs uvicorn: pip install uvicorn")
+        return 2
+    for setting in dataclasses.fields(settings):
+        variable, value = setting.metadata["env"], getattr(settings, setting.name)
+        if variable and value is not None:
+            shown = ("1" if value else "0") if isinstance(value, bool) else str(value)
+            os.environ[variable] = shown
+    folder, name = os.path.split(os.path.abspath(module))
+    name = name.removesuffix(".py")
+    uvicorn.run(
+        f"{name}:asgi",
+        app_dir=folder,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        timeout_keep_alive=max(1, round(settings.timeout)),
+        **{**UVICORN_OPTIONS, "http": f"{name}:UvicornProtocol"},
+    )
+    return 0

@@ -328,7 +328,8 @@ def test_save_then_load_into_the_same_flow_object(tmp_path: Path) -> None:
 def test_export_writes_the_webhook_and_says_where(tmp_path: Path) -> None:
     designer = Designer(acme())
     said = designer.export(tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["flow.json", "webhook.py"]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["flow.json", "gunicorn.conf.py", "webhook.py"]
     assert said.startswith(f"exported to {tmp_path / 'out'}")
     assert without_places(load(tmp_path / "out" / "flow.json")) == acme().to_document()
 

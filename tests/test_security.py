@@ -26,10 +26,11 @@ def send(port: int, payload: Any, method: str = "POST", path: str = "/webhook/",
 
 
 def keys(url: str) -> dict[str, Any]:
+    """The call states in Redis (the published flows it also keeps, `jaxl:flow:*`, are not)."""
     import redis
 
     client = redis.Redis.from_url(url)
-    return {key.decode(): json.loads(client.get(key)) for key in client.keys("*")}
+    return {key.decode(): json.loads(client.get(key)) for key in client.keys("jaxl:call:*")}
 
 
 # -- the token ----------------------------------------------------------------------------------

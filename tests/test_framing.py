@@ -95,7 +95,9 @@ ROWS = [
     ("a control character in a value", head(b"X-A: y\x01z", CL) + SMUGGLED, 400),
 ]  # fmt: skip
 
-FORMS = ["stdlib", "gunicorn", "uvicorn-httptools", "uvicorn-h11"]
+#: Every way the module is served: the stdlib server, gunicorn, uvicorn with each parser, and
+#: uvicorn as the module runs itself (`python webhook.py --uvicorn`: h11, each head screened).
+FORMS = ["stdlib", "gunicorn", "uvicorn-httptools", "uvicorn-h11", "uvicorn-shipped"]
 
 _H11_MERGES = "h11 merges Content-Length values that are all equal (RFC 9110 8.6 allows it)"
 _NO_LIMITS = ("uvicorn sets no bound on one header line or on the number of headers (h11's 16 KB "
@@ -141,6 +143,8 @@ def _command(form: str, webhook: Path, port: int) -> list[str]:
     if form == "gunicorn":  # threaded workers keep connections alive, as the README deploys it
         return [str(BIN / "gunicorn"), "webhook:wsgi", "--chdir", str(webhook.parent),
                 "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"]  # fmt: skip
+    if form == "uvicorn-shipped":
+        return [*webhook_command(webhook, port), "--uvicorn"]
     http = form.split("-", 1)[1]
     return [str(BIN / "uvicorn"), "webhook:asgi", "--app-dir", str(webhook.parent),
             "--host", "127.0.0.1", "--port", str(port), "--http", http,
@@ -219,7 +223,7 @@ def _cases() -> list[object]:
                 if (form, wrong) in table:
                     reason = table[form, wrong]
                     marks.append(pytest.mark.xfail(raises=error, strict=True, reason=reason))
-            if form.startswith("uvicorn"):
+            if form in ("uvicorn-httptools", "uvicorn-h11"):
                 status = 400  # uvicorn answers every request its parser refuses 400
             status = STATUS.get((form, wrong), status)
             cases.append(pytest.param(form, data, status, id=f"{form}: {wrong}", marks=marks))

@@ -3130,6 +3130,31 @@ def _body_wanted(head: bytes, max_body: int) -> int:
     return length if length <= max_body else 0
 
 
+def refuse_head(head: bytes) -> bytes | None:
+    r"""The answer that refuses a request head (request line to blank line), or None if it passes.
+
+    The same rules as this server's own (`_read_head`): a head that two servers could frame
+    differently is refused 400, one past the limits 414 or 431, always closing the connection.
+    Other servers' parsers use it to screen each head before they read it.
+
+    Example:
+        >>> refuse_head(b"POST /webhook/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n") is None
+        True
+        >>> refuse_head(b"POST / HTTP/1.1\r\nX-A : y\r\n\r\n")[:24]
+        b'HTTP/1.1 400 Bad Request'
+    """
+    line, newline, rest = head.partition(b"\n")
+    if len(line) + len(newline) > MAX_REQUEST_LINE:
+        return _canned(414, f"the request line is over {MAX_REQUEST_LINE} bytes")
+    if not line.endswith(b"\r") or _CONTROL.search(line[:-1]):
+        return _canned(400, "a bare LF or a control character in the request line")
+    try:
+        _read_head(io.BytesIO(rest))
+    except _Refused as refused:
+        return _canned(refused.status, refused.message)
+    return None
+
+
 def _canned(status: int, message: str, *extra: str) -> bytes:
     """A whole answer with `Connection: close`, for the reactor to send without a thread."""
     _, headers, body = error_reply(status, message)
@@ -3140,6 +3165,9 @@ def _canned(status: int, message: str, *extra: str) -> bytes:
 
 
 TIMED_OUT_ANSWER = _canned(408, "the request did not arrive in time")
+#: Refusals for a head screened before it is whole: too long, or ended by bare LFs.
+HEAD_TOO_LARGE_ANSWER = _canned(431, f"the request head is over {MAX_HEADER_BYTES} bytes")
+BARE_LF_ANSWER = _canned(400, "a header line ends in a bare LF, not CRLF")
 BUSY_ANSWER = _canned(503, "too many connections, try again", "Retry-After: 1")
 
 
@@ -3515,6 +3543,10 @@ def serve(
 
 
 # -- serving: uvicorn, as safely (jaxl_designer/webhook/uvicorn_serving.py) -----------------
+_ONE_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*\r\n", re.IGNORECASE)
+_ANY_CODING = re.compile(rb"\r\ntransfer-encoding:", re.IGNORECASE)
+
+
 def uvicorn_protocol(settings: Settings | None = None) -> type:
     """uvicorn's h11 protocol with what uvicorn lacks: deadlines and a connection cap.
 
@@ -3525,7 +3557,9 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
     between requests, uvicorn's keep-alive timeout applies), and whose body is not whole
     `body_timeout` seconds after its head; past `max_connections` a new connection closes the
     one that has waited longest for a request (or is refused, 503, when none waits). h11 itself
-    refuses a head over 16 KiB (`h11_max_incomplete_event_size`).
+    refuses a head over 16 KiB (`h11_max_incomplete_event_size`); every head is also checked by
+    the stdlib server's rules (`refuse_head`) before h11 reads it, since h11 takes obs-fold, bare
+    LFs, repeated Content-Lengths and any number of headers: refused, the connection closes.
     """
     settings = Settings.from_env() if settings is None else settings
     h11 = importlib.import_module("h11")
@@ -3538,6 +3572,10 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
         """uvicorn's h11 protocol, with deadlines and a connection cap (`uvicorn_protocol`)."""
 
         _deadline: Any = None
+        #: The head being screened (bytes so far), and the body bytes to pass before the next.
+        _head = b""
+        _skip = 0
+        _unscreened = False  # a chunked body follows: h11 frames it, the app refuses it (411)
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -3560,7 +3598,50 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
         def data_received(self, data: bytes) -> None:
             if self._deadline is None and self._between_requests():
                 self._arm(header_timeout)  # a request begins after a kept-alive wait
+            refusal = None if self._unscreened else self._screen(data)
+            if refusal is not None:
+                # h11 would take what the stdlib server refuses (obs-fold, a bare LF, equal
+                # Content-Lengths, any number of headers): refuse it the same way, unread.
+                self._disarm()
+                self.transport.write(refusal)
+                self.transport.close()
+                return
             super().data_received(data)
+
+        def _screen(self, data: bytes) -> bytes | None:
+            """Check each request head in `data` as the stdlib server does; its refusal, or None."""
+            at = 0
+            while at < len(data) and not self._unscreened:
+                if self._skip:
+                    taken = min(self._skip, len(data) - at)
+                    self._skip -= taken
+                    at += taken
+                    continue
+                buffer = self._head + data[at:]
+                if not self._head:
+                    buffer = buffer.lstrip(b"\r\n")  # blank lines between requests are allowed
+                    at = len(data) - len(buffer)
+                end = buffer.find(b"\r\n\r\n")
+                bare = buffer.find(b"\n\n")
+                if bare >= 0 and (end < 0 or bare < end):
+                    return refuse_head(buffer[: bare + 2]) or BARE_LF_ANSWER
+                if end < 0:
+                    if len(buffer) > MAX_REQUEST_LINE + MAX_HEADER_BYTES:
+                        return refuse_head(buffer) or HEAD_TOO_LARGE_ANSWER
+                    self._head = buffer
+                    return None
+                head = buffer[: end + 4]
+                refusal = refuse_head(head)
+                if refusal is not None:
+                    return refusal
+                at += len(head) - len(self._head)
+                self._head = b""
+                if _ANY_CODING.search(head):
+                    self._unscreened = True
+                else:
+                    lengths = _ONE_LENGTH.findall(head)
+                    self._skip = int(lengths[0]) if lengths else 0
+            return None
 
         def handle_events(self) -> None:
             cycle = self.cycle

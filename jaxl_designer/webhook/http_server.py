@@ -23,7 +23,9 @@ from .app import WebhookApp, body_length, error_reply
 from .settings import Settings
 
 __all__ = [
+    "BARE_LF_ANSWER",
     "BUSY_ANSWER",
+    "HEAD_TOO_LARGE_ANSWER",
     "MAX_HEADERS",
     "MAX_HEADER_BYTES",
     "MAX_HEADER_LINE",
@@ -31,6 +33,7 @@ __all__ = [
     "TIMED_OUT_ANSWER",
     "allow_files",
     "make_server",
+    "refuse_head",
     "serve",
 ]
 
@@ -307,6 +310,31 @@ def _body_wanted(head: bytes, max_body: int) -> int:
     return length if length <= max_body else 0
 
 
+def refuse_head(head: bytes) -> bytes | None:
+    r"""The answer that refuses a request head (request line to blank line), or None if it passes.
+
+    The same rules as this server's own (`_read_head`): a head that two servers could frame
+    differently is refused 400, one past the limits 414 or 431, always closing the connection.
+    Other servers' parsers use it to screen each head before they read it.
+
+    Example:
+        >>> refuse_head(b"POST /webhook/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n") is None
+        True
+        >>> refuse_head(b"POST / HTTP/1.1\r\nX-A : y\r\n\r\n")[:24]
+        b'HTTP/1.1 400 Bad Request'
+    """
+    line, newline, rest = head.partition(b"\n")
+    if len(line) + len(newline) > MAX_REQUEST_LINE:
+        return _canned(414, f"the request line is over {MAX_REQUEST_LINE} bytes")
+    if not line.endswith(b"\r") or _CONTROL.search(line[:-1]):
+        return _canned(400, "a bare LF or a control character in the request line")
+    try:
+        _read_head(io.BytesIO(rest))
+    except _Refused as refused:
+        return _canned(refused.status, refused.message)
+    return None
+
+
 def _canned(status: int, message: str, *extra: str) -> bytes:
     """A whole answer with `Connection: close`, for the reactor to send without a thread."""
     _, headers, body = error_reply(status, message)
@@ -317,6 +345,9 @@ def _canned(status: int, message: str, *extra: str) -> bytes:
 
 
 TIMED_OUT_ANSWER = _canned(408, "the request did not arrive in time")
+#: Refusals for a head screened before it is whole: too long, or ended by bare LFs.
+HEAD_TOO_LARGE_ANSWER = _canned(431, f"the request head is over {MAX_HEADER_BYTES} bytes")
+BARE_LF_ANSWER = _canned(400, "a header line ends in a bare LF, not CRLF")
 BUSY_ANSWER = _canned(503, "too many connections, try again", "Retry-After: 1")
 
 

@@ -59,7 +59,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +67,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import load  # noqa: E402
+from webhook import running, wait_ready  # noqa: E402  (bench/webhook.py: same servers, same way)
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 SDK_PY = str(ROOT / ".venv-sdk" / "bin" / "python")
@@ -454,43 +454,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def running(
-    cmd: list[str], core: str, env: dict[str, str], logfile: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a command pinned to `core` in its own session; stop it by its pid at the end."""
-    with open(logfile, "ab") as out:
-        proc = subprocess.Popen(
-            ["taskset", "-c", core, *cmd],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=str(ROOT),
-            start_new_session=True,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-
-
-def wait_ready(port: int, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with code {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {seconds} s")
-
-
 def server_command(name: str, port: int, module: Path, backend: int) -> list[str]:
     address = ["--host", "127.0.0.1", "--port", str(port)]
     if name == "ours":
@@ -656,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
             env.pop(name, None)
         backend = free_port()
         cmd = [PY, str(Path(__file__).resolve()), "backend", "--port", str(backend)]
-        backend_proc = up.enter_context(running(cmd, CLIENT_CORE, env, tmp / "backend.log"))
+        backend_proc = up.enter_context(running(cmd, env, tmp / "backend.log", core=CLIENT_CORE))
         wait_ready(backend, backend_proc)
         module = export_ours(tmp / "ours", backend)
         ports: dict[str, tuple[int, int]] = {}
@@ -667,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
             own = dict(env, PYTHONPATH=args.sdk_pythonpath) if name == "sdk" else env
             if name == "sdk" and not args.sdk_pythonpath:
                 own.pop("PYTHONPATH", None)
-            proc = up.enter_context(running(cmd, SERVER_CORE, own, logfile))
+            proc = up.enter_context(running(cmd, own, logfile, core=SERVER_CORE))
             try:
                 wait_ready(port, proc)
                 problems = check_call(port)

@@ -174,12 +174,12 @@ class Server:
 
 @contextlib.contextmanager
 def running(
-    cmd: list[str], env: dict[str, str] | None, logfile: Path
+    cmd: list[str], env: dict[str, str] | None, logfile: Path, core: str = SERVER_CORE
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a command pinned to the server core; yield the process; stop it by its pid."""
+    """Start a command pinned to `core` (the server's); yield the process; stop it by its pid."""
     with open(logfile, "ab") as out:
         proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, *cmd],
+            ["taskset", "-c", core, *cmd],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -202,7 +202,7 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], seconds: float = 30.0) 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode}")
+            raise RuntimeError(f"it exited with code {proc.returncode}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
             return
         time.sleep(0.05)

@@ -3109,6 +3109,7 @@ class _Buffered(io.BytesIO):
 #: refuses it (414 past the request line's limit, 431 past the headers') without a byte more.
 _HEAD_LIMIT = MAX_REQUEST_LINE + MAX_HEADER_BYTES + 1
 _LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*\r\n", re.IGNORECASE)
+_CODED = re.compile(rb"\r\ntransfer-encoding[ \t]*:", re.IGNORECASE)
 _FRAMED = re.compile(rb"\r\n(?:content-length|transfer-encoding)[ \t]*:", re.IGNORECASE)
 _CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE)
 _BARE_LF = re.compile(rb"(?<!\r)\n")
@@ -3153,6 +3154,21 @@ def refuse_head(head: bytes) -> bytes | None:
     except _Refused as refused:
         return _canned(refused.status, refused.message)
     return None
+
+
+def body_bytes(head: bytes) -> int | None:
+    r"""How many body bytes follow a head `refuse_head` passed; None for a chunked body.
+
+    Example:
+        >>> body_bytes(b"POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n")
+        12
+        >>> body_bytes(b"GET / HTTP/1.1\r\n\r\n")
+        0
+    """
+    if _CODED.search(head):
+        return None
+    found = _LENGTH.findall(head)
+    return int(found[0]) if found else 0
 
 
 def _canned(status: int, message: str, *extra: str) -> bytes:
@@ -3543,10 +3559,6 @@ def serve(
 
 
 # -- serving: uvicorn, as safely (jaxl_designer/webhook/uvicorn_serving.py) -----------------
-_ONE_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*\r\n", re.IGNORECASE)
-_ANY_CODING = re.compile(rb"\r\ntransfer-encoding:", re.IGNORECASE)
-
-
 def uvicorn_protocol(settings: Settings | None = None) -> type:
     """uvicorn's h11 protocol with what uvicorn lacks: deadlines and a connection cap.
 
@@ -3636,11 +3648,11 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
                     return refusal
                 at += len(head) - len(self._head)
                 self._head = b""
-                if _ANY_CODING.search(head):
+                length = body_bytes(head)
+                if length is None:
                     self._unscreened = True
                 else:
-                    lengths = _ONE_LENGTH.findall(head)
-                    self._skip = int(lengths[0]) if lengths else 0
+                    self._skip = length
             return None
 
         def handle_events(self) -> None:

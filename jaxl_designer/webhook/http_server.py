@@ -32,6 +32,7 @@ __all__ = [
     "MAX_REQUEST_LINE",
     "TIMED_OUT_ANSWER",
     "allow_files",
+    "body_bytes",
     "make_server",
     "refuse_head",
     "serve",
@@ -289,6 +290,7 @@ class _Buffered(io.BytesIO):
 #: refuses it (414 past the request line's limit, 431 past the headers') without a byte more.
 _HEAD_LIMIT = MAX_REQUEST_LINE + MAX_HEADER_BYTES + 1
 _LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*\r\n", re.IGNORECASE)
+_CODED = re.compile(rb"\r\ntransfer-encoding[ \t]*:", re.IGNORECASE)
 _FRAMED = re.compile(rb"\r\n(?:content-length|transfer-encoding)[ \t]*:", re.IGNORECASE)
 _CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE)
 _BARE_LF = re.compile(rb"(?<!\r)\n")
@@ -333,6 +335,21 @@ def refuse_head(head: bytes) -> bytes | None:
     except _Refused as refused:
         return _canned(refused.status, refused.message)
     return None
+
+
+def body_bytes(head: bytes) -> int | None:
+    r"""How many body bytes follow a head `refuse_head` passed; None for a chunked body.
+
+    Example:
+        >>> body_bytes(b"POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n")
+        12
+        >>> body_bytes(b"GET / HTTP/1.1\r\n\r\n")
+        0
+    """
+    if _CODED.search(head):
+        return None
+    found = _LENGTH.findall(head)
+    return int(found[0]) if found else 0
 
 
 def _canned(status: int, message: str, *extra: str) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-import re
 from typing import Any
 
 from .app import log_to_stderr
@@ -17,6 +16,7 @@ from .http_server import (
     MAX_REQUEST_LINE,
     TIMED_OUT_ANSWER,
     allow_files,
+    body_bytes,
     refuse_head,
 )
 from .settings import Settings
@@ -26,10 +26,6 @@ __all__ = [
     "serve_uvicorn",
     "uvicorn_protocol",
 ]
-
-
-_ONE_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,18})[ \t]*\r\n", re.IGNORECASE)
-_ANY_CODING = re.compile(rb"\r\ntransfer-encoding:", re.IGNORECASE)
 
 
 def uvicorn_protocol(settings: Settings | None = None) -> type:
@@ -121,11 +117,11 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
                     return refusal
                 at += len(head) - len(self._head)
                 self._head = b""
-                if _ANY_CODING.search(head):
+                length = body_bytes(head)
+                if length is None:
                     self._unscreened = True
                 else:
-                    lengths = _ONE_LENGTH.findall(head)
-                    self._skip = int(lengths[0]) if lengths else 0
+                    self._skip = length
             return None
 
         def handle_events(self) -> None:

@@ -478,11 +478,14 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     retried: int = 0
     faults: int = 0
+    #: Retries answered as a second try would be: the lost try had moved the call on.
+    moved_twice: int = 0
 
     def __str__(self) -> str:
         return (
             f"{self.requests} requests, {self.calls} calls checked, {self.faults} faults, "
-            f"{self.retried} retried, {len(self.mismatches)} mismatches, {len(self.errors)} errors"
+            f"{self.retried} retried ({self.moved_twice} moved the call twice), "
+            f"{len(self.mismatches)} mismatches, {len(self.errors)} errors"
         )
 
 
@@ -570,6 +573,8 @@ async def _play(
                     if tries == 1 or status != 200
                     else call.settle_retry(step, answer)
                 )
+                if right and tries > 1 and answer != step.expected:
+                    tally.moved_twice += 1
                 if not right and len(tally.mismatches) < 1000:
                     tally.mismatches.append(
                         f"call {call.call_id} {step.method} {step.payload['event']} "

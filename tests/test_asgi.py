@@ -123,7 +123,7 @@ def test_a_body_in_several_messages_is_read_whole() -> None:
 def test_a_bug_on_the_short_path_is_an_apology_not_a_500(capsys: Any) -> None:
     app = WebhookApp(Runtime(FLOW), log=None)
 
-    def broken(request: Any) -> Any:
+    def broken(request: Any, **_: Any) -> Any:
         raise KeyError("a bug")
 
     app.runtime.respond = broken  # type: ignore[method-assign]

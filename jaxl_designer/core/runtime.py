@@ -179,6 +179,9 @@ class CallStore(Protocol):
     def drop(self, call_id: int) -> None:
         """Forget a call; forgetting an unknown call is not an error."""
 
+    # A store may also have `confirm(call_id, step)`: a held answer was delivered, and `load`
+    # then gives the call's state with `"ack": step` until it is saved again (`MemoryStore`).
+
 
 class MemoryStore:
     """A bounded in-process store: least recently used calls go first, idle calls expire.
@@ -214,7 +217,8 @@ class MemoryStore:
         self.bytes = 0
         self.ttl = ttl
         self._clock = clock
-        self._calls: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
+        # call id -> (last touched, marshalled state, the step confirmed delivered or 0)
+        self._calls: OrderedDict[int, tuple[float, bytes, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -231,6 +235,8 @@ class MemoryStore:
                 self.bytes -= len(entry[1])
                 return None
         state: dict[str, Any] = marshal.loads(entry[1])
+        if entry[2]:
+            state["ack"] = entry[2]
         return state
 
     def save(self, call_id: int, state: dict[str, Any]) -> None:
@@ -242,11 +248,11 @@ class MemoryStore:
             old = calls.get(call_id)
             if old is not None:
                 self.bytes -= len(old[1])
-            calls[call_id] = (now, kept)
+            calls[call_id] = (now, kept, 0)
             self.bytes += len(kept)
             calls.move_to_end(call_id)
             while calls:
-                oldest_id, (touched, oldest) = next(iter(calls.items()))
+                oldest_id, (touched, oldest, _) = next(iter(calls.items()))
                 over = len(calls) > self.max_calls or self.bytes > self.max_bytes
                 if (over and oldest_id != call_id) or now - touched > self.ttl:
                     del calls[oldest_id]
@@ -260,6 +266,14 @@ class MemoryStore:
             entry = self._calls.pop(call_id, None)
             if entry is not None:
                 self.bytes -= len(entry[1])
+
+    def confirm(self, call_id: int, step: int) -> None:
+        """Note that the answer of a call's step `step` was delivered (`Runtime.delivered`):
+        `load` then gives the state with `"ack": step`, until the call is saved again."""
+        with self._lock:
+            entry = self._calls.get(call_id)
+            if entry is not None:
+                self._calls[call_id] = (entry[0], entry[1], step)
 
 
 class Lookup:
@@ -345,12 +359,14 @@ class Turn:
     __slots__ = (
         "_pending",
         "call_id",
+        "delivery",
         "edges",
         "ending",
         "left_at",
         "lookup",
         "lookups",
         "nodes",
+        "replayed",
         "response",
         "restarted",
         "rev",
@@ -379,6 +395,11 @@ class Turn:
         self.restarted = False
         #: The revision of the flow that answered (`Runtime.rev`), when the runtime has one.
         self.rev: str | None = None
+        #: A held answer (`Runtime.respond(held=True)`): what `Runtime.delivered` is told once
+        #: the answer reached the caller, (call id, the call's step, whether the call ended).
+        self.delivery: tuple[int, int, bool] | None = None
+        #: True when the turn is a retried request answered again as before (`held` answers).
+        self.replayed = False
 
     def __repr__(self) -> str:
         return f"Turn({self.response!r}, nodes={self.nodes!r})"
@@ -851,16 +872,32 @@ class Runtime:
                 store.drop(call_id)
                 turn.response = {"prompt": [*spoken, *LOOKUP_FAILED_PROMPT], "num_characters": 0}
                 turn.ending = "apology"
+                if isinstance(store, _Held):
+                    self._keep(turn, store)
                 return turn
             turn.edges.append((node.id, key, target))
-            return self._walk(call_id, call, target, turn, spoken, store, steps)
+            turn = self._walk(call_id, call, target, turn, spoken, store, steps)
+            if isinstance(store, _Held) and turn.lookup is None:
+                self._keep(turn, store)
+            return turn
         except StoreError:  # as `respond` answers it: the caller hears the store is down
             turn.lookup = turn._pending = None
             turn.response = {"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}
             return turn
 
-    def respond(self, request: Any) -> Turn:
-        """Answer one request and tell which nodes and edges the call went through."""
+    def respond(self, request: Any, *, held: bool = False) -> Turn:
+        """Answer one request and tell which nodes and edges the call went through.
+
+        `held`: the answer may be lost on its way (a server answers it), so a step is made
+        idempotent. The call's new state is kept with the request and its answer, and counts
+        as delivered only once the server says so (`delivered`, with `turn.delivery`). The same
+        request again (same call, event, key and digits) before that is a retry, and gets
+        the same answer (`turn.replayed`), not the next step: the call does not move on twice,
+        and a lookup is not asked again. A call that ended in a held turn is kept until its
+        answer is delivered, so a retried transfer transfers again, not restarts. Once
+        delivered, the same request is the caller's again (pressing 1 at a menu, then 1 at the
+        menu it leads to).
+        """
         if not isinstance(request, dict):
             raise BadRequest("the request body must be a JSON object")
         event = _as_int(request.get("event"), "event")
@@ -881,41 +918,98 @@ class Runtime:
         if event == MARK:
             return _silent(call_id)
         caller = {name: _caller_field(state.get(name), name) for name in CALLER_FIELDS}
+        store: CallStore = self.store
+        if held:
+            store = _Held(store, _fingerprint(event, option, data), caller)
         try:
-            if event == TEARDOWN:
-                call = self.store.load(call_id)
-                turn = Turn(dict(NEUTRAL), call_id)
-                if call is None or _same_caller(call, caller):
-                    self.store.drop(call_id)
-                    if call is not None:
-                        turn.rev = call.get("rev")
-                        turn.left_at = call.get("node")
-                        turn.ending = "caller_hangup"
-                # else another caller's call id: that call goes on
-                return turn
-            if event == SETUP and not data:
-                return self._start(call_id, caller, state, Turn({}, call_id), [])
-            if event != SETUP and event != OPTION:
-                return Turn(dict(NEUTRAL), call_id)
-            call = self.store.load(call_id)
-            if call is None:
-                return self._recover(call_id, caller, state)
-            if not _same_caller(call, caller):
-                # A call id sent with other numbers than its call started with is a new call,
-                # never that one: it hears the start, and the call it named is left as it was.
-                return self._recover(call_id, caller, state, _DETACHED)
-            runtime = self
-            rev = call.get("rev")
-            if rev != self.rev and self.others is not None and isinstance(rev, str):
-                found = self.others(rev)  # the revision the call started on answers it
-                if found is None:  # kept nowhere: a call the webhook does not know
-                    return self._recover(call_id, caller, state)
-                runtime = found
-            if data:
-                return runtime._digits(call_id, call, state, data)
-            return runtime._key(call_id, call, caller, state, option)
+            turn = self._respond(event, call_id, caller, state, option, data, store)
+            if held and turn.lookup is None:
+                self._keep(turn, store)  # type: ignore[arg-type]
+            return turn
         except StoreError:
             return Turn({"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}, call_id)
+
+    def _respond(
+        self,
+        event: int,
+        call_id: int,
+        caller: dict[str, Any],
+        state: Mapping[str, Any],
+        option: str | None,
+        data: str | None,
+        store: CallStore,
+    ) -> Turn:
+        if event == TEARDOWN:
+            call = self.store.load(call_id)
+            turn = Turn(dict(NEUTRAL), call_id)
+            if call is None or _same_caller(call, caller):
+                self.store.drop(call_id)
+                if call is not None and "end" not in call:  # not one kept after it ended
+                    turn.rev = call.get("rev")
+                    turn.left_at = call.get("node")
+                    turn.ending = "caller_hangup"
+            # else another caller's call id: that call goes on
+            return turn
+        if event == SETUP and not data:
+            # A setup starts the call, retried or not: it is answered as the first one was.
+            return self._start(call_id, caller, state, Turn({}, call_id), [], store)
+        if event != SETUP and event != OPTION:
+            return Turn(dict(NEUTRAL), call_id)
+        call = store.load(call_id)
+        if call is None:
+            return self._recover(call_id, caller, state, store)
+        if not _same_caller(call, caller):
+            # A call id sent with other numbers than its call started with is a new call,
+            # never that one: it hears the start, and the call it named is left as it was.
+            return self._recover(call_id, caller, state, _DETACHED)
+        acked = call.pop("ack", None)
+        if isinstance(store, _Held) and store.retried(call, acked):
+            return _replayed(call_id, call)
+        if "end" in call:  # ended, its answer delivered: a call the webhook does not know
+            return self._recover(call_id, caller, state, store)
+        runtime = self
+        rev = call.get("rev")
+        if rev != self.rev and self.others is not None and isinstance(rev, str):
+            found = self.others(rev)  # the revision the call started on answers it
+            if found is None:  # kept nowhere: a call the webhook does not know
+                return self._recover(call_id, caller, state, store)
+            runtime = found
+        if data:
+            return runtime._digits(call_id, call, state, data, store)
+        return runtime._key(call_id, call, caller, state, option, store)
+
+    def _keep(self, turn: Turn, held: _Held) -> None:
+        """Keep what a held turn wrote, with its request and answer, as not yet delivered."""
+        if held.write is None:  # nothing to keep: a neutral answer, another caller's call id
+            return
+        call_id, state = held.write
+        step = int((held.loaded or {}).get("n", 0)) + 1
+        if state is None:  # the call ended: kept until its answer is delivered
+            state = {"end": turn.ending or "ended", **held.caller}
+        state["n"] = step
+        state["sent"] = [held.request, turn.response]
+        held.store.save(call_id, state)
+        turn.delivery = (call_id, step, "end" in state)
+
+    def delivered(self, delivery: tuple[int, int, bool] | None) -> None:
+        """Say that a held answer (`respond(held=True)`) reached the caller: `turn.delivery`.
+
+        The same request again is then the caller's, not a retry; a call that ended is
+        forgotten. A store that cannot be told leaves the step as it was: the same key pressed
+        again at once would then be answered as a retry. Never raises `StoreError`.
+        """
+        if delivery is None:
+            return
+        call_id, step, ended = delivery
+        try:
+            if ended:
+                self.store.drop(call_id)
+            else:
+                confirm = getattr(self.store, "confirm", None)
+                if confirm is not None:
+                    confirm(call_id, step)
+        except StoreError:
+            pass
 
     # -- inputs -----------------------------------------------------------------------------
     def _key(
@@ -925,41 +1019,47 @@ class Runtime:
         caller: dict[str, Any],
         state: Mapping[str, Any],
         option: str | None,
+        store: CallStore,
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
         if node is None or node.kind not in WAITING:
-            return self._recover(call_id, caller, state)
+            return self._recover(call_id, caller, state, store)
         turn = Turn({}, call_id)
         if node.kind != "menu" or option is None or option not in KEYS:
             # Not a key of the menu the call waits at ("12", "١", "", a key at a collect): asked
             # again there as any wrong key is, and what the caller entered so far is kept.
-            return self._invalid(call_id, call, node, turn)
+            return self._invalid(call_id, call, node, turn, store)
         call["option"] = option
         target = node.edges.get(option)
         if target is None:
-            return self._invalid(call_id, call, node, turn)
+            return self._invalid(call_id, call, node, turn, store)
         call["misses"] = 0
         turn.edges.append((node.id, option, target))
-        return self._walk(call_id, call, target, turn, [])
+        return self._walk(call_id, call, target, turn, [], store)
 
     def _digits(
-        self, call_id: int, call: dict[str, Any], state: Mapping[str, Any], data: str
+        self,
+        call_id: int,
+        call: dict[str, Any],
+        state: Mapping[str, Any],
+        data: str,
+        store: CallStore,
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
         caller = {name: call.get(name) for name in CALLER_FIELDS}
         if node is None or node.kind not in WAITING:
-            return self._recover(call_id, caller, state)
+            return self._recover(call_id, caller, state, store)
         turn = Turn({}, call_id)
         digits = self._accept(node, data) if node.kind == "collect" else None
         if digits is None:
-            return self._invalid(call_id, call, node, turn)
+            return self._invalid(call_id, call, node, turn, store)
         call["vars"][node.spec["var"]] = digits
         call["misses"] = 0
         target = node.edges.get("ok")
         if target is None:
-            return self._invalid(call_id, call, node, turn)
+            return self._invalid(call_id, call, node, turn, store)
         turn.edges.append((node.id, "ok", target))
-        return self._walk(call_id, call, target, turn, [])
+        return self._walk(call_id, call, target, turn, [], store)
 
     def _accept(self, node: _Node, data: str) -> str | None:
         """The digits a collect keeps from `data`, or None when the node must refuse them."""
@@ -983,7 +1083,9 @@ class Runtime:
             return None
         return data
 
-    def _invalid(self, call_id: int, call: dict[str, Any], node: _Node, turn: Turn) -> Turn:
+    def _invalid(
+        self, call_id: int, call: dict[str, Any], node: _Node, turn: Turn, store: CallStore
+    ) -> Turn:
         misses = int(call.get("misses", 0)) + 1
         call["misses"] = misses
         limit = node.spec.get("max_invalid")
@@ -996,7 +1098,7 @@ class Runtime:
             turn.edges.append((node.id, "invalid", target))
         else:
             target = node.id
-        return self._walk(call_id, call, target, turn, [])
+        return self._walk(call_id, call, target, turn, [], store)
 
     # -- walking ----------------------------------------------------------------------------
     def _start(
@@ -1266,6 +1368,8 @@ def log_fields(turn: Turn, data: str | None = None, keep_digits: bool = False) -
         {'nodes': ['bye'], 'end': 'hangup'}
     """
     fields: dict[str, Any] = {}
+    if turn.replayed:  # a retry, answered as before: the call did not move
+        fields["replay"] = True
     if turn.nodes:
         fields["nodes"] = turn.nodes
     if turn.edges:
@@ -1315,6 +1419,58 @@ class _Detached:
 
 
 _DETACHED = _Detached()
+
+
+class _Held:
+    """The store a held turn (`Runtime.respond(held=True)`) walks with: it reads from the
+    runtime's store, and keeps the turn's write until the answer is known (`Runtime._keep`)."""
+
+    __slots__ = ("caller", "loaded", "request", "store", "write")
+
+    def __init__(self, store: CallStore, request: str, caller: dict[str, Any]) -> None:
+        self.store = store
+        #: What the request asked (`_fingerprint`). The same again, undelivered, is a retry.
+        self.request = request
+        self.caller = caller
+        self.loaded: dict[str, Any] | None = None
+        self.write: tuple[int, dict[str, Any] | None] | None = None
+
+    def load(self, call_id: int) -> dict[str, Any] | None:
+        self.loaded = self.store.load(call_id)
+        return self.loaded
+
+    def save(self, call_id: int, state: dict[str, Any]) -> None:
+        self.write = (call_id, state)
+
+    def drop(self, call_id: int) -> None:
+        self.write = (call_id, None)
+
+    def retried(self, call: Mapping[str, Any], acked: Any) -> bool:
+        """Whether this request is the one `call`'s last answer went to, not yet delivered."""
+        sent = call.get("sent")
+        return (
+            isinstance(sent, list)
+            and len(sent) == 2
+            and sent[0] == self.request
+            and acked != call.get("n")
+        )
+
+
+def _fingerprint(event: int, option: str | None, data: str | None) -> str:
+    """What a request asked (event, key, digits) as 16 hex digits: what a call's state keeps to
+    know a retry, never the digits themselves (a refused card number is not stored), and the
+    same few bytes however long the request's fields."""
+    text = f"{event}\x00{option}\x00{data}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(text, digest_size=8).hexdigest()
+
+
+def _replayed(call_id: int, call: Mapping[str, Any]) -> Turn:
+    """The turn of a retried request: the answer it was given, the call left as it is."""
+    turn = Turn(call["sent"][1], call_id)
+    turn.replayed = True
+    turn.rev = call.get("rev")
+    turn.delivery = (call_id, int(call.get("n", 0)), "end" in call)
+    return turn
 
 
 def _caller_field(value: Any, name: str) -> str | None:

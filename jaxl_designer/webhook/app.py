@@ -225,6 +225,9 @@ class WebhookApp:
             as `JAXL_LOG_DIGITS` says (off when unset).
         revisions: The flow's revisions, `runtime` being their current one; None: `runtime`'s
             flow alone, until something is published (`revisions.publish`).
+        held: Whether the server says when each answer was written (`delivered`): then each
+            step is held until it is (`Runtime.respond(held=True)`), and a request retried
+            after a lost answer gets that answer again. Every server of the export says so.
 
     Example:
         >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
@@ -245,12 +248,14 @@ class WebhookApp:
         log: LogSink | None = request_log,
         log_digits: bool | None = None,
         revisions: Revisions | StoreRevisions | None = None,
+        held: bool = False,
     ) -> None:
         if revisions is None:
             revisions = Revisions(runtime.flow, runtime=runtime)
         #: The flow's revisions: the current one, and those calls in progress started on.
         self.revisions = revisions
         self.token = token.encode("utf-8") if token else None
+        self.held = held
         self.max_body = max_body
         self.log = log
         #: Whether the log shows the digits callers entered, not just how many (test systems:
@@ -274,16 +279,26 @@ class WebhookApp:
         return self.revisions.revision
 
     def handle(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fields: dict[str, Any] | None = None,
     ) -> Reply:
         """Answer one request; `headers` has lower-case names. Never raises.
 
         A call that reaches a lookup node waits here, in this thread, on its backend
         (`perform_lookup`): for servers with a thread per request (http.server, gunicorn's
         gthread workers), where a slow backend holds up that request alone.
+
+        `fields`, when given, gets what the request log says of the request, and what
+        `delivered` needs to hear once the answer is sent.
         """
         started = time.perf_counter()
-        fields: dict[str, Any] = {}
+        if fields is None:
+            fields = {}
         try:  # `begin`, inlined: this is every request's path
             reply = self._route(method.upper(), path, query, headers, body, fields)
         except Exception:
@@ -295,12 +310,19 @@ class WebhookApp:
         return reply
 
     async def handle_async(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fields: dict[str, Any] | None = None,
     ) -> Reply:
         """`handle` on an event loop: a lookup is awaited (`perform_lookup_async`), so other
         requests are answered while a call waits on its backend. Never raises."""
         started = time.perf_counter()
-        fields: dict[str, Any] = {}
+        if fields is None:
+            fields = {}
         reply = self.begin(method, path, query, headers, body, fields)
         if isinstance(reply, PendingReply):
             reply = await self.complete_async(reply)
@@ -365,6 +387,17 @@ class WebhookApp:
                 result = lookup_raised(error)
             reply = self.resume(reply, result)
         return reply
+
+    def delivered(self, fields: Mapping[str, Any]) -> None:
+        """Say that the answer of the request `fields` belongs to was sent to the client.
+
+        A webhook answer is held (`Runtime.respond(held=True)`) until then: the same request
+        again before this is a retry after a lost answer, and is answered the same. Servers
+        call this once the answer's bytes are written; never raises.
+        """
+        delivery = fields.get("delivery")
+        if delivery is not None:
+            self.runtime.delivered(delivery)
 
     def _failed(self) -> Reply:
         """A bug must not cost the caller the call: log it, and they hear an apology."""
@@ -475,7 +508,7 @@ class WebhookApp:
             if isinstance(state, dict):
                 fields["call_id"] = state.get("call_id")
         try:
-            turn = self.revisions.runtime.respond(request)
+            turn = self.revisions.runtime.respond(request, held=self.held)
         except BadRequest as error:
             return error_reply(error.status, str(error))
         fields["rev"] = turn.rev
@@ -487,6 +520,8 @@ class WebhookApp:
         self, turn: Turn, fields: dict[str, Any], times: Mapping[int, float] | None = None
     ) -> Reply:
         """The HTTP answer for a turn that is answered (waits on no lookup)."""
+        if turn.delivery is not None:
+            fields["delivery"] = turn.delivery
         if turn.lookups:
             self._note_lookups(turn, fields, times)
         if self.log is not None:

@@ -12,6 +12,7 @@ the event loop (`perform_lookup_async`), so a slow backend holds up that call al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import time
 from collections.abc import Callable
@@ -78,8 +79,13 @@ def _raw_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-def _answer_with_redis(app: WebhookApp) -> Callable[[bytes, dict[str, Any]], Any] | None:
-    """For an app whose calls live in Redis: an async answer for a plain request, or None."""
+Answering = Callable[[bytes, dict[str, Any]], Any]
+Delivering = Callable[[dict[str, Any]], Any]
+
+
+def _answer_with_redis(app: WebhookApp) -> tuple[Answering, Delivering] | None:
+    """For an app whose calls live in Redis: an async answer for a plain request, and what
+    says on the loop that it was delivered (`WebhookApp.delivered`); or None."""
     store = app.runtime.store
     if not isinstance(store, RedisStore) or not AsyncRedis.usable(store.url):
         return None
@@ -121,7 +127,18 @@ def _answer_with_redis(app: WebhookApp) -> Callable[[bytes, dict[str, Any]], Any
             reply = staged.store_down() if isinstance(again, PendingReply) else again
         return reply
 
-    return answer
+    async def delivered(fields: dict[str, Any]) -> None:
+        delivery = fields.get("delivery")
+        if delivery is None:
+            return
+        call_id, step, ended = delivery
+        with contextlib.suppress(StoreError):  # as `Runtime.delivered`: the step stays held
+            if ended:
+                await redis.write(call_id, None)
+            else:
+                await redis.confirm(call_id, step)
+
+    return answer, delivered
 
 
 async def _finish_with(
@@ -175,9 +192,11 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
     start_json = app.start_json
     complete_async = app.complete_async
     handle = app.handle
-    answer_with_redis = _answer_with_redis(app)
+    with_redis = _answer_with_redis(app)
+    answer_with_redis, delivered_with_redis = with_redis or (None, None)
     # The short path answers on the loop: with state in memory, or in Redis read asynchronously.
-    short_path = answer_with_redis is not None or not app.blocking
+    short_path = with_redis is not None or not app.blocking
+    delivered = app.delivered
     token_matches = app.token_matches
 
     async def application(
@@ -191,7 +210,7 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
         method: str = scope["method"]
         path: str = scope["path"]
         length = media = token = None
-        chunked = False
+        chunked = via_redis = False
         for name, value in scope.get("headers", ()):  # lower-case names, as ASGI promises
             if name == b"content-length":
                 length = value
@@ -227,6 +246,7 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
                     reply = started_reply
             else:
                 reply = await answer_with_redis(body, fields)
+                via_redis = True
             if app.log is not None:
                 app.log_request(method, path, reply[0], fields, started)
         else:
@@ -238,10 +258,11 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             read = body_length(headers, max_body) is not None
             body = await _asgi_body(receive, max_body) if read else b""
             query = scope.get("query_string", b"").decode("latin-1")
+            fields = {}
             if app.blocking:  # a sync store: answered in a thread, which asks a lookup itself
-                reply = await asyncio.to_thread(handle, method, path, query, headers, body)
+                reply = await asyncio.to_thread(handle, method, path, query, headers, body, fields)
             else:
-                reply = await app.handle_async(method, path, query, headers, body)
+                reply = await app.handle_async(method, path, query, headers, body, fields)
         start = {"type": "http.response.start", "status": reply[0], "headers": _raw_headers(reply)}
         try:
             await send(start)
@@ -250,6 +271,14 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             # The client left while the answer was being made (a pipelining client that
             # disconnects mid-answer, with a lookup or Redis awaited): uvloop's closed transport
             # raises here. Nobody is left to answer; it is not an error of the application.
+            # The call's step stays held: the request again is answered the same.
             return
+        if "delivery" in fields:  # a webhook answer, sent: the call's step is delivered
+            if via_redis:
+                await delivered_with_redis(fields)  # type: ignore[misc]
+            elif app.blocking:
+                await asyncio.to_thread(delivered, fields)
+            else:
+                delivered(fields)
 
     return application

@@ -237,8 +237,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
         path, _, query = self.path.partition("?")
-        status, reply_headers, data = self.app.handle(self.command, path, query, headers, body)
-        self._reply(status, reply_headers, data)
+        fields: dict[str, Any] = {}
+        status, reply_headers, data = self.app.handle(
+            self.command, path, query, headers, body, fields
+        )
+        self._reply(status, reply_headers, data)  # raises when the client has gone
+        self.app.delivered(fields)  # written whole: a retry of it now is the caller's again
         if length is None:
             self._linger()
 

@@ -178,19 +178,29 @@ class AsyncRedis:
         return connection
 
     async def load(self, call_id: int) -> dict[str, Any] | None:
-        """A call's state, or None."""
+        """A call's state (with the step confirmed delivered, as `RedisStore.load`), or None."""
         connection = await self._ready()
-        return self.store.decode(await connection.send(b"GET", self.store.key(call_id).encode()))
+        # Both sent before either is awaited: one round trip.
+        state = connection.send(b"GET", self.store.key(call_id).encode())
+        ack = connection.send(b"GET", self.store.ack_key(call_id).encode())
+        raw, acked = await asyncio.gather(state, ack)  # an error of both is retrieved
+        return self.store.decode(raw, acked)
 
     async def write(self, call_id: int, state: dict[str, Any] | None) -> None:
         """Keep a call's state for the store's time-to-live, or forget the call (None)."""
         connection = await self._ready()
         key = self.store.key(call_id).encode()
         if state is None:
-            await connection.send(b"DEL", key)
+            await connection.send(b"DEL", key, self.store.ack_key(call_id).encode())
         else:
             value = self.store.encode(state).encode("utf-8")
             await connection.send(b"SET", key, value, b"EX", self.ttl)
+
+    async def confirm(self, call_id: int, step: int) -> None:
+        """Note that the answer of the call's step `step` was delivered (`RedisStore.confirm`)."""
+        connection = await self._ready()
+        key = self.store.ack_key(call_id).encode()
+        await connection.send(b"SET", key, b"%d" % step, b"EX", self.ttl)
 
 
 class ReadAhead:

@@ -28,6 +28,9 @@ class RedisStore:
         timeout: Seconds to wait for Redis before apologising to the caller.
         flow_prefix: Prepended to a flow's revision to make the key its document is kept under,
             for calls on that revision whose requests reach a worker that does not keep it.
+        ack_prefix: Prepended to the call id to make the key of the call's last step whose
+            answer was delivered (`confirm`), kept apart from the state so that a late
+            confirmation never writes over a newer state.
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class RedisStore:
         prefix: str = "jaxl:call:",
         timeout: float = 0.5,
         flow_prefix: str = "jaxl:flow:",
+        ack_prefix: str = "jaxl:ack:",
     ) -> None:
         try:
             redis = importlib.import_module("redis")
@@ -49,6 +53,7 @@ class RedisStore:
         self.ttl = int(ttl)
         self.prefix = prefix
         self.flow_prefix = flow_prefix
+        self.ack_prefix = ack_prefix
         # One immediate retry: a pooled connection that Redis dropped is replaced at once.
         self.client: Any = redis.Redis.from_url(
             url,
@@ -74,16 +79,25 @@ class RedisStore:
         """The Redis key of a call's state."""
         return f"{self.prefix}{call_id}"
 
+    def ack_key(self, call_id: int) -> str:
+        """The Redis key of the call's last step whose answer was delivered."""
+        return f"{self.ack_prefix}{call_id}"
+
     @staticmethod
-    def decode(raw: bytes | str | None) -> dict[str, Any] | None:
-        """A call's state from the value kept in Redis; None when there is none, or not ours."""
+    def decode(raw: bytes | str | None, ack: bytes | str | None = None) -> dict[str, Any] | None:
+        """A call's state from the values kept in Redis (its state, and its confirmed step);
+        None when there is none, or not ours."""
         if raw is None:
             return None
         try:
             state = json.loads(raw)
         except ValueError:
             return None  # not ours, or damaged: treated as a call we do not know
-        return state if isinstance(state, dict) else None
+        if not isinstance(state, dict):
+            return None
+        if ack is not None and ack.isdigit():
+            state["ack"] = int(ack)
+        return state
 
     @staticmethod
     def encode(state: dict[str, Any]) -> str:
@@ -92,7 +106,7 @@ class RedisStore:
 
     def load(self, call_id: int) -> dict[str, Any] | None:
         """Return the state of a call, or None when the call is unknown or expired."""
-        return self.decode(self._call("get", self.key(call_id)))
+        return self.decode(*self._call("mget", self.key(call_id), self.ack_key(call_id)))
 
     def save(self, call_id: int, state: dict[str, Any]) -> None:
         """Keep a call's state for `ttl` seconds after this request."""
@@ -100,7 +114,11 @@ class RedisStore:
 
     def drop(self, call_id: int) -> None:
         """Forget a call."""
-        self._call("delete", self.key(call_id))
+        self._call("delete", self.key(call_id), self.ack_key(call_id))
+
+    def confirm(self, call_id: int, step: int) -> None:
+        """Note that the answer of the call's step `step` was delivered (`Runtime.delivered`)."""
+        self._call("set", self.ack_key(call_id), b"%d" % step, ex=self.ttl)
 
     def keep_flow(self, rev: str, document: Any) -> None:
         """Keep a published flow document under its revision, `FLOW_TTL` seconds from now

@@ -77,6 +77,7 @@ def build_app(flow_document: Mapping[str, Any], settings: Settings | None = None
         token=settings.token,
         log=request_log if settings.log else None,
         revisions=revisions,
+        held=True,  # every server of the export says when an answer was written
     )
 
 

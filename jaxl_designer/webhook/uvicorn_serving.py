@@ -130,6 +130,8 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
             if self.cycle is not cycle:  # a head arrived: its body has its own deadline
                 waiting.pop(self, None)
                 self._arm(body_timeout)
+                if self.cycle is not None:
+                    self.cycle.send = _telling_send(self.cycle)
 
         def on_response_complete(self) -> None:
             self._disarm()
@@ -159,6 +161,23 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
                 self.transport.close()
 
     return UvicornProtocol
+
+
+def _telling_send(cycle: Any) -> Any:
+    """The `send` of a uvicorn request cycle that raises `OSError` once the client has gone.
+
+    uvicorn's own returns as if it had sent; ASGI (2.4) asks a server to raise a subclass of
+    OSError. The app tells a held answer delivered only after a send that did not raise
+    (`WebhookApp.delivered`), so a client that left before its answer must not look served.
+    """
+    send = cycle.send
+
+    async def telling_send(message: Any) -> None:
+        if cycle.disconnected:
+            raise ConnectionResetError("the client closed the connection before its answer")
+        await send(message)
+
+    return telling_send
 
 
 #: How the module runs itself under uvicorn (`python webhook.py --uvicorn`).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -46,23 +46,38 @@ def make_wsgi(app: WebhookApp) -> Callable[..., Iterable[bytes]]:
         [b'{"ok":true}']
     """
 
-    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         headers = _wsgi_headers(environ)
         length = body_length(headers, app.max_body)
         body = environ["wsgi.input"].read(length) if length else b""
+        fields: dict[str, Any] = {}
         status, reply_headers, data = app.handle(
             environ.get("REQUEST_METHOD", "GET"),
             environ.get("PATH_INFO", "") or "/",
             environ.get("QUERY_STRING", ""),
             headers,
             body,
+            fields,
         )
         if ("Connection", "close") in reply_headers:
             _stop_reading(environ)
         start_response(_reason(status), list(reply_headers))  # a server may add to the list
+        if "delivery" in fields:  # a webhook answer: delivered once the server has written it
+            return _then_delivered(data, app, fields)
         return [data]
 
     return application
+
+
+def _then_delivered(data: bytes, app: WebhookApp, fields: dict[str, Any]) -> Iterator[bytes]:
+    """The body of a webhook answer, telling `app` it was delivered once the server wrote it.
+
+    A WSGI server asks for the next part of a body after writing the one before, so the code
+    after `yield` runs once the answer is out; a server that could not write it closes the
+    body instead, and the call's step stays undelivered (a retry is answered the same).
+    """
+    yield data
+    app.delivered(fields)
 
 
 def _stop_reading(environ: Mapping[str, Any]) -> None:

@@ -432,3 +432,27 @@ def test_the_memory_store_keeps_at_most_its_byte_budget_least_recently_used_goin
     store.save(4, {"node": "main", "vars": {}})  # a call's state shrinks: its bytes follow
     assert len(store) == kept - 1 and store.bytes < 10_000 - 3_000
     assert sum(len(json.dumps(store.load(i) or {})) for i in range(1, 6)) <= store.bytes + 500
+
+
+def test_a_calls_state_is_bounded_in_bytes_whatever_the_request_carries() -> None:
+    """The worst a request can make a call keep, on Acme with held answers (what the exported
+    servers keep): every caller field, context value and metadata key at the body's limit."""
+    runtime = Runtime(acme().to_document())
+    huge = "9" * 32_000
+    setup = request(1, 33, from_number="+1" + huge, to_number="+1" + huge)
+    state = setup["state"]
+    state["metadata"] = {f"{'k' * 5_000}{i}": "v" * 32_000 for i in range(40)}
+    state["metadata"].update({f"key{i}": "v" * 32_000 for i in range(40)})
+    state["org"] = {"name": "n" * 32_000, "id": "i" * 32_000}
+    state["campaign_id"] = state["campaign_type"] = "c" * 32_000
+    state["voice"] = {"lang": "l" * 32_000}
+    runtime.respond(setup, held=True)
+    entered = dict(setup, event=2, option="2")
+    runtime.respond(entered, held=True)
+    runtime.respond(dict(entered, data="1" * 64 + "*"), held=True)  # the most digits it keeps
+    kept = runtime.store.load(33)
+    assert kept is not None and kept["vars"] == {"order": "1" * 64}
+    size = len(json.dumps(kept, ensure_ascii=False, separators=(",", ":")))
+    print(f"\nthe most one Acme call keeps: {size:,} bytes")
+    assert size < 12 * 1024, size
+    assert all(len(key) <= 64 + len("metadata.") for key in kept["ctx"])

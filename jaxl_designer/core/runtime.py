@@ -93,6 +93,9 @@ DIRECTIONS = {1: "inbound", 2: "outbound"}
 #: a call's state stays small whatever a request carries.
 MAX_METADATA_KEYS = 32
 MAX_CONTEXT_CHARS = 200
+#: The longest metadata key a call keeps: a `{metadata.<key>}` field names it, and a key is no
+#: essay (without a cap, 32 keys of a 64 KiB body made one call's state 160 KB).
+MAX_METADATA_KEY_CHARS = 64
 #: A caller field (`from_number`, `to_number`) keeps at most this many characters: a number is
 #: at most 16, and a call's state must not grow with what a request sends.
 MAX_CALLER_CHARS = 32
@@ -530,7 +533,8 @@ def call_context(state: Mapping[str, Any]) -> dict[str, str]:
     """The call's context as a flow reads it, from a request's `state`: flat names to text.
 
     Only plain values are kept (text, numbers, true/false), each cut to `MAX_CONTEXT_CHARS`, and
-    at most `MAX_METADATA_KEYS` metadata keys, those a `{metadata.<key>}` field can name.
+    at most `MAX_METADATA_KEYS` metadata keys, those a `{metadata.<key>}` field can name (of at
+    most `MAX_METADATA_KEY_CHARS` characters).
 
     Example:
         >>> state = {"direction": 2, "org": {"name": "Acme", "id": 7},
@@ -554,7 +558,11 @@ def call_context(state: Mapping[str, Any]) -> dict[str, str]:
         found["voice.lang"] = voice.get("lang")
     metadata = state.get("metadata")
     if isinstance(metadata, Mapping):
-        keys = [k for k in metadata if isinstance(k, str) and _KEY.fullmatch(k)]
+        keys = [
+            k
+            for k in metadata
+            if isinstance(k, str) and len(k) <= MAX_METADATA_KEY_CHARS and _KEY.fullmatch(k)
+        ]
         for key in keys[:MAX_METADATA_KEYS]:
             found[METADATA_PREFIX + key] = metadata[key]
     context = {}

@@ -34,6 +34,41 @@ def keys(url: str) -> dict[str, Any]:
 
 
 # -- the token ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("form", ["stdlib", "uvicorn", "gunicorn"])
+def test_an_address_others_reach_needs_a_token_or_a_word_saying_a_proxy_has_one(
+    acme_webhook: Path, spawn: Processes, form: str
+) -> None:
+    """The secure form is the default one: without a token, only this machine is served."""
+    import subprocess
+    import sys
+
+    from conftest import BIN
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAXL_")}
+    if form == "gunicorn":
+        args = [str(BIN / "gunicorn"), "--bind", f"0.0.0.0:{port}"]
+    else:
+        args = [sys.executable, str(acme_webhook), "--host", "0.0.0.0", "--port", str(port)]
+        args += ["--uvicorn"] if form == "uvicorn" else []
+    refused = subprocess.run(args, env=env, cwd=acme_webhook.parent, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert refused.returncode != 0
+    line = refused.stderr.strip().splitlines()[-1]
+    assert "0.0.0.0" in line and "without a token" in line and "Traceback" not in refused.stderr
+    # With a token it serves on every address, and asks for the token.
+    served = spawn.start(args, port=port, env={**env, "JAXL_WEBHOOK_TOKEN": "s3cret"},
+                         cwd=acme_webhook.parent)  # fmt: skip
+    assert send(port, webhook_request(1, 4401))[0] == 401
+    reply, raw = exchange(port, http_request("POST", json.dumps(webhook_request(1, 4401)).encode(),
+                                             "/webhook/", {"X-Jaxl-Token": "s3cret"}))  # fmt: skip
+    assert reply is not None and reply.status == 200, raw
+    served.stop()
+    # A proxy in front authenticates: said in so many words, it serves without one.
+    spawn.start(args, port=port, env={**env, "JAXL_NO_TOKEN": "1"}, cwd=acme_webhook.parent)
+    assert send(port, webhook_request(1, 4402))[0] == 200
+
+
 @pytest.mark.redis
 def test_without_the_right_token_nothing_is_written(
     acme_webhook: Path, spawn: Processes, redis_server: Any

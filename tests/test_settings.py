@@ -247,6 +247,8 @@ def test_the_help_shows_the_defaults_the_webhook_runs_with(acme_webhook: Path) -
         "JAXL_THREADS)",
         "--flow": "serve the flow in this file (default: the one built in), published again "
         "when it changes (env JAXL_FLOW_FILE)",
+        "--no-token": "serve beyond this machine without a token (a proxy in front "
+        "authenticates) (env JAXL_NO_TOKEN=1)",
     }
     uvicorn = {
         "--uvicorn",

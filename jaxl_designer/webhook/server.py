@@ -287,6 +287,10 @@ def main(
     except ValueError as error:
         log_to_stderr(f"webhook: {error}")
         return 2
+    refusal = settings.open_to_all()
+    if refusal is not None:
+        log_to_stderr(f"webhook: {refusal}")
+        return 2
     if module is None or not args.uvicorn:
         return serve_flow(flow_document, settings)
     workers = str(args.workers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import ipaddress
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -48,6 +49,16 @@ def _shown(name: str, value: Any) -> str:
         except ValueError:  # not even a URL: nothing in it can be told from a password
             value = "***"
     return repr(value)
+
+
+def _loopback(host: str) -> bool:
+    """Whether `host` is an address only this machine reaches."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: where it points is not ours to know
 
 
 def read_switch(value: Any) -> bool:
@@ -117,6 +128,8 @@ class Settings:
         redis_url: Where call state is kept, shared by every worker; None keeps it in memory.
             A URL is refused when the redis client cannot be imported.
         token: A secret every webhook request must carry; None accepts any request.
+        no_token: Serve on an address other machines reach without a token (`open_to_all`
+            refuses to otherwise): for a proxy in front that authenticates Jaxl itself.
         log: Whether each request writes one JSON line to standard error.
         max_calls: How many calls are kept in memory at most (without Redis).
         ttl: Seconds an idle call's state is kept.
@@ -197,6 +210,13 @@ class Settings:
         _text_or_none,
         "JAXL_FLOW_FILE",
     )
+    no_token: bool = _setting(
+        False,
+        "--no-token",
+        "serve beyond this machine without a token (a proxy in front authenticates)",
+        read_switch,
+        "JAXL_NO_TOKEN",
+    )
 
     def __post_init__(self) -> None:
         for setting in dataclasses.fields(self):
@@ -214,6 +234,24 @@ class Settings:
         if self.redis_url:
             shown["redis_url"] = redact(self.redis_url)
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
+    def open_to_all(self) -> str | None:
+        """Why these settings must not serve, or None: an address other machines reach, no
+        token, and no `--no-token` (anyone reaching it could act on a live call by its id).
+
+        Example:
+            >>> Settings(host="0.0.0.0").open_to_all() is not None
+            True
+            >>> Settings(host="0.0.0.0", token="s3cret").open_to_all() is None
+            True
+        """
+        if self.token or self.no_token or _loopback(self.host):
+            return None
+        return (
+            f"--host {self.host} without a token lets anyone who reaches it act on a live call "
+            "by its id: set --token (JAXL_WEBHOOK_TOKEN) and give Jaxl the webhook URL with "
+            "?token=..., or --no-token (JAXL_NO_TOKEN=1) behind a proxy that authenticates"
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -235,7 +273,7 @@ class Settings:
             switch = isinstance(setting.default, bool)
             notes = [] if switch or setting.default is None else [f"default {setting.default}"]
             if env:
-                notes.append(f"env {env}=0" if switch else f"env {env}")
+                notes.append(f"env {env}={int(not setting.default)}" if switch else f"env {env}")
             what = setting.metadata["what"] + (f" ({', '.join(notes)})" if notes else "")
             if switch:
                 action = "store_false" if setting.default else "store_true"

@@ -16,6 +16,10 @@ Two clients:
   connection a response came from, so it cannot follow a call). Every body is compared with the
   exact bytes the server answered to a setup checked beforehand.
 
+A third, `--open`, sends setups at set rates whatever the server does (a burst, say), each
+request's latency counted from when it was due, so a server that falls behind is charged for the
+wait (no coordinated omission); the client's timer ticks every millisecond.
+
 Usage:
     python bench/load.py --port 8000 --mode calls --concurrency 16 --duration 5
     python bench/load.py --port 8000 --mode setup --client wrk --json
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import random
@@ -95,6 +100,42 @@ def normalize(value: Any) -> Any:
     return value
 
 
+#: What `parse_response` gives for an answer with neither a length nor chunks (not supported).
+UNFRAMED: Any = object()
+
+
+def parse_response(buf: bytes) -> Any:
+    """The first whole HTTP/1.1 response in `buf`: (status, body, whether the server closes,
+    the bytes after it); None while it is not all there; `UNFRAMED` when it cannot be framed."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = buf[:end].lower()
+    start = end + 4
+    close = b"\r\nconnection: close" in head or head.startswith(b"http/1.0")
+    at = head.find(b"\r\ncontent-length:")
+    if at >= 0:
+        stop = head.find(b"\r\n", at + 2)
+        length = int(head[at + 17 : stop if stop >= 0 else len(head)])
+        if len(buf) < start + length:
+            return None
+        return int(head[9:12]), buf[start : start + length], close, buf[start + length :]
+    if b"\r\ntransfer-encoding: chunked" in head:
+        tail = buf.find(b"\r\n0\r\n\r\n", start - 2)
+        if tail < 0:
+            return None
+        body, pos = b"", start
+        while True:
+            eol = buf.find(b"\r\n", pos)
+            size = int(buf[pos:eol].split(b";")[0], 16)
+            if size == 0:
+                break
+            body += buf[eol + 2 : eol + 2 + size]
+            pos = eol + 4 + size
+        return int(head[9:12]), body, close, buf[tail + 7 :]
+    return UNFRAMED
+
+
 class Checker:
     """Checks response bodies against the expected JSON of each step, caching good bytes."""
 
@@ -152,6 +193,8 @@ def summarize(
         "p50_ms": pct(50),
         "p90_ms": pct(90),
         "p99_ms": pct(99),
+        "p999_ms": pct(99.9),
+        "max_ms": latencies_s[-1] * 1000 if latencies_s else float("nan"),
         "errors": errors,
         "mismatches": mismatches,
         "client_cpu": cpu,  # the client's CPU time / wall time: 1.0 means it is the bottleneck
@@ -306,40 +349,16 @@ class _Worker(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buf += data
         while self.waiting:
-            buf = self.buf
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
+            parsed = parse_response(self.buf)
+            if parsed is None:
                 return
-            head = buf[:end].lower()
-            start = end + 4
-            close = b"\r\nconnection: close" in head or head.startswith(b"http/1.0")
-            at = head.find(b"\r\ncontent-length:")
-            if at >= 0:
-                stop = head.find(b"\r\n", at + 2)
-                length = int(head[at + 17 : stop if stop >= 0 else len(head)])
-                if len(buf) < start + length:
-                    return
-                body = buf[start : start + length]
-                self.buf = buf[start + length :]
-            elif b"\r\ntransfer-encoding: chunked" in head:
-                tail = buf.find(b"\r\n0\r\n\r\n", start - 2)
-                if tail < 0:
-                    return
-                body, pos = b"", start
-                while True:
-                    eol = buf.find(b"\r\n", pos)
-                    size = int(buf[pos:eol].split(b";")[0], 16)
-                    if size == 0:
-                        break
-                    body += buf[eol + 2 : eol + 2 + size]
-                    pos = eol + 4 + size
-                self.buf = buf[tail + 7 :]
-            else:  # no length: the body runs to the end of the connection (not supported)
+            if parsed is UNFRAMED:
                 self.run.errors += 1
                 self.waiting = False
                 self._stop()
                 return
-            self._complete(int(head[9:12]), body, close)
+            status, body, close, self.buf = parsed
+            self._complete(status, body, close)
 
     def _complete(self, status: int, body: bytes, close: bool) -> None:
         run = self.run
@@ -469,6 +488,176 @@ def run_python(
             on_progress,
         )
     )
+
+
+# -- open loop: requests at a set rate, whatever the server does ------------------------------
+class _OpenConn(asyncio.Protocol):
+    """One keep-alive connection of the open-loop pool: one request at a time."""
+
+    def __init__(self, pool: _OpenPool) -> None:
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self.due = 0.0  # when the request in flight was due to be sent (its latency's start)
+        self.phase = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None and self.due:
+            self.pool.errors += 1
+        self.transport = None
+        self.pool.lost(self)
+
+    def send(self, due: float, phase: int, request: bytes) -> None:
+        assert self.transport is not None
+        self.due, self.phase, self.buf = due, phase, b""
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        parsed = parse_response(self.buf)
+        if parsed is None:
+            return
+        pool = self.pool
+        if parsed is UNFRAMED:
+            pool.errors += 1
+            status, body, close = 0, b"", True
+        else:
+            status, body, close, self.buf = parsed
+        pool.done(self, status, body)
+        self.due = 0.0
+        if close and self.transport is not None:
+            self.transport.close()
+        else:
+            pool.free(self)
+
+
+class _OpenPool:
+    """Sends setup requests at the rates of `phases`, over `connections` kept-alive
+    connections; a request due while every connection is busy waits its turn, and its latency
+    counts from when it was due (no coordinated omission)."""
+
+    def __init__(self, host: str, port: int, connections: int, call_base: int) -> None:
+        self.host, self.port, self.connections = host, port, connections
+        self.idle: list[_OpenConn] = []
+        self.queue: collections.deque[tuple[float, int, int]] = collections.deque()
+        self.latencies: list[list[float]] = []
+        self.errors = 0
+        self.mismatches = 0
+        self.checker = Checker(expected_responses()[:1])
+        self.ids = iter(range(call_base, call_base + 10**9))
+        prefix, suffix = body_template(1, None, None).split(MARK)
+        self.head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
+        self.prefix, self.suffix = prefix, suffix
+
+    def request(self) -> bytes:
+        ident = str(next(self.ids)).encode()
+        size = len(self.prefix) + len(ident) + len(self.suffix)
+        return b"".join((self.head, b"%d\r\n\r\n" % size, self.prefix, ident, self.suffix))
+
+    def due(self, when: float, phase: int) -> None:
+        if self.idle:
+            self.idle.pop().send(when, phase, self.request())
+        else:
+            self.queue.append((when, phase, 0))
+
+    def free(self, conn: _OpenConn) -> None:
+        if self.queue:
+            when, phase, _ = self.queue.popleft()
+            conn.send(when, phase, self.request())
+        else:
+            self.idle.append(conn)
+
+    def done(self, conn: _OpenConn, status: int, body: bytes) -> None:
+        self.latencies[conn.phase].append(time.perf_counter() - conn.due)
+        if status != 200:
+            self.errors += 1
+        elif not self.checker.ok(0, body):
+            self.mismatches += 1
+
+    def lost(self, conn: _OpenConn) -> None:
+        if conn in self.idle:
+            self.idle.remove(conn)
+        asyncio.get_running_loop().create_task(self.connect())
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        conn = _OpenConn(self)
+        for _ in range(50):
+            try:
+                await loop.create_connection(lambda: conn, self.host, self.port)
+                self.free(conn)
+                return
+            except OSError:
+                self.errors += 1
+                await asyncio.sleep(0.01)
+
+
+async def _open_run(
+    host: str, port: int, phases: list[tuple[float, float]], connections: int, call_base: int
+) -> dict[str, Any]:
+    pool = _OpenPool(host, port, connections, call_base)
+    pool.latencies = [[] for _ in phases]
+    await asyncio.gather(*(pool.connect() for _ in range(connections)))
+    started = time.perf_counter()
+    at = started
+    for number, (seconds, rate) in enumerate(phases):
+        end, sent = at + seconds, 0
+        while True:
+            now = time.perf_counter()
+            due_all = min(int((min(now, end) - at) * rate), int(seconds * rate))
+            while sent < due_all:  # every request due by now, each stamped when it was due
+                pool.due(at + sent / rate, number)
+                sent += 1
+            if now >= end:
+                break
+            await asyncio.sleep(min(0.001, end - now))
+        at = end
+    deadline = time.perf_counter() + 30
+    while (pool.queue or len(pool.idle) < connections) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    results = []
+    for (seconds, rate), latencies in zip(phases, pool.latencies, strict=True):
+        latencies.sort()
+
+        def pct(p: float, got: list[float] = latencies) -> float:
+            if not got:
+                return float("nan")
+            return got[min(len(got) - 1, int(p / 100 * len(got)))] * 1000
+
+        results.append({"seconds": seconds, "rate": rate, "requests": len(latencies),
+                        "p50_ms": pct(50), "p99_ms": pct(99), "p999_ms": pct(99.9),
+                        "max_ms": latencies[-1] * 1000 if latencies else float("nan")})  # fmt: skip
+    return {"phases": results, "errors": pool.errors, "mismatches": pool.mismatches,
+            "samples": pool.checker.samples, "connections": connections}  # fmt: skip
+
+
+def run_open(
+    host: str,
+    port: int,
+    phases: list[tuple[float, float]],
+    connections: int = 256,
+    call_base: int | None = None,
+) -> dict[str, Any]:
+    """Setup requests at a set rate per phase ((seconds, requests a second) each), whatever the
+    server does: each phase's latencies (p50, p99, p99.9, max, from when each was due)."""
+    if call_base is None:
+        call_base = random.randrange(10**6, 9 * 10**6) * 10**6
+    try:
+        import uvloop
+
+        runner: Callable[..., Any] = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    return runner(_open_run(host, port, phases, connections, call_base))  # type: ignore[no-any-return]
 
 
 # -- the wrk client -------------------------------------------------------------------------
@@ -601,11 +790,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warmup", type=float, default=0.0, help="seconds of unmeasured load")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--open",
+        metavar="PHASES",
+        help="open loop instead: setup requests at set rates, e.g. 3:800,2:8000,5:800 "
+        "(seconds:requests a second, each phase in turn) over --concurrency connections",
+    )
     args = parser.parse_args(argv)
     if not (args.host.startswith("127.") or args.host in ("localhost", "::1")):
         parser.error("load goes to loopback addresses only")
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.open:
+        try:
+            phases = [(float(a), float(b)) for a, b in (p.split(":") for p in args.open.split(","))]
+        except ValueError:
+            parser.error(f"--open {args.open!r}: phases are seconds:rate, comma-separated")
+        opened = run_open(args.host, args.port, phases, args.concurrency)
+        print(json.dumps(opened) if args.json else opened)
+        return 0
     expected = expected_responses()
     if args.warmup > 0:
         run_python(

@@ -55,6 +55,7 @@ SOURCES = {
     "webhook/server.py": "serving: the app from settings, the command line",
     "webhook/redis_async.py": "Redis on the event loop",
     "webhook/asgi.py": "ASGI",
+    "webhook/rsgi.py": "RSGI (granian)",
 }
 #: Top-level fields of a flow document the runtime does not read (the drawing, the parameters).
 _NOT_RUN = ("layout", "environments")

@@ -1,8 +1,8 @@
 """A constant-answer webhook: the ceiling of the HTTP stack, and the load client's own ceiling.
 
 A raw ASGI app that answers every request with the Acme main-menu prompt and does nothing else.
-Served by uvicorn exactly like the webhook under test, it shows how many requests per second
-uvicorn itself allows on one core, and how many a load client can send. It answers a setup
+Served by uvicorn (or granian) exactly like the webhook under test, it shows how many requests per
+second the server itself allows on one core, and how many a load client can send. It answers a setup
 correctly, so `bench/load.py --mode setup` checks it; in calls mode every later step mismatches.
 
 With --raw it skips uvicorn: a bare uvloop protocol that finds each request's end and writes a
@@ -10,6 +10,7 @@ canned HTTP/1.1 response, to push a load client to its own ceiling.
 
 Usage: python bench/constant_server.py --port 8000 [--no-access-log] [--raw]
    or: uvicorn constant_server:asgi --app-dir bench --port 8000
+   or: granian --interface rsgi constant_server:rsgi --working-dir bench --port 8000
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
         more = message.get("more_body", False)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": BODY})
+
+
+class _Rsgi:
+    """The same answer as an RSGI application, for granian (`--interface rsgi`)."""
+
+    async def __rsgi__(self, scope, protocol):  # type: ignore[no-untyped-def]
+        await protocol()
+        protocol.response_bytes(200, STR_HEADERS, BODY)
+
+
+STR_HEADERS = [(name.decode(), value.decode()) for name, value in HEADERS]
+rsgi = _Rsgi()
 
 
 RAW_RESPONSE = (

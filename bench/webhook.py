@@ -10,15 +10,25 @@ core 1):
 - `ours-gunicorn`  `gunicorn webhook:wsgi`, one worker (gthread, 8 threads; --gunicorn-worker)
 - `ours-redis`     `uvicorn webhook:asgi` with JAXL_REDIS_URL: call state in a real
                    redis-server (started on a free port, no persistence, also on core 0)
+- `ours-granian-rsgi` `granian --interface rsgi webhook:rsgi`, one worker, with the flags the
+                   module's docstring gives (HTTP/1 only, 16 KiB heads, 10 s head/idle deadline,
+                   backpressure 1024)
+- `ours-granian-asgi` the same with `--interface asgi webhook:asgi`
+- `ours-uvicorn-sdkver` `ours-uvicorn` run by .venv-sdk's Python and uvicorn (the SDK's pinned
+                   0.35; the module needs the standard library alone)
 - `sdk`            bench/sdk_server.py: bench/sdk_acme.py, the Acme flow written by hand as an
                    SDK app, served by the SDK's `_start_server(app)` under uvicorn, one worker
 - `constant`       bench/constant_server.py under uvicorn: a constant answer, the HTTP ceiling
+- `constant-granian` its RSGI app under granian, with ours' flags: granian's ceiling
+- `constant-granian-asgi` its ASGI app under granian (`--interface asginl`: no lifespan)
+- `constant-sdkver` `constant` run by .venv-sdk's Python and uvicorn (the SDK's stack's ceiling)
 
 Each is run with and without per-request logging, one line per request on every side when "on":
-uvicorn's access log for the SDK and the constant server; for ours, the module's own JSON line
-(under uvicorn with --no-access-log, as the generated header says to run it, so nothing is
-logged twice). "off": `--no-access-log`, JAXL_WEBHOOK_LOG=0 or `--no-log`. Server output goes to
-a file in a temporary folder.
+uvicorn's access log for the SDK and the constant servers (granian's `--access-log` under
+granian); for ours, the module's own JSON line (under uvicorn with --no-access-log, under
+granian with its access log off, as the generated header says to run it, so nothing is logged
+twice). "off": `--no-access-log`, JAXL_WEBHOOK_LOG=0 or `--no-log`. Server output goes to a file
+in a temporary folder.
 Modes: `setup` (event 1, a new call id each request) and `calls` (whole 5-request Acme calls,
 every response checked against jaxl_designer's runtime). Concurrency 1, 16, 64.
 
@@ -71,9 +81,20 @@ ALL_SERVERS = (
     "ours-stdlib",
     "ours-gunicorn",
     "ours-redis",
+    "ours-granian-rsgi",
+    "ours-granian-asgi",
+    "ours-uvicorn-sdkver",
     "sdk",
     "constant",
+    "constant-granian",
+    "constant-granian-asgi",
+    "constant-sdkver",
 )
+#: The flags the exported module's docstring gives granian, on one worker.
+GRANIAN_FLAGS = ["--workers", "1", "--http", "1", "--no-ws", "--http1-buffer-size", "16384",
+                 "--http1-header-read-timeout", "10000", "--backpressure", "1024"]  # fmt: skip
+#: The servers that run on .venv-sdk's Python (the SDK's own pinned uvicorn).
+SDK_STACK = ("sdk", "ours-uvicorn-sdkver", "constant-sdkver")
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -137,8 +158,9 @@ class Server:
     def command(self, port: int, log: bool, redis_url: str | None, worker: str) -> list[str]:
         here = str(self.module.parent)
         address = ["--host", "127.0.0.1", "--port", str(port)]
-        if self.name in ("ours-uvicorn", "ours-redis"):
-            cmd = [_bin("uvicorn"), "webhook:asgi", "--app-dir", here, *address]
+        if self.name in ("ours-uvicorn", "ours-redis", "ours-uvicorn-sdkver"):
+            python = SDK_PY if self.name.endswith("sdkver") else PY
+            cmd = [python, "-m", "uvicorn", "webhook:asgi", "--app-dir", here, *address]
             cmd += ["--workers", "1", "--http", "httptools", "--loop", "uvloop"]
             # The module writes its own JSON line per request (as the generated header says to
             # run it); uvicorn's access log on top would log every request twice.
@@ -156,8 +178,19 @@ class Server:
         if self.name == "sdk":
             cmd = [SDK_PY, str(HERE / "sdk_server.py"), *address]
             return cmd + ([] if log else ["--no-access-log"])
-        if self.name == "constant":
-            cmd = [PY, str(HERE / "constant_server.py"), *address]
+        if self.name.startswith("ours-granian"):
+            interface = self.name.rsplit("-", 1)[1]
+            cmd = [_bin("granian"), "--interface", interface, f"webhook:{interface}"]
+            # The module writes its own line per request; granian's access log stays off.
+            return [*cmd, "--working-dir", here, *address, *GRANIAN_FLAGS]
+        if self.name.startswith("constant-granian"):
+            rsgi = self.name == "constant-granian"
+            app = ["rsgi", "constant_server:rsgi"] if rsgi else ["asginl", "constant_server:asgi"]
+            cmd = [_bin("granian"), "--interface", *app, "--working-dir", str(HERE)]
+            return [*cmd, *address, *GRANIAN_FLAGS] + (["--access-log"] if log else [])
+        if self.name in ("constant", "constant-sdkver"):
+            python = SDK_PY if self.name == "constant-sdkver" else PY
+            cmd = [python, str(HERE / "constant_server.py"), *address]
             return cmd + ([] if log else ["--no-access-log"])
         raise ValueError(self.name)
 
@@ -312,7 +345,7 @@ def start_checked(
         problems = load.check_call("127.0.0.1", port)
     except (RuntimeError, OSError) as exc:
         problems = [str(exc)]
-    if server.name == "constant":
+    if server.name.startswith("constant"):
         problems = []  # it answers setups only, by design
     if problems:
         tail = logfile.read_text(errors="replace")[-800:]
@@ -360,9 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     if not module.exists():
         notes.append(f"{module} does not exist: the ours-* servers are skipped")
         names = [n for n in names if not n.startswith("ours")]
-    if "sdk" in names and not Path(SDK_PY).exists():
-        notes.append("no .venv-sdk (run scripts/sdk-venv): the sdk server is skipped")
-        names.remove("sdk")
+    if not Path(SDK_PY).exists() and set(names) & set(SDK_STACK):
+        notes.append("no .venv-sdk (run scripts/sdk-venv): the servers on its Python are skipped")
+        names = [n for n in names if n not in SDK_STACK]
+    if not Path(_bin("granian")).exists() and any("granian" in n for n in names):
+        notes.append("no granian (pip install granian): the granian servers are skipped")
+        names = [n for n in names if "granian" not in n]
     if "ours-redis" in names and shutil.which("redis-server") is None:
         notes.append("no redis-server: ours-redis is skipped")
         names.remove("ours-redis")
@@ -402,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                                 for server in servers:
                                     if server.name not in ports:
                                         continue
-                                    if server.name == "constant" and mode == "calls":
+                                    if server.name.startswith("constant") and mode == "calls":
                                         continue
                                     port, pid = ports[server.name]
                                     wait_quiet(args.quiet_wait)
@@ -420,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                                     cell = cells.setdefault((server.name, log, mode, level), Cell())
                                     cell.runs.append(result)
                                     print(
-                                        f"#  round {round_no + 1} {server.name:13} "
+                                        f"#  round {round_no + 1} {server.name:21} "
                                         f"log={'on ' if log else 'off'} "
                                         + load.format_line(result)
                                         + f"  other {result['other_cpu']:.0%}",
@@ -442,7 +478,7 @@ def print_table(
 ) -> None:
     print()
     head = (
-        f"{'server':14} {'logging':7} {'mode':5} {'conc':>4} {'req/s':>8} {'calls/s':>8} "
+        f"{'server':21} {'logging':7} {'mode':5} {'conc':>4} {'req/s':>8} {'calls/s':>8} "
         f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'errors':>6} {'mismatch':>8} "
         f"{'vs sdk':>6} {'p99 vs':>6} {'other':>5}"
     )
@@ -461,7 +497,7 @@ def print_table(
                     p99 = f"{cell.versus(sdk, 'p99_ms'):5.2f}x" if sdk else "     -"
                     cps = f"{cell.median('cps'):8.0f}" if mode == "calls" else f"{'-':>8}"
                     print(
-                        f"{server.name:14} {'on' if log else 'off':7} {mode:5} {level:4} "
+                        f"{server.name:21} {'on' if log else 'off':7} {mode:5} {level:4} "
                         f"{rps:8.0f} {cps} {cell.median('p50_ms'):7.2f} "
                         f"{cell.median('p90_ms'):7.2f} {cell.median('p99_ms'):7.2f} "
                         f"{cell.total('errors'):6} {cell.total('mismatches'):8} {ratio} {p99} "

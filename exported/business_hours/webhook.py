@@ -12,19 +12,33 @@ Run it (Python 3.10+, the standard library is enough for the first form):
     export JAXL_REDIS_URL=redis://127.0.0.1:6379/0  # several workers must share call state
     python webhook.py --uvicorn --port 9919 --workers 2   # pip install uvicorn
     gunicorn --bind 127.0.0.1:9919 --workers 2            # reads ./gunicorn.conf.py, beside this
+    granian --interface rsgi webhook:rsgi --port 9919 --workers 2 --http 1 --no-ws
+        --http1-buffer-size 16384 --http1-header-read-timeout 10000 --backpressure 1024
     jaxl apps run --app webhook:JaxlApp
 
-Each form is safe from a hostile client by default: a head over 16 KiB (a line over 8 KiB, over
-100 headers) is refused; a head must be whole 10 s after its first byte, a body 10 s after its
-head (--header-timeout, --body-timeout); an idle connection closes after 15 s (--timeout; 5 s
-under gunicorn); at 1024 open connections (--max-connections) a new one closes the one waiting
-longest for its request; slow or silent clients hold no thread (--threads 32 answer at once).
-`--uvicorn` runs uvicorn with its h11 parser and these deadlines; plain `uvicorn webhook:asgi`
-has none of them (with httptools no header limit at all), so use it behind a proxy that has.
+Each form but granian's (below) is safe from a hostile client by default: a head over 16 KiB (a
+line over 8 KiB, over 100 headers) is refused; a head must be whole 10 s after its first byte, a
+body 10 s after its head (--header-timeout, --body-timeout); an idle connection closes after 15 s
+(--timeout; 5 s under gunicorn); at 1024 open connections (--max-connections) a new one closes
+the one waiting longest for its request; slow or silent clients hold no thread (--threads 32
+answer at once). `--uvicorn` runs uvicorn with its h11 parser and these deadlines; plain
+`uvicorn webhook:asgi` has none of them (with httptools no header limit at all), so use it
+behind a proxy that has.
+
+The granian command is one line (pip install granian), and its limits are its own flags, not the
+variables below: a head over 16 KiB or over 100 headers is refused (431), with no limit of its
+own on a line; one deadline, 10 s from the connection's start or its last answer, covers a silent
+client, an idle connection and a slow head; --backpressure caps open connections per worker,
+and past it a new one waits in the kernel's backlog instead of closing an old one. granian has
+no deadline for a body: a client that sends its body slowly keeps its connection as long as it
+likes, and enough of them fill the cap, so where clients other than Jaxl reach it, put it behind
+a proxy with a body timeout. `--http 1` keeps out HTTP/2 (whose heads may reach 16 MiB), and
+`--no-ws` WebSocket upgrades. The webhook cannot see granian's --workers: with more than one,
+JAXL_REDIS_URL is yours to set (nothing stops several workers keeping calls of their own).
 
 Then point the IVR at https://YOUR-HOST/webhook/ (teardown as POST or DELETE), and at
-/healthz for health checks. Every form logs one JSON line per request itself (uvicorn's and
-gunicorn's access logs are off). uvicorn and gunicorn read their settings from the environment:
+/healthz for health checks. Every form logs one JSON line per request itself (the access logs
+of uvicorn, gunicorn and granian are off). Those three read their settings from the environment:
 JAXL_REDIS_URL, JAXL_WEBHOOK_TOKEN, JAXL_WEBHOOK_LOG=0, JAXL_MAX_CALLS, JAXL_TTL and the limits'
 (JAXL_HEADER_TIMEOUT, JAXL_BODY_TIMEOUT, JAXL_MAX_CONNECTIONS, JAXL_THREADS); a bad value
 stops the import with one line naming it (exit status 3). Several workers without
@@ -56,6 +70,7 @@ import hashlib
 import hmac
 import importlib
 import io
+import ipaddress
 import json
 import marshal
 import math
@@ -73,13 +88,13 @@ import time
 import traceback
 import zoneinfo
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-__all__ = ["FLOW", "app", "asgi", "main", "wsgi"]
+__all__ = ["FLOW", "app", "asgi", "main", "rsgi", "wsgi"]
 
 # -- the call runtime (jaxl_designer/core/runtime.py) ---------------------------------------
 # -- call facts: the protocol and the flow, as every other module reads them -------------------
@@ -102,6 +117,9 @@ DIRECTIONS = {1: "inbound", 2: "outbound"}
 #: a call's state stays small whatever a request carries.
 MAX_METADATA_KEYS = 32
 MAX_CONTEXT_CHARS = 200
+#: The longest metadata key a call keeps: a `{metadata.<key>}` field names it, and a key is no
+#: essay (without a cap, 32 keys of a 64 KiB body made one call's state 160 KB).
+MAX_METADATA_KEY_CHARS = 64
 #: A caller field (`from_number`, `to_number`) keeps at most this many characters: a number is
 #: at most 16, and a call's state must not grow with what a request sends.
 MAX_CALLER_CHARS = 32
@@ -188,6 +206,9 @@ class CallStore(Protocol):
     def drop(self, call_id: int) -> None:
         """Forget a call; forgetting an unknown call is not an error."""
 
+    # A store may also have `confirm(call_id, step)`: a held answer was delivered, and `load`
+    # then gives the call's state with `"ack": step` until it is saved again (`MemoryStore`).
+
 
 class MemoryStore:
     """A bounded in-process store: least recently used calls go first, idle calls expire.
@@ -223,7 +244,8 @@ class MemoryStore:
         self.bytes = 0
         self.ttl = ttl
         self._clock = clock
-        self._calls: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
+        # call id -> (last touched, marshalled state, the step confirmed delivered or 0)
+        self._calls: OrderedDict[int, tuple[float, bytes, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -240,6 +262,8 @@ class MemoryStore:
                 self.bytes -= len(entry[1])
                 return None
         state: dict[str, Any] = marshal.loads(entry[1])
+        if entry[2]:
+            state["ack"] = entry[2]
         return state
 
     def save(self, call_id: int, state: dict[str, Any]) -> None:
@@ -251,11 +275,11 @@ class MemoryStore:
             old = calls.get(call_id)
             if old is not None:
                 self.bytes -= len(old[1])
-            calls[call_id] = (now, kept)
+            calls[call_id] = (now, kept, 0)
             self.bytes += len(kept)
             calls.move_to_end(call_id)
             while calls:
-                oldest_id, (touched, oldest) = next(iter(calls.items()))
+                oldest_id, (touched, oldest, _) = next(iter(calls.items()))
                 over = len(calls) > self.max_calls or self.bytes > self.max_bytes
                 if (over and oldest_id != call_id) or now - touched > self.ttl:
                     del calls[oldest_id]
@@ -269,6 +293,14 @@ class MemoryStore:
             entry = self._calls.pop(call_id, None)
             if entry is not None:
                 self.bytes -= len(entry[1])
+
+    def confirm(self, call_id: int, step: int) -> None:
+        """Note that the answer of a call's step `step` was delivered (`Runtime.delivered`):
+        `load` then gives the state with `"ack": step`, until the call is saved again."""
+        with self._lock:
+            entry = self._calls.get(call_id)
+            if entry is not None:
+                self._calls[call_id] = (entry[0], entry[1], step)
 
 
 class Lookup:
@@ -354,12 +386,14 @@ class Turn:
     __slots__ = (
         "_pending",
         "call_id",
+        "delivery",
         "edges",
         "ending",
         "left_at",
         "lookup",
         "lookups",
         "nodes",
+        "replayed",
         "response",
         "restarted",
         "rev",
@@ -388,6 +422,11 @@ class Turn:
         self.restarted = False
         #: The revision of the flow that answered (`Runtime.rev`), when the runtime has one.
         self.rev: str | None = None
+        #: A held answer (`Runtime.respond(held=True)`): what `Runtime.delivered` is told once
+        #: the answer reached the caller, (call id, the call's step, whether the call ended).
+        self.delivery: tuple[int, int, bool] | None = None
+        #: True when the turn is a retried request answered again as before (`held` answers).
+        self.replayed = False
 
     def __repr__(self) -> str:
         return f"Turn({self.response!r}, nodes={self.nodes!r})"
@@ -518,7 +557,8 @@ def call_context(state: Mapping[str, Any]) -> dict[str, str]:
     """The call's context as a flow reads it, from a request's `state`: flat names to text.
 
     Only plain values are kept (text, numbers, true/false), each cut to `MAX_CONTEXT_CHARS`, and
-    at most `MAX_METADATA_KEYS` metadata keys, those a `{metadata.<key>}` field can name.
+    at most `MAX_METADATA_KEYS` metadata keys, those a `{metadata.<key>}` field can name (of at
+    most `MAX_METADATA_KEY_CHARS` characters).
 
     Example:
         >>> state = {"direction": 2, "org": {"name": "Acme", "id": 7},
@@ -542,7 +582,11 @@ def call_context(state: Mapping[str, Any]) -> dict[str, str]:
         found["voice.lang"] = voice.get("lang")
     metadata = state.get("metadata")
     if isinstance(metadata, Mapping):
-        keys = [k for k in metadata if isinstance(k, str) and _KEY.fullmatch(k)]
+        keys = [
+            k
+            for k in metadata
+            if isinstance(k, str) and len(k) <= MAX_METADATA_KEY_CHARS and _KEY.fullmatch(k)
+        ]
         for key in keys[:MAX_METADATA_KEYS]:
             found[METADATA_PREFIX + key] = metadata[key]
     context = {}
@@ -860,16 +904,32 @@ class Runtime:
                 store.drop(call_id)
                 turn.response = {"prompt": [*spoken, *LOOKUP_FAILED_PROMPT], "num_characters": 0}
                 turn.ending = "apology"
+                if isinstance(store, _Held):
+                    self._keep(turn, store)
                 return turn
             turn.edges.append((node.id, key, target))
-            return self._walk(call_id, call, target, turn, spoken, store, steps)
+            turn = self._walk(call_id, call, target, turn, spoken, store, steps)
+            if isinstance(store, _Held) and turn.lookup is None:
+                self._keep(turn, store)
+            return turn
         except StoreError:  # as `respond` answers it: the caller hears the store is down
             turn.lookup = turn._pending = None
             turn.response = {"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}
             return turn
 
-    def respond(self, request: Any) -> Turn:
-        """Answer one request and tell which nodes and edges the call went through."""
+    def respond(self, request: Any, *, held: bool = False) -> Turn:
+        """Answer one request and tell which nodes and edges the call went through.
+
+        `held`: the answer may be lost on its way (a server answers it), so a step is made
+        idempotent. The call's new state is kept with the request and its answer, and counts
+        as delivered only once the server says so (`delivered`, with `turn.delivery`). The same
+        request again (same call, event, key and digits) before that is a retry, and gets
+        the same answer (`turn.replayed`), not the next step: the call does not move on twice,
+        and a lookup is not asked again. A call that ended in a held turn is kept until its
+        answer is delivered, so a retried transfer transfers again, not restarts. Once
+        delivered, the same request is the caller's again (pressing 1 at a menu, then 1 at the
+        menu it leads to).
+        """
         if not isinstance(request, dict):
             raise BadRequest("the request body must be a JSON object")
         event = _as_int(request.get("event"), "event")
@@ -890,41 +950,98 @@ class Runtime:
         if event == MARK:
             return _silent(call_id)
         caller = {name: _caller_field(state.get(name), name) for name in CALLER_FIELDS}
+        store: CallStore = self.store
+        if held:
+            store = _Held(store, _fingerprint(event, option, data), caller)
         try:
-            if event == TEARDOWN:
-                call = self.store.load(call_id)
-                turn = Turn(dict(NEUTRAL), call_id)
-                if call is None or _same_caller(call, caller):
-                    self.store.drop(call_id)
-                    if call is not None:
-                        turn.rev = call.get("rev")
-                        turn.left_at = call.get("node")
-                        turn.ending = "caller_hangup"
-                # else another caller's call id: that call goes on
-                return turn
-            if event == SETUP and not data:
-                return self._start(call_id, caller, state, Turn({}, call_id), [])
-            if event != SETUP and event != OPTION:
-                return Turn(dict(NEUTRAL), call_id)
-            call = self.store.load(call_id)
-            if call is None:
-                return self._recover(call_id, caller, state)
-            if not _same_caller(call, caller):
-                # A call id sent with other numbers than its call started with is a new call,
-                # never that one: it hears the start, and the call it named is left as it was.
-                return self._recover(call_id, caller, state, _DETACHED)
-            runtime = self
-            rev = call.get("rev")
-            if rev != self.rev and self.others is not None and isinstance(rev, str):
-                found = self.others(rev)  # the revision the call started on answers it
-                if found is None:  # kept nowhere: a call the webhook does not know
-                    return self._recover(call_id, caller, state)
-                runtime = found
-            if data:
-                return runtime._digits(call_id, call, state, data)
-            return runtime._key(call_id, call, caller, state, option)
+            turn = self._respond(event, call_id, caller, state, option, data, store)
+            if held and turn.lookup is None:
+                self._keep(turn, store)  # type: ignore[arg-type]
+            return turn
         except StoreError:
             return Turn({"prompt": list(STORE_DOWN_PROMPT), "num_characters": 0}, call_id)
+
+    def _respond(
+        self,
+        event: int,
+        call_id: int,
+        caller: dict[str, Any],
+        state: Mapping[str, Any],
+        option: str | None,
+        data: str | None,
+        store: CallStore,
+    ) -> Turn:
+        if event == TEARDOWN:
+            call = self.store.load(call_id)
+            turn = Turn(dict(NEUTRAL), call_id)
+            if call is None or _same_caller(call, caller):
+                self.store.drop(call_id)
+                if call is not None and "end" not in call:  # not one kept after it ended
+                    turn.rev = call.get("rev")
+                    turn.left_at = call.get("node")
+                    turn.ending = "caller_hangup"
+            # else another caller's call id: that call goes on
+            return turn
+        if event == SETUP and not data:
+            # A setup starts the call, retried or not: it is answered as the first one was.
+            return self._start(call_id, caller, state, Turn({}, call_id), [], store)
+        if event != SETUP and event != OPTION:
+            return Turn(dict(NEUTRAL), call_id)
+        call = store.load(call_id)
+        if call is None:
+            return self._recover(call_id, caller, state, store)
+        if not _same_caller(call, caller):
+            # A call id sent with other numbers than its call started with is a new call,
+            # never that one: it hears the start, and the call it named is left as it was.
+            return self._recover(call_id, caller, state, _DETACHED)
+        acked = call.pop("ack", None)
+        if isinstance(store, _Held) and store.retried(call, acked):
+            return _replayed(call_id, call)
+        if "end" in call:  # ended, its answer delivered: a call the webhook does not know
+            return self._recover(call_id, caller, state, store)
+        runtime = self
+        rev = call.get("rev")
+        if rev != self.rev and self.others is not None and isinstance(rev, str):
+            found = self.others(rev)  # the revision the call started on answers it
+            if found is None:  # kept nowhere: a call the webhook does not know
+                return self._recover(call_id, caller, state, store)
+            runtime = found
+        if data:
+            return runtime._digits(call_id, call, state, data, store)
+        return runtime._key(call_id, call, caller, state, option, store)
+
+    def _keep(self, turn: Turn, held: _Held) -> None:
+        """Keep what a held turn wrote, with its request and answer, as not yet delivered."""
+        if held.write is None:  # nothing to keep: a neutral answer, another caller's call id
+            return
+        call_id, state = held.write
+        step = int((held.loaded or {}).get("n", 0)) + 1
+        if state is None:  # the call ended: kept until its answer is delivered
+            state = {"end": turn.ending or "ended", **held.caller}
+        state["n"] = step
+        state["sent"] = [held.request, turn.response]
+        held.store.save(call_id, state)
+        turn.delivery = (call_id, step, "end" in state)
+
+    def delivered(self, delivery: tuple[int, int, bool] | None) -> None:
+        """Say that a held answer (`respond(held=True)`) reached the caller: `turn.delivery`.
+
+        The same request again is then the caller's, not a retry; a call that ended is
+        forgotten. A store that cannot be told leaves the step as it was: the same key pressed
+        again at once would then be answered as a retry. Never raises `StoreError`.
+        """
+        if delivery is None:
+            return
+        call_id, step, ended = delivery
+        try:
+            if ended:
+                self.store.drop(call_id)
+            else:
+                confirm = getattr(self.store, "confirm", None)
+                if confirm is not None:
+                    confirm(call_id, step)
+        except StoreError:
+            pass
 
     # -- inputs -----------------------------------------------------------------------------
     def _key(
@@ -934,41 +1051,47 @@ class Runtime:
         caller: dict[str, Any],
         state: Mapping[str, Any],
         option: str | None,
+        store: CallStore,
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
         if node is None or node.kind not in WAITING:
-            return self._recover(call_id, caller, state)
+            return self._recover(call_id, caller, state, store)
         turn = Turn({}, call_id)
         if node.kind != "menu" or option is None or option not in KEYS:
             # Not a key of the menu the call waits at ("12", "١", "", a key at a collect): asked
             # again there as any wrong key is, and what the caller entered so far is kept.
-            return self._invalid(call_id, call, node, turn)
+            return self._invalid(call_id, call, node, turn, store)
         call["option"] = option
         target = node.edges.get(option)
         if target is None:
-            return self._invalid(call_id, call, node, turn)
+            return self._invalid(call_id, call, node, turn, store)
         call["misses"] = 0
         turn.edges.append((node.id, option, target))
-        return self._walk(call_id, call, target, turn, [])
+        return self._walk(call_id, call, target, turn, [], store)
 
     def _digits(
-        self, call_id: int, call: dict[str, Any], state: Mapping[str, Any], data: str
+        self,
+        call_id: int,
+        call: dict[str, Any],
+        state: Mapping[str, Any],
+        data: str,
+        store: CallStore,
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
         caller = {name: call.get(name) for name in CALLER_FIELDS}
         if node is None or node.kind not in WAITING:
-            return self._recover(call_id, caller, state)
+            return self._recover(call_id, caller, state, store)
         turn = Turn({}, call_id)
         digits = self._accept(node, data) if node.kind == "collect" else None
         if digits is None:
-            return self._invalid(call_id, call, node, turn)
+            return self._invalid(call_id, call, node, turn, store)
         call["vars"][node.spec["var"]] = digits
         call["misses"] = 0
         target = node.edges.get("ok")
         if target is None:
-            return self._invalid(call_id, call, node, turn)
+            return self._invalid(call_id, call, node, turn, store)
         turn.edges.append((node.id, "ok", target))
-        return self._walk(call_id, call, target, turn, [])
+        return self._walk(call_id, call, target, turn, [], store)
 
     def _accept(self, node: _Node, data: str) -> str | None:
         """The digits a collect keeps from `data`, or None when the node must refuse them."""
@@ -992,7 +1115,9 @@ class Runtime:
             return None
         return data
 
-    def _invalid(self, call_id: int, call: dict[str, Any], node: _Node, turn: Turn) -> Turn:
+    def _invalid(
+        self, call_id: int, call: dict[str, Any], node: _Node, turn: Turn, store: CallStore
+    ) -> Turn:
         misses = int(call.get("misses", 0)) + 1
         call["misses"] = misses
         limit = node.spec.get("max_invalid")
@@ -1005,7 +1130,7 @@ class Runtime:
             turn.edges.append((node.id, "invalid", target))
         else:
             target = node.id
-        return self._walk(call_id, call, target, turn, [])
+        return self._walk(call_id, call, target, turn, [], store)
 
     # -- walking ----------------------------------------------------------------------------
     def _start(
@@ -1275,6 +1400,8 @@ def log_fields(turn: Turn, data: str | None = None, keep_digits: bool = False) -
         {'nodes': ['bye'], 'end': 'hangup'}
     """
     fields: dict[str, Any] = {}
+    if turn.replayed:  # a retry, answered as before: the call did not move
+        fields["replay"] = True
     if turn.nodes:
         fields["nodes"] = turn.nodes
     if turn.edges:
@@ -1324,6 +1451,58 @@ class _Detached:
 
 
 _DETACHED = _Detached()
+
+
+class _Held:
+    """The store a held turn (`Runtime.respond(held=True)`) walks with: it reads from the
+    runtime's store, and keeps the turn's write until the answer is known (`Runtime._keep`)."""
+
+    __slots__ = ("caller", "loaded", "request", "store", "write")
+
+    def __init__(self, store: CallStore, request: str, caller: dict[str, Any]) -> None:
+        self.store = store
+        #: What the request asked (`_fingerprint`). The same again, undelivered, is a retry.
+        self.request = request
+        self.caller = caller
+        self.loaded: dict[str, Any] | None = None
+        self.write: tuple[int, dict[str, Any] | None] | None = None
+
+    def load(self, call_id: int) -> dict[str, Any] | None:
+        self.loaded = self.store.load(call_id)
+        return self.loaded
+
+    def save(self, call_id: int, state: dict[str, Any]) -> None:
+        self.write = (call_id, state)
+
+    def drop(self, call_id: int) -> None:
+        self.write = (call_id, None)
+
+    def retried(self, call: Mapping[str, Any], acked: Any) -> bool:
+        """Whether this request is the one `call`'s last answer went to, not yet delivered."""
+        sent = call.get("sent")
+        return (
+            isinstance(sent, list)
+            and len(sent) == 2
+            and sent[0] == self.request
+            and acked != call.get("n")
+        )
+
+
+def _fingerprint(event: int, option: str | None, data: str | None) -> str:
+    """What a request asked (event, key, digits) as 16 hex digits: what a call's state keeps to
+    know a retry, never the digits themselves (a refused card number is not stored), and the
+    same few bytes however long the request's fields."""
+    text = f"{event}\x00{option}\x00{data}".encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(text, digest_size=8).hexdigest()
+
+
+def _replayed(call_id: int, call: Mapping[str, Any]) -> Turn:
+    """The turn of a retried request: the answer it was given, the call left as it is."""
+    turn = Turn(call["sent"][1], call_id)
+    turn.replayed = True
+    turn.rev = call.get("rev")
+    turn.delivery = (call_id, int(call.get("n", 0)), "end" in call)
+    return turn
 
 
 def _caller_field(value: Any, name: str) -> str | None:
@@ -2092,6 +2271,9 @@ class WebhookApp:
             as `JAXL_LOG_DIGITS` says (off when unset).
         revisions: The flow's revisions, `runtime` being their current one; None: `runtime`'s
             flow alone, until something is published (`revisions.publish`).
+        held: Whether the server says when each answer was written (`delivered`): then each
+            step is held until it is (`Runtime.respond(held=True)`), and a request retried
+            after a lost answer gets that answer again. Every server of the export says so.
 
     Example:
         >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
@@ -2112,12 +2294,14 @@ class WebhookApp:
         log: LogSink | None = request_log,
         log_digits: bool | None = None,
         revisions: Revisions | StoreRevisions | None = None,
+        held: bool = False,
     ) -> None:
         if revisions is None:
             revisions = Revisions(runtime.flow, runtime=runtime)
         #: The flow's revisions: the current one, and those calls in progress started on.
         self.revisions = revisions
         self.token = token.encode("utf-8") if token else None
+        self.held = held
         self.max_body = max_body
         self.log = log
         #: Whether the log shows the digits callers entered, not just how many (test systems:
@@ -2141,16 +2325,26 @@ class WebhookApp:
         return self.revisions.revision
 
     def handle(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fields: dict[str, Any] | None = None,
     ) -> Reply:
         """Answer one request; `headers` has lower-case names. Never raises.
 
         A call that reaches a lookup node waits here, in this thread, on its backend
         (`perform_lookup`): for servers with a thread per request (http.server, gunicorn's
         gthread workers), where a slow backend holds up that request alone.
+
+        `fields`, when given, gets what the request log says of the request, and what
+        `delivered` needs to hear once the answer is sent.
         """
         started = time.perf_counter()
-        fields: dict[str, Any] = {}
+        if fields is None:
+            fields = {}
         try:  # `begin`, inlined: this is every request's path
             reply = self._route(method.upper(), path, query, headers, body, fields)
         except Exception:
@@ -2162,12 +2356,19 @@ class WebhookApp:
         return reply
 
     async def handle_async(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fields: dict[str, Any] | None = None,
     ) -> Reply:
         """`handle` on an event loop: a lookup is awaited (`perform_lookup_async`), so other
         requests are answered while a call waits on its backend. Never raises."""
         started = time.perf_counter()
-        fields: dict[str, Any] = {}
+        if fields is None:
+            fields = {}
         reply = self.begin(method, path, query, headers, body, fields)
         if isinstance(reply, PendingReply):
             reply = await self.complete_async(reply)
@@ -2232,6 +2433,17 @@ class WebhookApp:
                 result = lookup_raised(error)
             reply = self.resume(reply, result)
         return reply
+
+    def delivered(self, fields: Mapping[str, Any]) -> None:
+        """Say that the answer of the request `fields` belongs to was sent to the client.
+
+        A webhook answer is held (`Runtime.respond(held=True)`) until then: the same request
+        again before this is a retry after a lost answer, and is answered the same. Servers
+        call this once the answer's bytes are written; never raises.
+        """
+        delivery = fields.get("delivery")
+        if delivery is not None:
+            self.runtime.delivered(delivery)
 
     def _failed(self) -> Reply:
         """A bug must not cost the caller the call: log it, and they hear an apology."""
@@ -2342,7 +2554,7 @@ class WebhookApp:
             if isinstance(state, dict):
                 fields["call_id"] = state.get("call_id")
         try:
-            turn = self.revisions.runtime.respond(request)
+            turn = self.revisions.runtime.respond(request, held=self.held)
         except BadRequest as error:
             return error_reply(error.status, str(error))
         fields["rev"] = turn.rev
@@ -2354,6 +2566,8 @@ class WebhookApp:
         self, turn: Turn, fields: dict[str, Any], times: Mapping[int, float] | None = None
     ) -> Reply:
         """The HTTP answer for a turn that is answered (waits on no lookup)."""
+        if turn.delivery is not None:
+            fields["delivery"] = turn.delivery
         if turn.lookups:
             self._note_lookups(turn, fields, times)
         if self.log is not None:
@@ -2499,6 +2713,9 @@ class RedisStore:
         timeout: Seconds to wait for Redis before apologising to the caller.
         flow_prefix: Prepended to a flow's revision to make the key its document is kept under,
             for calls on that revision whose requests reach a worker that does not keep it.
+        ack_prefix: Prepended to the call id to make the key of the call's last step whose
+            answer was delivered (`confirm`), kept apart from the state so that a late
+            confirmation never writes over a newer state.
     """
 
     def __init__(
@@ -2509,6 +2726,7 @@ class RedisStore:
         prefix: str = "jaxl:call:",
         timeout: float = 0.5,
         flow_prefix: str = "jaxl:flow:",
+        ack_prefix: str = "jaxl:ack:",
     ) -> None:
         try:
             redis = importlib.import_module("redis")
@@ -2520,6 +2738,7 @@ class RedisStore:
         self.ttl = int(ttl)
         self.prefix = prefix
         self.flow_prefix = flow_prefix
+        self.ack_prefix = ack_prefix
         # One immediate retry: a pooled connection that Redis dropped is replaced at once.
         self.client: Any = redis.Redis.from_url(
             url,
@@ -2545,16 +2764,25 @@ class RedisStore:
         """The Redis key of a call's state."""
         return f"{self.prefix}{call_id}"
 
+    def ack_key(self, call_id: int) -> str:
+        """The Redis key of the call's last step whose answer was delivered."""
+        return f"{self.ack_prefix}{call_id}"
+
     @staticmethod
-    def decode(raw: bytes | str | None) -> dict[str, Any] | None:
-        """A call's state from the value kept in Redis; None when there is none, or not ours."""
+    def decode(raw: bytes | str | None, ack: bytes | str | None = None) -> dict[str, Any] | None:
+        """A call's state from the values kept in Redis (its state, and its confirmed step);
+        None when there is none, or not ours."""
         if raw is None:
             return None
         try:
             state = json.loads(raw)
         except ValueError:
             return None  # not ours, or damaged: treated as a call we do not know
-        return state if isinstance(state, dict) else None
+        if not isinstance(state, dict):
+            return None
+        if ack is not None and ack.isdigit():
+            state["ack"] = int(ack)
+        return state
 
     @staticmethod
     def encode(state: dict[str, Any]) -> str:
@@ -2563,7 +2791,7 @@ class RedisStore:
 
     def load(self, call_id: int) -> dict[str, Any] | None:
         """Return the state of a call, or None when the call is unknown or expired."""
-        return self.decode(self._call("get", self.key(call_id)))
+        return self.decode(*self._call("mget", self.key(call_id), self.ack_key(call_id)))
 
     def save(self, call_id: int, state: dict[str, Any]) -> None:
         """Keep a call's state for `ttl` seconds after this request."""
@@ -2571,7 +2799,11 @@ class RedisStore:
 
     def drop(self, call_id: int) -> None:
         """Forget a call."""
-        self._call("delete", self.key(call_id))
+        self._call("delete", self.key(call_id), self.ack_key(call_id))
+
+    def confirm(self, call_id: int, step: int) -> None:
+        """Note that the answer of the call's step `step` was delivered (`Runtime.delivered`)."""
+        self._call("set", self.ack_key(call_id), b"%d" % step, ex=self.ttl)
 
     def keep_flow(self, rev: str, document: Any) -> None:
         """Keep a published flow document under its revision, `FLOW_TTL` seconds from now
@@ -2635,6 +2867,16 @@ def _shown(name: str, value: Any) -> str:
         except ValueError:  # not even a URL: nothing in it can be told from a password
             value = "***"
     return repr(value)
+
+
+def _loopback(host: str) -> bool:
+    """Whether `host` is an address only this machine reaches."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: where it points is not ours to know
 
 
 def read_switch(value: Any) -> bool:
@@ -2704,6 +2946,8 @@ class Settings:
         redis_url: Where call state is kept, shared by every worker; None keeps it in memory.
             A URL is refused when the redis client cannot be imported.
         token: A secret every webhook request must carry; None accepts any request.
+        no_token: Serve on an address other machines reach without a token (`open_to_all`
+            refuses to otherwise): for a proxy in front that authenticates Jaxl itself.
         log: Whether each request writes one JSON line to standard error.
         max_calls: How many calls are kept in memory at most (without Redis).
         ttl: Seconds an idle call's state is kept.
@@ -2784,6 +3028,13 @@ class Settings:
         _text_or_none,
         "JAXL_FLOW_FILE",
     )
+    no_token: bool = _setting(
+        False,
+        "--no-token",
+        "serve beyond this machine without a token (a proxy in front authenticates)",
+        read_switch,
+        "JAXL_NO_TOKEN",
+    )
 
     def __post_init__(self) -> None:
         for setting in dataclasses.fields(self):
@@ -2801,6 +3052,24 @@ class Settings:
         if self.redis_url:
             shown["redis_url"] = redact(self.redis_url)
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
+    def open_to_all(self) -> str | None:
+        """Why these settings must not serve, or None: an address other machines reach, no
+        token, and no `--no-token` (anyone reaching it could act on a live call by its id).
+
+        Example:
+            >>> Settings(host="0.0.0.0").open_to_all() is not None
+            True
+            >>> Settings(host="0.0.0.0", token="s3cret").open_to_all() is None
+            True
+        """
+        if self.token or self.no_token or _loopback(self.host):
+            return None
+        return (
+            f"--host {self.host} without a token lets anyone who reaches it act on a live call "
+            "by its id: set --token (JAXL_WEBHOOK_TOKEN) and give Jaxl the webhook URL with "
+            "?token=..., or --no-token (JAXL_NO_TOKEN=1) behind a proxy that authenticates"
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -2822,7 +3091,7 @@ class Settings:
             switch = isinstance(setting.default, bool)
             notes = [] if switch or setting.default is None else [f"default {setting.default}"]
             if env:
-                notes.append(f"env {env}=0" if switch else f"env {env}")
+                notes.append(f"env {env}={int(not setting.default)}" if switch else f"env {env}")
             what = setting.metadata["what"] + (f" ({', '.join(notes)})" if notes else "")
             if switch:
                 action = "store_false" if setting.default else "store_true"
@@ -3056,8 +3325,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
         path, _, query = self.path.partition("?")
-        status, reply_headers, data = self.app.handle(self.command, path, query, headers, body)
-        self._reply(status, reply_headers, data)
+        fields: dict[str, Any] = {}
+        status, reply_headers, data = self.app.handle(
+            self.command, path, query, headers, body, fields
+        )
+        self._reply(status, reply_headers, data)  # raises when the client has gone
+        self.app.delivered(fields)  # written whole: a retry of it now is the caller's again
         if length is None:
             self._linger()
 
@@ -3661,6 +3934,8 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
             if self.cycle is not cycle:  # a head arrived: its body has its own deadline
                 waiting.pop(self, None)
                 self._arm(body_timeout)
+                if self.cycle is not None:
+                    self.cycle.send = _telling_send(self.cycle)
 
         def on_response_complete(self) -> None:
             self._disarm()
@@ -3690,6 +3965,23 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
                 self.transport.close()
 
     return UvicornProtocol
+
+
+def _telling_send(cycle: Any) -> Any:
+    """The `send` of a uvicorn request cycle that raises `OSError` once the client has gone.
+
+    uvicorn's own returns as if it had sent; ASGI (2.4) asks a server to raise a subclass of
+    OSError. The app tells a held answer delivered only after a send that did not raise
+    (`WebhookApp.delivered`), so a client that left before its answer must not look served.
+    """
+    send = cycle.send
+
+    async def telling_send(message: Any) -> None:
+        if cycle.disconnected:
+            raise ConnectionResetError("the client closed the connection before its answer")
+        await send(message)
+
+    return telling_send
 
 
 #: How the module runs itself under uvicorn (`python webhook.py --uvicorn`).
@@ -3765,23 +4057,38 @@ def make_wsgi(app: WebhookApp) -> Callable[..., Iterable[bytes]]:
         [b'{"ok":true}']
     """
 
-    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         headers = _wsgi_headers(environ)
         length = body_length(headers, app.max_body)
         body = environ["wsgi.input"].read(length) if length else b""
+        fields: dict[str, Any] = {}
         status, reply_headers, data = app.handle(
             environ.get("REQUEST_METHOD", "GET"),
             environ.get("PATH_INFO", "") or "/",
             environ.get("QUERY_STRING", ""),
             headers,
             body,
+            fields,
         )
         if ("Connection", "close") in reply_headers:
             _stop_reading(environ)
         start_response(_reason(status), list(reply_headers))  # a server may add to the list
+        if "delivery" in fields:  # a webhook answer: delivered once the server has written it
+            return _then_delivered(data, app, fields)
         return [data]
 
     return application
+
+
+def _then_delivered(data: bytes, app: WebhookApp, fields: dict[str, Any]) -> Iterator[bytes]:
+    """The body of a webhook answer, telling `app` it was delivered once the server wrote it.
+
+    A WSGI server asks for the next part of a body after writing the one before, so the code
+    after `yield` runs once the answer is out; a server that could not write it closes the
+    body instead, and the call's step stays undelivered (a retry is answered the same).
+    """
+    yield data
+    app.delivered(fields)
 
 
 def _stop_reading(environ: Mapping[str, Any]) -> None:
@@ -3881,6 +4188,7 @@ def build_app(flow_document: Mapping[str, Any], settings: Settings | None = None
         token=settings.token,
         log=request_log if settings.log else None,
         revisions=revisions,
+        held=True,  # every server of the export says when an answer was written
     )
 
 
@@ -4090,6 +4398,10 @@ def main(
     except ValueError as error:
         log_to_stderr(f"webhook: {error}")
         return 2
+    refusal = settings.open_to_all()
+    if refusal is not None:
+        log_to_stderr(f"webhook: {refusal}")
+        return 2
     if module is None or not args.uvicorn:
         return serve_flow(flow_document, settings)
     workers = str(args.workers)
@@ -4263,19 +4575,29 @@ class AsyncRedis:
         return connection
 
     async def load(self, call_id: int) -> dict[str, Any] | None:
-        """A call's state, or None."""
+        """A call's state (with the step confirmed delivered, as `RedisStore.load`), or None."""
         connection = await self._ready()
-        return self.store.decode(await connection.send(b"GET", self.store.key(call_id).encode()))
+        # Both sent before either is awaited: one round trip.
+        state = connection.send(b"GET", self.store.key(call_id).encode())
+        ack = connection.send(b"GET", self.store.ack_key(call_id).encode())
+        raw, acked = await asyncio.gather(state, ack)  # an error of both is retrieved
+        return self.store.decode(raw, acked)
 
     async def write(self, call_id: int, state: dict[str, Any] | None) -> None:
         """Keep a call's state for the store's time-to-live, or forget the call (None)."""
         connection = await self._ready()
         key = self.store.key(call_id).encode()
         if state is None:
-            await connection.send(b"DEL", key)
+            await connection.send(b"DEL", key, self.store.ack_key(call_id).encode())
         else:
             value = self.store.encode(state).encode("utf-8")
             await connection.send(b"SET", key, value, b"EX", self.ttl)
+
+    async def confirm(self, call_id: int, step: int) -> None:
+        """Note that the answer of the call's step `step` was delivered (`RedisStore.confirm`)."""
+        connection = await self._ready()
+        key = self.store.ack_key(call_id).encode()
+        await connection.send(b"SET", key, b"%d" % step, b"EX", self.ttl)
 
 
 class ReadAhead:
@@ -4364,8 +4686,13 @@ def _raw_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-def _answer_with_redis(app: WebhookApp) -> Callable[[bytes, dict[str, Any]], Any] | None:
-    """For an app whose calls live in Redis: an async answer for a plain request, or None."""
+Answering = Callable[[bytes, dict[str, Any]], Any]
+Delivering = Callable[[dict[str, Any]], Any]
+
+
+def _answer_with_redis(app: WebhookApp) -> tuple[Answering, Delivering] | None:
+    """For an app whose calls live in Redis: an async answer for a plain request, and what
+    says on the loop that it was delivered (`WebhookApp.delivered`); or None."""
     store = app.runtime.store
     if not isinstance(store, RedisStore) or not AsyncRedis.usable(store.url):
         return None
@@ -4407,7 +4734,18 @@ def _answer_with_redis(app: WebhookApp) -> Callable[[bytes, dict[str, Any]], Any
             reply = staged.store_down() if isinstance(again, PendingReply) else again
         return reply
 
-    return answer
+    async def delivered(fields: dict[str, Any]) -> None:
+        delivery = fields.get("delivery")
+        if delivery is None:
+            return
+        call_id, step, ended = delivery
+        with contextlib.suppress(StoreError):  # as `Runtime.delivered`: the step stays held
+            if ended:
+                await redis.write(call_id, None)
+            else:
+                await redis.confirm(call_id, step)
+
+    return answer, delivered
 
 
 async def _finish_with(
@@ -4461,9 +4799,11 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
     start_json = app.start_json
     complete_async = app.complete_async
     handle = app.handle
-    answer_with_redis = _answer_with_redis(app)
+    with_redis = _answer_with_redis(app)
+    answer_with_redis, delivered_with_redis = with_redis or (None, None)
     # The short path answers on the loop: with state in memory, or in Redis read asynchronously.
-    short_path = answer_with_redis is not None or not app.blocking
+    short_path = with_redis is not None or not app.blocking
+    delivered = app.delivered
     token_matches = app.token_matches
 
     async def application(
@@ -4477,7 +4817,7 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
         method: str = scope["method"]
         path: str = scope["path"]
         length = media = token = None
-        chunked = False
+        chunked = via_redis = False
         for name, value in scope.get("headers", ()):  # lower-case names, as ASGI promises
             if name == b"content-length":
                 length = value
@@ -4513,6 +4853,7 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
                     reply = started_reply
             else:
                 reply = await answer_with_redis(body, fields)
+                via_redis = True
             if app.log is not None:
                 app.log_request(method, path, reply[0], fields, started)
         else:
@@ -4524,10 +4865,11 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             read = body_length(headers, max_body) is not None
             body = await _asgi_body(receive, max_body) if read else b""
             query = scope.get("query_string", b"").decode("latin-1")
+            fields = {}
             if app.blocking:  # a sync store: answered in a thread, which asks a lookup itself
-                reply = await asyncio.to_thread(handle, method, path, query, headers, body)
+                reply = await asyncio.to_thread(handle, method, path, query, headers, body, fields)
             else:
-                reply = await app.handle_async(method, path, query, headers, body)
+                reply = await app.handle_async(method, path, query, headers, body, fields)
         start = {"type": "http.response.start", "status": reply[0], "headers": _raw_headers(reply)}
         try:
             await send(start)
@@ -4536,9 +4878,163 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             # The client left while the answer was being made (a pipelining client that
             # disconnects mid-answer, with a lookup or Redis awaited): uvloop's closed transport
             # raises here. Nobody is left to answer; it is not an error of the application.
+            # The call's step stays held: the request again is answered the same.
             return
+        if "delivery" in fields:  # a webhook answer, sent: the call's step is delivered
+            if via_redis:
+                await delivered_with_redis(fields)  # type: ignore[misc]
+            elif app.blocking:
+                await asyncio.to_thread(delivered, fields)
+            else:
+                delivered(fields)
 
     return application
+
+
+# -- RSGI (granian) (jaxl_designer/webhook/rsgi.py) -----------------------------------------
+#: What stands for a header value granian cannot show as text (not visible ASCII).
+_UNREADABLE = "\ufffd"
+
+
+class RsgiApp:
+    """An RSGI application: granian calls `__rsgi__(scope, protocol)` for every request, and
+    `__rsgi_del__(loop)` in each worker once it stops serving."""
+
+    __rsgi__: Callable[[Any, Any], Awaitable[None]]
+
+    def __init__(self, answer: Callable[[Any, Any], Awaitable[None]]) -> None:
+        self.__rsgi__ = answer
+
+    def __rsgi_del__(self, loop: Any) -> None:
+        # A worker process ends without running atexit: the log lines of its last turn go now.
+        flush_request_log()
+
+
+def make_rsgi(app: WebhookApp) -> RsgiApp:
+    """An RSGI application for `app`, for granian (`granian --interface rsgi webhook:rsgi`).
+
+    It gives the answers `make_asgi` gives, status, headers and body, for the same request,
+    but for a HEAD's Content-Length: the GET's, as `WebhookApp.handle` says (RFC 9110 8.6).
+    When the calls live in Redis, a plain request reads and writes its call's state on the
+    event loop, and anything else (health checks, refusals) is answered in a worker thread; a
+    lookup is awaited on the loop. granian shows no header value that is not visible ASCII: a
+    token so sent is no token, and a content type so sent is refused as not JSON.
+
+    Example:
+        >>> from jaxl_designer.core.runtime import Runtime
+        >>> flow = {"entry": "bye", "nodes": {"bye": {"kind": "hangup", "prompt": ["Bye."]}}}
+        >>> rsgi = make_rsgi(WebhookApp(Runtime(flow), log=None))
+        >>> class Scope:
+        ...     proto, method, path, query_string = "http", "POST", "/webhook/", ""
+        ...     headers = {"content-length": "38"}  # granian's: get, items, `in`
+        >>> class Protocol:
+        ...     async def __call__(self):
+        ...         return b'{"event": 1, "state": {"call_id": 1}}'
+        ...     def response_bytes(self, status, headers, body):
+        ...         print(status, body)
+        >>> asyncio.run(rsgi.__rsgi__(Scope(), Protocol()))
+        200 b'{"prompt":["Bye."],"num_characters":0}'
+    """
+    max_body = app.max_body
+    start_json = app.start_json
+    complete_async = app.complete_async
+    handle = app.handle
+    with_redis = _answer_with_redis(app)
+    answer_with_redis, delivered_with_redis = with_redis or (None, None)
+    # The short path answers on the loop: with state in memory, or in Redis read asynchronously.
+    short_path = with_redis is not None or not app.blocking
+    delivered = app.delivered
+    token_matches = app.token_matches
+
+    async def application(scope: Any, protocol: Any) -> None:
+        if scope.proto != "http":
+            protocol.close(403)  # a WebSocket: refused, as uvicorn refuses one ASGI leaves alone
+            return
+        started = time.perf_counter() if app.log is not None else 0.0
+        method: str = scope.method
+        path: str = scope.path
+        headers = scope.headers
+        length: str | None = None
+        media: str | None = None
+        token: str | None = None
+        chunked = "transfer-encoding" in headers
+        via_redis = False
+        # Lower-case names; the last of a repeated header counts, as in `make_asgi`. granian
+        # leaves out a value that is not visible ASCII.
+        for name, value in headers.items():
+            if name == "content-length":
+                length = value
+            elif name == "content-type":
+                media = value
+            elif name == "x-jaxl-token":
+                token = value
+        if media is None and "content-type" in headers:
+            media = _UNREADABLE  # a type granian cannot show is no JSON type: refused (415)
+        plain = (
+            path in WEBHOOK_PATHS
+            and (method == "POST" or method == "DELETE")
+            and not chunked
+            and (media is None or media == "application/json")
+            and length is not None
+            and length.isdigit()
+            and len(length) < 12
+            and int(length) <= max_body
+            and token_matches(None if token is None else token.encode("latin-1"))
+        )
+        # What says the client left while its answer was being made, for answers that wait (a
+        # lookup, Redis): granian raises nothing on an answer to a client gone.
+        gone = None
+        if plain and short_path:
+            try:
+                body: bytes = await protocol()
+            except RuntimeError:  # granian's RSGIProtocolClosed: the client left mid-body
+                return
+            fields: dict[str, Any] = {}
+            if answer_with_redis is None:
+                started_reply = start_json(body, fields)
+                if isinstance(started_reply, PendingReply):  # the call waits on a backend
+                    gone = protocol.client_disconnect()
+                    reply = await complete_async(started_reply)
+                else:
+                    reply = started_reply
+            else:
+                gone = protocol.client_disconnect()
+                reply = await answer_with_redis(body, fields)
+                via_redis = True
+            if app.log is not None:
+                app.log_request(method, path, reply[0], fields, started)
+        else:
+            text = {"content-length": length, "content-type": media, "x-jaxl-token": token}
+            given = {k: v for k, v in text.items() if v is not None}
+            if chunked:
+                given["transfer-encoding"] = "chunked"
+            body = b""
+            if body_length(given, max_body) is not None:  # a body that will be refused: unread
+                try:
+                    body = await protocol()
+                except RuntimeError:
+                    return
+            query: str = scope.query_string
+            fields = {}
+            gone = protocol.client_disconnect()
+            if app.blocking:  # a sync store: answered in a thread, which asks a lookup itself
+                reply = await asyncio.to_thread(handle, method, path, query, given, body, fields)
+            else:
+                reply = await app.handle_async(method, path, query, given, body, fields)
+        protocol.response_bytes(reply[0], reply[1], reply[2])
+        if gone is not None:
+            if gone.done():  # nobody was left to answer: the call's step stays held, and the
+                return  # request again is answered the same
+            gone.cancel()  # else granian waits on it as long as it runs: a kilobyte a request
+        if "delivery" in fields:  # a webhook answer, sent: the call's step is delivered
+            if via_redis:
+                await delivered_with_redis(fields)  # type: ignore[misc]
+            elif app.blocking:
+                await asyncio.to_thread(delivered, fields)
+            else:
+                delivered(fields)
+
+    return RsgiApp(application)
 
 
 # -- the flow -------------------------------------------------------------------------------
@@ -4597,6 +5093,7 @@ except (RuntimeError, ValueError) as error:
     raise SystemExit(3) from None
 wsgi = make_wsgi(app)
 asgi = make_asgi(app)
+rsgi = make_rsgi(app)
 
 
 def __getattr__(name: str) -> Any:

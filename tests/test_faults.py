@@ -51,7 +51,10 @@ def header_command(webhook: Path, program: str, port: int) -> list[str]:
     text = webhook.read_text(encoding="utf-8")
     start = "python webhook.py --uvicorn" if program == "uvicorn" else program
     line = next(line.strip() for line in text.splitlines() if line.strip().startswith(start))
-    args = shlex.split(line.replace("9919", str(port)), comments=True)
+    # On loopback: an address others reach needs the token the header exports, which the
+    # load clients here do not send.
+    line = line.replace("9919", str(port)).replace("0.0.0.0", "127.0.0.1")
+    args = shlex.split(line, comments=True)
     if program == "uvicorn":
         return [sys.executable, str(webhook), *args[2:]]
     args[0] = str(BIN / program)

@@ -30,11 +30,14 @@ from pathlib import Path
 
 import pytest
 from conftest import BIN, Processes, free_port, parse_reply, webhook_command
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from jaxl_designer.core.examples import acme
 from jaxl_designer.core.runtime import Runtime
 from jaxl_designer.core.simulator import request as webhook_request
 from jaxl_designer.webhook.app import WebhookApp
+from jaxl_designer.webhook.http_server import refuse_head, refuse_head_slowly
 from jaxl_designer.webhook.server import (
     MAX_HEADER_BYTES,
     MAX_HEADER_LINE,
@@ -394,3 +397,36 @@ def test_a_client_that_hangs_up_mid_headers_gets_no_answer(in_process: int) -> N
         sock.sendall(b"POST /webhook/ HTTP/1.1\r\nHost: x\r\nContent-Le")
         sock.shutdown(socket.SHUT_WR)
         assert sock.recv(100) == b""
+
+
+# -- the head check's two ways agree ---------------------------------------------------------
+_REQUEST_LINES = [b"POST /webhook/ HTTP/1.1", b"GET /healthz HTTP/1.0", b"GET / HTTP/1.1 extra",
+                  b"G\x00T / HTTP/1.1", b"GET /\x7f HTTP/1.1", b"GET / HTTP/2.0"]  # fmt: skip
+_HEADER_LINES = [b"Host: x", b"Content-Length: 12", b"content-length:7", b"Content-Length: 1 2",
+                 b"Transfer-Encoding: chunked", b"X-A : y", b" folded", b"X-B: \x01",
+                 b"X-C: caf\xc3\xa9", b"X-D:\tq", b"X-E: \x7f", b"Bad Name: v", b"X-F: v\r",
+                 b"X-G", b"Content-Length: 99999999999999999999", b"X-Long: " + b"a" * 9000,
+                 b"Transfer-Encoding: gzip"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@example(_REQUEST_LINES[0], [b"Content-Length: 12", b"content-length:7"], b"\r\n", 0)
+@example(_REQUEST_LINES[0], [b"Content-Length: 12", b"Transfer-Encoding: chunked"], b"\r\n", 0)
+@example(_REQUEST_LINES[0], [b"Transfer-Encoding: gzip"], b"\r\n", 0)
+@example(_REQUEST_LINES[0], [], b"\r\n", 100)
+@example(_REQUEST_LINES[0], [], b"\r\n", 101)
+@example(_REQUEST_LINES[0], [b"Content-Length: 12"], b"\r\n", 99)
+@example(_REQUEST_LINES[1], [b"Content-Length: 12"], b"\r\n", 100)
+@given(
+    st.sampled_from(_REQUEST_LINES),
+    st.lists(st.sampled_from(_HEADER_LINES), max_size=6),
+    st.sampled_from([b"\r\n", b"\r\n", b"\n"]),
+    st.integers(0, 110),
+)
+def test_the_quick_head_check_says_what_the_line_by_line_one_says(
+    request_line: bytes, lines: list[bytes], ending: bytes, extra: int
+) -> None:
+    """`refuse_head` passes a plain head on one match and sends any other to the line-by-line
+    check: for every head, it answers what that check answers."""
+    head = ending.join([request_line, *lines, *[b"X-N: n"] * extra]) + ending + ending
+    assert refuse_head(head) == refuse_head_slowly(head)

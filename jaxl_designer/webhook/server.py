@@ -272,7 +272,7 @@ def main(
         parser.add_argument(
             "--uvicorn",
             action="store_true",
-            help="serve with uvicorn (pip install uvicorn), its h11 parser, these deadlines "
+            help="serve with uvicorn (pip install uvicorn), every head checked, these deadlines "
             "and this connection cap",
         )
         parser.add_argument(

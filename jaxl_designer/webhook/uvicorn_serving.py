@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import os
 from typing import Any
 
@@ -28,8 +29,8 @@ __all__ = [
 ]
 
 
-def uvicorn_protocol(settings: Settings | None = None) -> type:
-    """uvicorn's h11 protocol with what uvicorn lacks: deadlines and a connection cap.
+def uvicorn_protocol(settings: Settings | None = None, parser: str | None = None) -> type:
+    """uvicorn's protocol with what uvicorn lacks: deadlines, a connection cap, checked heads.
 
     uvicorn gives a connection that has not yet sent a whole request no deadline at all, and its
     `--limit-concurrency` answers every request 503 once that many connections are open (idle
@@ -37,26 +38,33 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
     is not whole `header_timeout` seconds after it opened or after the request began (idle
     between requests, uvicorn's keep-alive timeout applies), and whose body is not whole
     `body_timeout` seconds after its head; past `max_connections` a new connection closes the
-    one that has waited longest for a request (or is refused, 503, when none waits). h11 itself
-    refuses a head over 16 KiB (`h11_max_incomplete_event_size`); every head is also checked by
-    the stdlib server's rules (`refuse_head`) before h11 reads it, since h11 takes obs-fold, bare
-    LFs, repeated Content-Lengths and any number of headers: refused, the connection closes.
+    one that has waited longest for a request (or is refused, 503, when none waits). Every head
+    is checked by the stdlib server's rules (`refuse_head`: 16 KiB in all, 8 KiB a line, 100
+    headers, one framing) before the parser reads it, since neither parser checks them all
+    (httptools has no head limit at all; h11 takes obs-fold, bare LFs, repeated Content-Lengths
+    and any number of headers): refused, the connection closes, and what follows is never read.
+
+    `parser`: "httptools" (uvicorn's fast one, when installed: the default) or "h11".
     """
     settings = Settings.from_env() if settings is None else settings
-    h11 = importlib.import_module("h11")
-    base: Any = importlib.import_module("uvicorn.protocols.http.h11_impl").H11Protocol
+    if parser is None:
+        parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    h11: Any = importlib.import_module("h11") if parser == "h11" else None
+    implementation = importlib.import_module(f"uvicorn.protocols.http.{parser}_impl")
+    base: Any = implementation.H11Protocol if h11 else implementation.HttpToolsProtocol
     header_timeout, body_timeout = settings.header_timeout, settings.body_timeout
     cap = allow_files(settings.max_connections)
     waiting: dict[Any, None] = {}  # connections waiting for a request, longest first
 
     class UvicornProtocol(base):  # type: ignore[misc]
-        """uvicorn's h11 protocol, with deadlines and a connection cap (`uvicorn_protocol`)."""
+        """uvicorn's protocol, with deadlines and a connection cap (`uvicorn_protocol`)."""
 
         _deadline: Any = None
         #: The head being screened (bytes so far), and the body bytes to pass before the next.
         _head = b""
         _skip = 0
-        _unscreened = False  # a chunked body follows: h11 frames it, the app refuses it (411)
+        _unscreened = False  # a chunked body follows: the parser frames it, the app refuses it
+        _in_body = False  # httptools: a head has arrived, its body has not all
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -81,8 +89,8 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
                 self._arm(header_timeout)  # a request begins after a kept-alive wait
             refusal = None if self._unscreened else self._screen(data)
             if refusal is not None:
-                # h11 would take what the stdlib server refuses (obs-fold, a bare LF, equal
-                # Content-Lengths, any number of headers): refuse it the same way, unread.
+                # The parser would take what the stdlib server refuses (any size, obs-fold, a
+                # bare LF, equal Content-Lengths, any number of headers): refused as it is.
                 self._disarm()
                 self.transport.write(refusal)
                 self.transport.close()
@@ -124,14 +132,45 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
                     self._skip = length
             return None
 
-        def handle_events(self) -> None:
-            cycle = self.cycle
-            super().handle_events()
-            if self.cycle is not cycle:  # a head arrived: its body has its own deadline
-                waiting.pop(self, None)
-                self._arm(body_timeout)
-                if self.cycle is not None:
-                    self.cycle.send = _telling_send(self.cycle)
+        def _head_arrived(self) -> None:
+            """A request's head has been read: its body has a deadline of its own."""
+            waiting.pop(self, None)
+            self._arm(body_timeout)
+            if self.cycle is not None:
+                self.cycle.send = _telling_send(self.cycle)
+
+        if h11:
+
+            def handle_events(self) -> None:
+                cycle = self.cycle
+                super().handle_events()
+                if self.cycle is not cycle:
+                    self._head_arrived()
+
+            def _receiving_body(self) -> bool:
+                return bool(self.conn.their_state is h11.SEND_BODY)
+
+            def _request_begun(self) -> bool:
+                return bool(self.conn.their_state is not h11.IDLE or self.conn.trailing_data[0])
+
+        else:
+
+            def on_headers_complete(self) -> None:
+                cycle = self.cycle
+                super().on_headers_complete()
+                if self.cycle is not cycle:
+                    self._in_body = True
+                    self._head_arrived()
+
+            def on_message_complete(self) -> None:
+                self._in_body = False
+                super().on_message_complete()
+
+            def _receiving_body(self) -> bool:
+                return self._in_body
+
+            def _request_begun(self) -> bool:
+                return bool(self._head) or self._in_body
 
         def on_response_complete(self) -> None:
             self._disarm()
@@ -154,9 +193,9 @@ def uvicorn_protocol(settings: Settings | None = None) -> type:
 
         def _expire(self) -> None:
             self._deadline = None
-            receiving = self._between_requests() or self.conn.their_state is h11.SEND_BODY
+            receiving = self._between_requests() or self._receiving_body()
             if receiving and not self.transport.is_closing():
-                if self.conn.their_state is not h11.IDLE or self.conn.trailing_data[0]:
+                if self._request_begun():
                     self.transport.write(TIMED_OUT_ANSWER)  # a request begun: say why it ends
                 self.transport.close()
 
@@ -180,9 +219,11 @@ def _telling_send(cycle: Any) -> Any:
     return telling_send
 
 
-#: How the module runs itself under uvicorn (`python webhook.py --uvicorn`).
+#: How the module runs itself under uvicorn (`python webhook.py --uvicorn`); "http" is
+#: replaced by the module's `UvicornProtocol`, whose head check is what keeps httptools safe (it
+#: has no head limit of its own: issue 19 measured 256 MB sent, 2.4 GB RSS).
 UVICORN_OPTIONS = {
-    "http": "h11",  # httptools has no header limit at all (issue 19: 256 MB sent, 2.4 GB RSS)
+    "http": "h11",
     "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
     "backlog": 2048,
     "access_log": False,  # the module logs each request itself

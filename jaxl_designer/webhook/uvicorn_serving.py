@@ -174,6 +174,10 @@ def uvicorn_protocol(settings: Settings | None = None, parser: str | None = None
 
         def on_response_complete(self) -> None:
             self._disarm()
+            # The cycle and its `send` hold each other: left so, every request would be a
+            # cycle of garbage for the collector (p99 at 64 connections 25 ms, not 8).
+            if self.cycle is not None:
+                self.cycle.__dict__.pop("send", None)
             super().on_response_complete()
             if self._between_requests() and not self.transport.is_closing():
                 waiting.pop(self, None)

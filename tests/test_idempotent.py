@@ -277,3 +277,29 @@ def test_a_retry_after_a_lost_answer_hears_it_and_the_backend_is_asked_once(
 
 def webhook_request(event: int, call_id: int, data: str | None = None) -> dict[str, Any]:
     return request(event, call_id, data=data)
+
+
+def test_a_report_counts_a_retried_transfer_once() -> None:
+    """A replayed answer moves no call: the log's reader counts the call and its transfer once."""
+    from jaxl_designer.core.report import read
+    from jaxl_designer.webhook.app import WebhookApp
+
+    lines: list[str] = []
+    app = WebhookApp(Runtime(stairs()), log=lines.append, held=True)
+
+    def post(payload: dict[str, Any], delivered: bool = True) -> None:
+        body = json.dumps(payload).encode()
+        fields: dict[str, Any] = {}
+        app.handle("POST", "/webhook/", "", {"content-length": str(len(body))}, body, fields)
+        if delivered:
+            app.delivered(fields)
+
+    post(request(1, CALLER))
+    post(request(2, CALLER, option="1"))
+    post(request(2, CALLER, option="1"), delivered=False)  # the transfer's answer lost
+    post(request(2, CALLER, option="1"))  # retried: transferred again
+    post(request(3, CALLER))
+    assert json.loads(lines[3])["replay"] is True
+    traffic = read([lines])
+    assert (traffic.calls, dict(traffic.endings)) == (1, {"transfer": 1})
+    assert traffic.other == 2  # the replay, and the teardown after the call ended

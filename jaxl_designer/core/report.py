@@ -155,8 +155,8 @@ class Traffic:
     lines: int = 0
     bad: int = 0
     bad_lines: list[tuple[str, int, str]] = field(default_factory=list)
-    #: Requests that belong to no call's flow: health checks, refused requests, marks, and
-    #: teardowns of calls that had already ended.
+    #: Requests that belong to no call's flow: health checks, refused requests, marks,
+    #: teardowns of calls that had already ended, and retries answered as before (`replay`).
     other: int = 0
     #: Lines that are no JSON object: the server's own output, written to the same stream.
     messages: int = 0
@@ -313,6 +313,9 @@ def calls(
             call_id = line.get("call_id")
             event, flow_fields = line.get("event"), "nodes" in line or "end" in line
             if call_id is None or line.get("status", 200) != 200 or event == 5:
+                tally.other += 1
+                continue
+            if line.get("replay") is True:  # a retry answered as before: the call did not move
                 tally.other += 1
                 continue
             if isinstance(call_id, (list, dict)):

@@ -71,6 +71,8 @@ def on_starting(server):
             file=sys.stderr,
         )
         sys.exit(2)
+
+
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190

@@ -4839,6 +4839,91 @@ async def _finish_with(
     return reply
 
 
+class LoopAnswers:
+    """How a server on an event loop (ASGI, granian's RSGI) answers a webhook request.
+
+    `plain`: whether a request passes every check `WebhookApp` makes, from its head alone; such
+    a request takes the short path (`answer`) when `short_path` says so: state in memory, or
+    in Redis read and written on the loop. Any other goes through `answer_other`, in a worker
+    thread when the store blocks. `delivered` then says, on the loop, that the answer was sent.
+    """
+
+    def __init__(self, app: WebhookApp) -> None:
+        self.app = app
+        with_redis = _answer_with_redis(app)
+        self._redis_answer: Answering | None = None
+        self._redis_delivered: Delivering | None = None
+        if with_redis is not None:
+            self._redis_answer, self._redis_delivered = with_redis
+        #: Whether a plain request is answered on the loop itself.
+        self.short_path = with_redis is not None or not app.blocking
+
+    def plain(
+        self,
+        method: str,
+        path: str,
+        chunked: bool,
+        json_or_none: bool,
+        length: bytes | str | None,
+        token: bytes | None,
+    ) -> bool:
+        """Whether a request passes every check from its head: a POST or DELETE to the webhook,
+        not chunked, JSON (or no type), a length within `max_body`, the right token."""
+        return (
+            path in WEBHOOK_PATHS
+            and (method == "POST" or method == "DELETE")
+            and not chunked
+            and json_or_none
+            and length is not None
+            and length.isdigit()
+            and len(length) < 12
+            and int(length) <= self.app.max_body
+            and self.app.token_matches(token)
+        )
+
+    async def answer(
+        self, body: bytes, fields: dict[str, Any], waiting: Callable[[], None] | None = None
+    ) -> tuple[Reply, bool]:
+        """The answer to a plain request's body, and whether it went through Redis; `waiting`
+        is called before anything is awaited (a lookup, Redis)."""
+        if self._redis_answer is None:
+            started = self.app.start_json(body, fields)
+            if not isinstance(started, PendingReply):
+                return started, False
+            if waiting is not None:
+                waiting()
+            return await self.app.complete_async(started), False  # the call waits on a backend
+        if waiting is not None:
+            waiting()
+        return await self._redis_answer(body, fields), True
+
+    async def answer_other(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        fields: dict[str, Any],
+    ) -> Reply:
+        """The answer to any other request, check by check (`WebhookApp.handle`)."""
+        app = self.app
+        if app.blocking:  # a sync store: answered in a thread, which asks a lookup itself
+            return await asyncio.to_thread(app.handle, method, path, query, headers, body, fields)
+        return await app.handle_async(method, path, query, headers, body, fields)
+
+    async def delivered(self, fields: dict[str, Any], via_redis: bool) -> None:
+        """Say that the answer `fields` belongs to was sent (`WebhookApp.delivered`)."""
+        if "delivery" not in fields:  # not a webhook answer
+            return
+        if via_redis and self._redis_delivered is not None:
+            await self._redis_delivered(fields)
+        elif self.app.blocking:
+            await asyncio.to_thread(self.app.delivered, fields)
+        else:
+            self.app.delivered(fields)
+
+
 def make_asgi(app: WebhookApp) -> Callable[..., Any]:
     """An ASGI callable for `app` (HTTP and lifespan), for uvicorn and other ASGI servers.
 
@@ -4862,15 +4947,8 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
         (200, b'{"prompt":["Bye."],"num_characters":0}')
     """
     max_body = app.max_body
-    start_json = app.start_json
-    complete_async = app.complete_async
-    handle = app.handle
-    with_redis = _answer_with_redis(app)
-    answer_with_redis, delivered_with_redis = with_redis or (None, None)
-    # The short path answers on the loop: with state in memory, or in Redis read asynchronously.
-    short_path = with_redis is not None or not app.blocking
-    delivered = app.delivered
-    token_matches = app.token_matches
+    answers = LoopAnswers(app)
+    short_path, plain_request, answer = answers.short_path, answers.plain, answers.answer
 
     async def application(
         scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]
@@ -4893,33 +4971,15 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
                 token = value
             elif name == b"transfer-encoding":
                 chunked = True
-        plain = (
-            path in WEBHOOK_PATHS
-            and (method == "POST" or method == "DELETE")
-            and not chunked
-            and (media is None or media == b"application/json")
-            and length is not None
-            and length.isdigit()
-            and len(length) < 12
-            and int(length) <= max_body
-            and token_matches(token)
-        )
-        if plain and short_path:
+        json_or_none = media is None or media == b"application/json"
+        if short_path and plain_request(method, path, chunked, json_or_none, length, token):
             message = await receive()
             if message.get("more_body", False) or message["type"] != "http.request":
                 body = message.get("body", b"") + await _asgi_body(receive, max_body)
             else:
                 body = message["body"]  # the whole body came in one message, as it usually does
             fields: dict[str, Any] = {}
-            if answer_with_redis is None:
-                started_reply = start_json(body, fields)
-                if isinstance(started_reply, PendingReply):  # the call waits on a backend
-                    reply = await complete_async(started_reply)
-                else:
-                    reply = started_reply
-            else:
-                reply = await answer_with_redis(body, fields)
-                via_redis = True
+            reply, via_redis = await answer(body, fields)
             if app.log is not None:
                 app.log_request(method, path, reply[0], fields, started)
         else:
@@ -4932,10 +4992,7 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             body = await _asgi_body(receive, max_body) if read else b""
             query = scope.get("query_string", b"").decode("latin-1")
             fields = {}
-            if app.blocking:  # a sync store: answered in a thread, which asks a lookup itself
-                reply = await asyncio.to_thread(handle, method, path, query, headers, body, fields)
-            else:
-                reply = await app.handle_async(method, path, query, headers, body, fields)
+            reply = await answers.answer_other(method, path, query, headers, body, fields)
         start = {"type": "http.response.start", "status": reply[0], "headers": _raw_headers(reply)}
         try:
             await send(start)
@@ -4947,12 +5004,7 @@ def make_asgi(app: WebhookApp) -> Callable[..., Any]:
             # The call's step stays held: the request again is answered the same.
             return
         if "delivery" in fields:  # a webhook answer, sent: the call's step is delivered
-            if via_redis:
-                await delivered_with_redis(fields)  # type: ignore[misc]
-            elif app.blocking:
-                await asyncio.to_thread(delivered, fields)
-            else:
-                delivered(fields)
+            await answers.delivered(fields, via_redis)
 
     return application
 
@@ -4998,19 +5050,13 @@ def make_rsgi(app: WebhookApp) -> RsgiApp:
         ...         return b'{"event": 1, "state": {"call_id": 1}}'
         ...     def response_bytes(self, status, headers, body):
         ...         print(status, body)
+        >>> import asyncio
         >>> asyncio.run(rsgi.__rsgi__(Scope(), Protocol()))
         200 b'{"prompt":["Bye."],"num_characters":0}'
     """
     max_body = app.max_body
-    start_json = app.start_json
-    complete_async = app.complete_async
-    handle = app.handle
-    with_redis = _answer_with_redis(app)
-    answer_with_redis, delivered_with_redis = with_redis or (None, None)
-    # The short path answers on the loop: with state in memory, or in Redis read asynchronously.
-    short_path = with_redis is not None or not app.blocking
-    delivered = app.delivered
-    token_matches = app.token_matches
+    answers = LoopAnswers(app)
+    short_path, plain_request = answers.short_path, answers.plain
 
     async def application(scope: Any, protocol: Any) -> None:
         if scope.proto != "http":
@@ -5036,37 +5082,23 @@ def make_rsgi(app: WebhookApp) -> RsgiApp:
                 token = value
         if media is None and "content-type" in headers:
             media = _UNREADABLE  # a type granian cannot show is no JSON type: refused (415)
-        plain = (
-            path in WEBHOOK_PATHS
-            and (method == "POST" or method == "DELETE")
-            and not chunked
-            and (media is None or media == "application/json")
-            and length is not None
-            and length.isdigit()
-            and len(length) < 12
-            and int(length) <= max_body
-            and token_matches(None if token is None else token.encode("latin-1"))
-        )
+        json_or_none = media is None or media == "application/json"
+        given_token = None if token is None else token.encode("latin-1")
         # What says the client left while its answer was being made, for answers that wait (a
         # lookup, Redis): granian raises nothing on an answer to a client gone.
         gone = None
-        if plain and short_path:
+
+        def waiting() -> None:
+            nonlocal gone
+            gone = protocol.client_disconnect()
+
+        if short_path and plain_request(method, path, chunked, json_or_none, length, given_token):
             try:
                 body: bytes = await protocol()
             except RuntimeError:  # granian's RSGIProtocolClosed: the client left mid-body
                 return
             fields: dict[str, Any] = {}
-            if answer_with_redis is None:
-                started_reply = start_json(body, fields)
-                if isinstance(started_reply, PendingReply):  # the call waits on a backend
-                    gone = protocol.client_disconnect()
-                    reply = await complete_async(started_reply)
-                else:
-                    reply = started_reply
-            else:
-                gone = protocol.client_disconnect()
-                reply = await answer_with_redis(body, fields)
-                via_redis = True
+            reply, via_redis = await answers.answer(body, fields, waiting)
             if app.log is not None:
                 app.log_request(method, path, reply[0], fields, started)
         else:
@@ -5082,23 +5114,15 @@ def make_rsgi(app: WebhookApp) -> RsgiApp:
                     return
             query: str = scope.query_string
             fields = {}
-            gone = protocol.client_disconnect()
-            if app.blocking:  # a sync store: answered in a thread, which asks a lookup itself
-                reply = await asyncio.to_thread(handle, method, path, query, given, body, fields)
-            else:
-                reply = await app.handle_async(method, path, query, given, body, fields)
+            waiting()
+            reply = await answers.answer_other(method, path, query, given, body, fields)
         protocol.response_bytes(reply[0], reply[1], reply[2])
         if gone is not None:
             if gone.done():  # nobody was left to answer: the call's step stays held, and the
                 return  # request again is answered the same
             gone.cancel()  # else granian waits on it as long as it runs: a kilobyte a request
         if "delivery" in fields:  # a webhook answer, sent: the call's step is delivered
-            if via_redis:
-                await delivered_with_redis(fields)  # type: ignore[misc]
-            elif app.blocking:
-                await asyncio.to_thread(delivered, fields)
-            else:
-                delivered(fields)
+            await answers.delivered(fields, via_redis)
 
     return RsgiApp(application)
 

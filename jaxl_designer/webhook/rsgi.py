@@ -9,13 +9,12 @@ else goes through `WebhookApp.handle_async`, or `handle` in a worker thread for 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .app import WEBHOOK_PATHS, PendingReply, WebhookApp, body_length, flush_request_log
-from .asgi import _answer_with_redis
+from .app import WebhookApp, body_length, flush_request_log
+from .asgi import LoopAnswers
 
 __all__ = ["RsgiApp", "make_rsgi"]
 
@@ -59,19 +58,13 @@ def make_rsgi(app: WebhookApp) -> RsgiApp:
         ...         return b'{"event": 1, "state": {"call_id": 1}}'
         ...     def response_bytes(self, status, headers, body):
         ...         print(status, body)
+        >>> import asyncio
         >>> asyncio.run(rsgi.__rsgi__(Scope(), Protocol()))
         200 b'{"prompt":["Bye."],"num_characters":0}'
     """
     max_body = app.max_body
-    start_json = app.start_json
-    complete_async = app.complete_async
-    handle = app.handle
-    with_redis = _answer_with_redis(app)
-    answer_with_redis, delivered_with_redis = with_redis or (None, None)
-    # The short path answers on the loop: with state in memory, or in Redis read asynchronously.
-    short_path = with_redis is not None or not app.blocking
-    delivered = app.delivered
-    token_matches = app.token_matches
+    answers = LoopAnswers(app)
+    short_path, plain_request = answers.short_path, answers.plain
 
     async def application(scope: Any, protocol: Any) -> None:
         if scope.proto != "http":
@@ -97,37 +90,23 @@ def make_rsgi(app: WebhookApp) -> RsgiApp:
                 token = value
         if media is None and "content-type" in headers:
             media = _UNREADABLE  # a type granian cannot show is no JSON type: refused (415)
-        plain = (
-            path in WEBHOOK_PATHS
-            and (method == "POST" or method == "DELETE")
-            and not chunked
-            and (media is None or media == "application/json")
-            and length is not None
-            and length.isdigit()
-            and len(length) < 12
-            and int(length) <= max_body
-            and token_matches(None if token is None else token.encode("latin-1"))
-        )
+        json_or_none = media is None or media == "application/json"
+        given_token = None if token is None else token.encode("latin-1")
         # What says the client left while its answer was being made, for answers that wait (a
         # lookup, Redis): granian raises nothing on an answer to a client gone.
         gone = None
-        if plain and short_path:
+
+        def waiting() -> None:
+            nonlocal gone
+            gone = protocol.client_disconnect()
+
+        if short_path and plain_request(method, path, chunked, json_or_none, length, given_token):
             try:
                 body: bytes = await protocol()
             except RuntimeError:  # granian's RSGIProtocolClosed: the client left mid-body
                 return
             fields: dict[str, Any] = {}
-            if answer_with_redis is None:
-                started_reply = start_json(body, fields)
-                if isinstance(started_reply, PendingReply):  # the call waits on a backend
-                    gone = protocol.client_disconnect()
-                    reply = await complete_async(started_reply)
-                else:
-                    reply = started_reply
-            else:
-                gone = protocol.client_disconnect()
-                reply = await answer_with_redis(body, fields)
-                via_redis = True
+            reply, via_redis = await answers.answer(body, fields, waiting)
             if app.log is not None:
                 app.log_request(method, path, reply[0], fields, started)
         else:
@@ -143,22 +122,14 @@ def make_rsgi(app: WebhookApp) -> RsgiApp:
                     return
             query: str = scope.query_string
             fields = {}
-            gone = protocol.client_disconnect()
-            if app.blocking:  # a sync store: answered in a thread, which asks a lookup itself
-                reply = await asyncio.to_thread(handle, method, path, query, given, body, fields)
-            else:
-                reply = await app.handle_async(method, path, query, given, body, fields)
+            waiting()
+            reply = await answers.answer_other(method, path, query, given, body, fields)
         protocol.response_bytes(reply[0], reply[1], reply[2])
         if gone is not None:
             if gone.done():  # nobody was left to answer: the call's step stays held, and the
                 return  # request again is answered the same
             gone.cancel()  # else granian waits on it as long as it runs: a kilobyte a request
         if "delivery" in fields:  # a webhook answer, sent: the call's step is delivered
-            if via_redis:
-                await delivered_with_redis(fields)  # type: ignore[misc]
-            elif app.blocking:
-                await asyncio.to_thread(delivered, fields)
-            else:
-                delivered(fields)
+            await answers.delivered(fields, via_redis)
 
     return RsgiApp(application)

@@ -1,4 +1,4 @@
-"""Serving under uvicorn as safely as the standard-library server: h11, deadlines, a cap."""
+"""Serving under uvicorn as safely as the standard-library server: limits, deadlines, a cap."""
 
 from __future__ import annotations
 
@@ -64,7 +64,6 @@ def uvicorn_protocol(settings: Settings | None = None, parser: str | None = None
     class UvicornProtocol(base):  # type: ignore[misc]
         """uvicorn's protocol, with deadlines and a connection cap (`uvicorn_protocol`)."""
 
-        _deadline: float | None = None
         #: The head being screened (bytes so far), and the body bytes to pass before the next.
         _head = b""
         _skip = 0
@@ -90,7 +89,7 @@ def uvicorn_protocol(settings: Settings | None = None, parser: str | None = None
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self._deadline is None and self._between_requests():
+            if self not in armed and self._between_requests():
                 self._arm(header_timeout)  # a request begins after a kept-alive wait
             refusal = None if self._unscreened else self._screen(data)
             if refusal is not None:
@@ -192,14 +191,12 @@ def uvicorn_protocol(settings: Settings | None = None, parser: str | None = None
             return self.cycle is None or self.cycle.response_complete
 
         def _arm(self, seconds: float) -> None:
-            self._deadline = armed[self] = self.loop.time() + seconds
+            armed[self] = self.loop.time() + seconds
             if not sweeping:
                 sweeping.append(self.loop.call_later(SWEEP_SECONDS, _sweep, self.loop))
 
         def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline = None
-                armed.pop(self, None)
+            armed.pop(self, None)
 
         def _expire(self) -> None:
             self._disarm()
@@ -242,11 +239,11 @@ def _telling_send(cycle: Any) -> Any:
     return telling_send
 
 
-#: How the module runs itself under uvicorn (`python webhook.py --uvicorn`); "http" is
-#: replaced by the module's `UvicornProtocol`, whose head check is what keeps httptools safe (it
-#: has no head limit of its own: issue 19 measured 256 MB sent, 2.4 GB RSS).
+#: How the module runs itself under uvicorn (`python webhook.py --uvicorn`), its protocol being
+#: the module's `UvicornProtocol`, whose head check is what keeps httptools safe (it has no head
+#: limit of its own: issue 19 measured 256 MB sent, 2.4 GB RSS). The h11 limit applies when
+#: httptools is missing.
 UVICORN_OPTIONS = {
-    "http": "h11",
     "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
     "backlog": 2048,
     "access_log": False,  # the module logs each request itself
@@ -262,7 +259,6 @@ def serve_uvicorn(module: str, settings: Settings, workers: int = 1) -> int:
     """
     try:
         uvicorn: Any = importlib.import_module("uvicorn")
-        importlib.import_module("h11")
     except ImportError:
         log_to_stderr("webhook: --uvicorn needs uvicorn: pip install uvicorn")
         return 2
@@ -280,6 +276,7 @@ def serve_uvicorn(module: str, settings: Settings, workers: int = 1) -> int:
         port=settings.port,
         workers=workers,
         timeout_keep_alive=max(1, round(settings.timeout)),
-        **{**UVICORN_OPTIONS, "http": f"{name}:UvicornProtocol"},
+        http=f"{name}:UvicornProtocol",
+        **UVICORN_OPTIONS,
     )
     return 0

@@ -31,12 +31,12 @@ import pytest
 from conftest import BIN, PYTHON, Processes, children, free_port
 
 ATTACKER = Path(__file__).with_name("attacker.py")
-FORMS = ["stdlib", "uvicorn", "gunicorn"]
+FORMS = ["stdlib", "uvicorn", "gunicorn", "asyncio"]
 DEADLINE = 2.0  # seconds, for heads and bodies, in these tests
 ATTACK_SECONDS = 4.0
 P99_MS = 100.0
 #: The most resident memory a form may reach under attack, its processes together (MB).
-RSS_BOUND_MB = {"stdlib": 80.0, "uvicorn": 100.0, "gunicorn": 140.0}
+RSS_BOUND_MB = {"stdlib": 80.0, "uvicorn": 100.0, "gunicorn": 140.0, "asyncio": 80.0}
 #: attack: (the attacker's kind, count of connections)
 ATTACKS = {
     "header flood": ("flood", 1),
@@ -84,8 +84,8 @@ def start(form: str, webhook: Path, spawn: Processes) -> tuple[int, int]:
     }
     if form == "stdlib":
         args = [PYTHON, str(webhook), "--port", str(port)]
-    elif form == "uvicorn":
-        args = [PYTHON, str(webhook), "--uvicorn", "--port", str(port)]
+    elif form in ("uvicorn", "asyncio"):
+        args = [PYTHON, str(webhook), f"--{form}", "--port", str(port)]
     else:  # gunicorn reads the exported gunicorn.conf.py from its working directory
         args = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}"]
     process = spawn.start(args, port=port, env=env, cwd=webhook.parent)

@@ -98,9 +98,10 @@ ROWS = [
     ("a control character in a value", head(b"X-A: y\x01z", CL) + SMUGGLED, 400),
 ]  # fmt: skip
 
-#: Every way the module is served: the stdlib server, gunicorn, uvicorn with each parser, and
-#: uvicorn as the module runs itself (`python webhook.py --uvicorn`: h11, each head screened).
-FORMS = ["stdlib", "gunicorn", "uvicorn-httptools", "uvicorn-h11", "uvicorn-shipped"]
+#: Every way the module is served: the stdlib server, gunicorn, uvicorn with each parser,
+#: uvicorn as the module runs itself (`python webhook.py --uvicorn`: each head screened), and
+#: the module's own asyncio server (`python webhook.py --asyncio`).
+FORMS = ["stdlib", "gunicorn", "uvicorn-httptools", "uvicorn-h11", "uvicorn-shipped", "asyncio"]
 
 _H11_MERGES = "h11 merges Content-Length values that are all equal (RFC 9110 8.6 allows it)"
 _NO_LIMITS = ("uvicorn sets no bound on one header line or on the number of headers (h11's 16 KB "
@@ -148,6 +149,8 @@ def _command(form: str, webhook: Path, port: int) -> list[str]:
                 "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"]  # fmt: skip
     if form == "uvicorn-shipped":
         return [*webhook_command(webhook, port), "--uvicorn"]
+    if form == "asyncio":
+        return [*webhook_command(webhook, port), "--asyncio"]
     http = form.split("-", 1)[1]
     return [str(BIN / "uvicorn"), "webhook:asgi", "--app-dir", str(webhook.parent),
             "--host", "127.0.0.1", "--port", str(port), "--http", http,
@@ -245,7 +248,7 @@ def test_malformed_framing_is_refused_and_nothing_is_smuggled(
     assert reply is not None, received[:2000]
     if reply.status != status or not closed:
         raise Accepted(f"answered {reply.status}, {'closed' if closed else 'kept open'}")
-    if form == "stdlib":
+    if form in ("stdlib", "asyncio"):
         assert reply.headers["connection"] == "close"
         assert reply.headers["content-type"] == "application/json"
         answer = reply.json()

@@ -232,6 +232,10 @@ def serve(form: str, folder: Path, spawn: Processes, redis: Any) -> int:
         args = [PYTHON, webhook, "--uvicorn", *address]
     elif form == "uvicorn-redis":
         args = [PYTHON, webhook, "--uvicorn", *address, "--workers", "2", "--redis-url", redis.url]
+    elif form == "asyncio":
+        args = [PYTHON, webhook, "--asyncio", *address]
+    elif form == "asyncio-redis":
+        args = [PYTHON, webhook, "--asyncio", *address, "--workers", "2", "--redis-url", redis.url]
     else:  # gunicorn, with the exported gunicorn.conf.py
         args = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1"]
     spawn.start(args, port=port, env=env, cwd=folder)
@@ -247,6 +251,8 @@ def serve(form: str, folder: Path, spawn: Processes, redis: Any) -> int:
         "gunicorn",
         pytest.param("stdlib-redis", marks=pytest.mark.redis),
         pytest.param("uvicorn-redis", marks=pytest.mark.redis),
+        "asyncio",
+        pytest.param("asyncio-redis", marks=pytest.mark.redis),
     ],
 )
 def test_a_retry_after_a_lost_answer_hears_it_and_the_backend_is_asked_once(

@@ -56,10 +56,10 @@ RULES = {
     ),
     "webhook": _rule(
         "carried verbatim into every export: the standard library, the runtime and its "
-        "lookups client, each other (redis, uvicorn with h11 and the Jaxl SDK only through "
-        "importlib, when a server asks for them)",
+        "lookups client, each other (redis, uvicorn with h11, uvloop and the Jaxl SDK only "
+        "through importlib, when a server asks for them)",
         "webhook",
-        optional="redis jaxl uvicorn h11",
+        optional="redis jaxl uvicorn h11 uvloop",
         modules="jaxl_designer.core.runtime jaxl_designer.core.lookups",
     ),
     "drawing": _rule(

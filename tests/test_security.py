@@ -34,7 +34,7 @@ def keys(url: str) -> dict[str, Any]:
 
 
 # -- the token ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("form", ["stdlib", "uvicorn", "gunicorn"])
+@pytest.mark.parametrize("form", ["stdlib", "uvicorn", "gunicorn", "asyncio"])
 def test_an_address_others_reach_needs_a_token_or_a_word_saying_a_proxy_has_one(
     acme_webhook: Path, spawn: Processes, form: str
 ) -> None:
@@ -50,7 +50,7 @@ def test_an_address_others_reach_needs_a_token_or_a_word_saying_a_proxy_has_one(
         args = [str(BIN / "gunicorn"), "--bind", f"0.0.0.0:{port}"]
     else:
         args = [sys.executable, str(acme_webhook), "--host", "0.0.0.0", "--port", str(port)]
-        args += ["--uvicorn"] if form == "uvicorn" else []
+        args += [] if form == "stdlib" else [f"--{form}"]
     refused = subprocess.run(args, env=env, cwd=acme_webhook.parent, capture_output=True,
                              text=True, timeout=60)  # fmt: skip
     assert refused.returncode != 0

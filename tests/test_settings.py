@@ -252,6 +252,7 @@ def test_the_help_shows_the_defaults_the_webhook_runs_with(acme_webhook: Path) -
     }
     uvicorn = {
         "--uvicorn",
+        "--asyncio",
         "--workers",
     }  # the generated module's own: `jaxl-designer serve` lacks them
     assert {

@@ -69,6 +69,7 @@ import copy
 import dataclasses
 import datetime
 import email.parser
+import email.utils
 import hashlib
 import hmac
 import importlib
@@ -92,7 +93,7 @@ import time
 import traceback
 import zoneinfo
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol
@@ -4398,6 +4399,55 @@ def _say_if_down(store: Any) -> None:
 
 
 # -- command line ---------------------------------------------------------------------------
+def _banner(app: WebhookApp, host: str, port: int, how: str = "") -> str:
+    store = app.runtime.store
+    name = app.runtime.flow.get("name", "flow")
+    kept = (
+        f"calls kept in Redis at {redact(store.url)}"
+        if isinstance(store, RedisStore)
+        else "calls kept in memory"
+    )
+    return f"webhook: serving {name!r} on http://{host}:{port}/webhook/ ({kept}{how})"
+
+
+def serve_flow_asyncio(
+    flow_document: Mapping[str, Any], settings: Settings | None = None, workers: int = 1
+) -> int:
+    """Serve a flow with the asyncio server (`--asyncio`) until SIGTERM or SIGINT; returns an
+    exit status. `workers` > 1 forks that many processes sharing the listening socket, each
+    with its own event loop; they need Redis (or `ALLOW_PRIVATE_STATE`) to share calls."""
+    settings = Settings() if settings is None else settings
+    try:
+        if not settings.redis_url:
+            allowed = os.environ.get(ALLOW_PRIVATE_STATE) or "0"
+            try:
+                _refuse_private_state(workers, read_switch(allowed))
+            except ValueError as error:
+                raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
+        app = build_app(flow_document, settings)
+    except (RuntimeError, ValueError) as error:
+        log_to_stderr(f"webhook: {error}")
+        return 2
+    _say_if_down(app.runtime.store)
+    try:
+        sock = listening_socket(settings.host, settings.port)
+    except OSError as error:
+        log_to_stderr(
+            f"webhook: cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"
+        )
+        return 1
+    bound = sock.getsockname()[1]
+    how = ", asyncio" + (f", {workers} worker processes" if workers > 1 else "")
+    log_to_stderr(_banner(app, settings.host, bound, how))
+    try:
+        if workers == 1:
+            serve_loop(app, settings, sock)
+            return 0
+        return serve_forked(lambda: build_app(flow_document, settings), settings, sock, workers)
+    finally:
+        sock.close()
+
+
 def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = None) -> int:
     """Serve a flow over HTTP as `settings` say, until interrupted; returns an exit status."""
     settings = Settings() if settings is None else settings
@@ -4423,14 +4473,7 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
     except OSError as error:
         log_to_stderr(f"webhook: cannot listen on {host}:{port}: {error.strerror or error}")
         return 1
-    name = app.runtime.flow.get("name", "flow")
-    bound = server.server_address[1]
-    kept = (
-        f"calls kept in Redis at {redact(store.url)}"
-        if isinstance(store, RedisStore)
-        else ("calls kept in memory")
-    )
-    log_to_stderr(f"webhook: serving {name!r} on http://{host}:{bound}/webhook/ ({kept})")
+    log_to_stderr(_banner(app, host, server.server_address[1]))
     if settings.flow_file:
         _reload_on_hangup(app)
     try:
@@ -4469,9 +4512,15 @@ def main(
             "and this connection cap",
         )
         parser.add_argument(
+            "--asyncio",
+            action="store_true",
+            help="serve on one asyncio event loop (uvloop's when installed): the fastest, "
+            "standard library only, the same limits and deadlines",
+        )
+        parser.add_argument(
             "--workers",
             default="1",
-            help="uvicorn worker processes, with --uvicorn (default 1; several need "
+            help="worker processes, with --uvicorn or --asyncio (default 1; several need "
             "JAXL_REDIS_URL)",
         )
     args = parser.parse_args(argv)
@@ -4484,12 +4533,17 @@ def main(
     if refusal is not None:
         log_to_stderr(f"webhook: {refusal}")
         return 2
-    if module is None or not args.uvicorn:
+    if module is None or not (args.uvicorn or args.asyncio):
         return serve_flow(flow_document, settings)
+    if args.uvicorn and args.asyncio:
+        log_to_stderr("webhook: --uvicorn and --asyncio are two servers: choose one")
+        return 2
     workers = str(args.workers)
     if not (workers.isascii() and workers.isdigit() and int(workers) >= 1):
         log_to_stderr(f"webhook: --workers={workers!r}: not a whole number from 1 up")
         return 2
+    if args.asyncio:
+        return serve_flow_asyncio(flow_document, settings, int(workers))
     return serve_uvicorn(module, settings, int(workers))
 
 
@@ -4902,16 +4956,31 @@ class LoopAnswers:
     ) -> tuple[Reply, bool]:
         """The answer to a plain request's body, and whether it went through Redis; `waiting`
         is called before anything is awaited (a lookup, Redis)."""
+        started = self.begin(body, fields)
+        if isinstance(started, tuple):
+            return started, False
+        if waiting is not None:
+            waiting()
+        return await started
+
+    def begin(
+        self, body: bytes, fields: dict[str, Any]
+    ) -> Reply | Coroutine[Any, Any, tuple[Reply, bool]]:
+        """`answer`, at once when nothing is awaited (the call's state in memory, no lookup):
+        the reply; else a coroutine of what `answer` gives, for the caller to await."""
         if self._redis_answer is None:
             started = self.app.start_json(body, fields)
             if not isinstance(started, PendingReply):
-                return started, False
-            if waiting is not None:
-                waiting()
-            return await self.app.complete_async(started), False  # the call waits on a backend
-        if waiting is not None:
-            waiting()
-        return await self._redis_answer(body, fields), True
+                return started
+            return self._looked_up(started)  # the call waits on a backend
+        return self._via_redis(self._redis_answer(body, fields))
+
+    async def _looked_up(self, pending: PendingReply) -> tuple[Reply, bool]:
+        return await self.app.complete_async(pending), False
+
+    @staticmethod
+    async def _via_redis(answering: Awaitable[Reply]) -> tuple[Reply, bool]:
+        return await answering, True
 
     async def answer_other(
         self,
@@ -5141,6 +5210,693 @@ def make_rsgi(app: WebhookApp) -> RsgiApp:
             await answers.delivered(fields, via_redis)
 
     return RsgiApp(application)
+
+
+# -- serving: the asyncio server (jaxl_designer/webhook/loop_server.py) ---------------------
+#: How often the asyncio server looks at its connections' deadlines, in seconds.
+LOOP_SWEEP_SECONDS = 0.25
+#: How long, and how many bytes, a connection whose request was refused unread is drained for
+#: before it closes (closing with unread bytes resets it, and the client may lose the answer).
+_LINGER_SECONDS = 1.0
+_LINGER_BYTES = 1 << 20
+#: Past this many bytes buffered while a request is answered, a connection stops reading.
+_PIPELINE_BYTES = 64 * 1024 + MAX_REQUEST_LINE + MAX_HEADER_BYTES
+_LOOP_HEAD_LIMIT = MAX_REQUEST_LINE + MAX_HEADER_BYTES
+_JSON_PAIR = ("Content-Type", "application/json")
+_CLOSE_PAIR = ("Connection", "close")
+
+# The connection's states: waiting for a head, reading a body, answering (a task runs),
+# draining a refused request's bytes, closed.
+_HEAD, _BODY, _ANSWERING, _LINGERING, _CLOSED = range(5)
+
+
+class _Clock:
+    """The Date header's value, made once a second."""
+
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.text = b""
+
+    def date(self) -> bytes:
+        now = time.time()
+        second = int(now)
+        if second != self.second:
+            self.second = second
+            self.text = email.utils.formatdate(now, usegmt=True).encode("ascii")
+        return self.text
+
+
+class _HttpRequest:
+    """What a request's head says, as the server needs it (the app reads the body itself).
+
+    One is made per distinct head and kept (`LoopServer.read_head`): Jaxl sends the same head
+    bytes again and again, so most requests are framed and checked by one dict lookup.
+    """
+
+    __slots__ = (
+        "body_at",
+        "close",
+        "continues",
+        "headers",
+        "length",
+        "method",
+        "path",
+        "plain",
+        "query",
+        "unread",
+    )
+
+    def __init__(
+        self, method: str, path: str, query: str, headers: dict[str, str], close: bool
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        #: Lower-case names; never changed once made (the same head shares them).
+        self.headers = headers
+        #: Whether the connection closes after the answer (HTTP/1.0, `Connection: close`).
+        self.close = close
+        #: Where the body begins, and how many bytes of it to read.
+        self.body_at = 0
+        self.length = 0
+        #: Whether the body is left unread (chunked, too long, a bad length): the app refuses
+        #: it, and the connection closes after the answer.
+        self.unread = False
+        #: Whether the request passes every check of the app from its head (`LoopAnswers.plain`).
+        self.plain = False
+        #: Whether the client waits for `100 Continue` before it sends the body.
+        self.continues = headers.get("expect", "").lower() == "100-continue"
+
+
+def _read_request(head: bytes) -> _HttpRequest | bytes:
+    """The request a head `refuse_head` passed asks for, or the answer refusing it."""
+    text = head.decode("latin-1")
+    line, _, rest = text.partition("\r\n")
+    parts = line.split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        return _answer_and_close(400, "the request line is not METHOD TARGET HTTP/1.1")
+    method, target, version = parts
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
+        return _answer_and_close(505, f"{version} is not served: HTTP/1.1 is")
+    headers: dict[str, str] = {}
+    for field in rest[:-4].split("\r\n") if rest != "\r\n" else ():
+        name, _, value = field.partition(":")
+        name = name.lower()
+        value = value.strip(" \t")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    connection = headers.get("connection", "").lower()
+    close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+    path, _, query = target.partition("?")
+    request = _HttpRequest(method, path, query, headers, close)
+    request.body_at = len(head)
+    return request
+
+
+#: Heads longer than this are read each time, not kept (Jaxl's are a few hundred bytes).
+_KEPT_HEAD_BYTES = 2048
+#: How many distinct heads a server keeps read (forgotten all at once when full).
+_KEPT_HEADS = 512
+
+
+def _answer_and_close(status: int, message: str) -> bytes:
+    from .app import error_reply  # one place says what an error answer is
+
+    _, headers, body = error_reply(status, message)
+    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Server: jaxl-webhook"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    lines += ["Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin-1") + body
+
+
+class LoopServer:
+    """The connections of one asyncio server and what they share: the app, limits, deadlines.
+
+    `protocol()` makes one protocol object a connection; `sweep` closes connections whose
+    deadline passed (called every `LOOP_SWEEP_SECONDS` while any has one).
+    """
+
+    def __init__(self, app: WebhookApp, settings: Settings) -> None:
+        self.app = app
+        self.answers = LoopAnswers(app)
+        self.settings = settings
+        self.cap = allow_files(settings.max_connections)
+        self.clock = _Clock()
+        #: Every open connection.
+        self.open: set[_Connection] = set()
+        #: Connections waiting for a request, longest first (the first to close at the cap).
+        self.waiting: dict[_Connection, None] = {}
+        #: Connections with a deadline, each until when (the loop's clock).
+        self.armed: dict[_Connection, float] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._sweeping: asyncio.TimerHandle | None = None
+        self._heads: dict[tuple[int, int], bytes] = {}
+        self._heads_read: dict[bytes, _HttpRequest] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def protocol(self) -> _Connection:
+        return _Connection(self)
+
+    def read_head(self, head: bytes) -> _HttpRequest | bytes:
+        """What a whole head asks for, or the answer refusing it (`refuse_head`, then
+        `_read_request`); the same bytes give the same, so each distinct head is read once."""
+        known = self._heads_read.get(head)
+        if known is not None:
+            return known
+        refusal = refuse_head(head)
+        if refusal is not None:
+            return refusal
+        request = _read_request(head)
+        if isinstance(request, bytes):
+            return request
+        self._frame(request, head)
+        if len(head) <= _KEPT_HEAD_BYTES:
+            if len(self._heads_read) >= _KEPT_HEADS:
+                self._heads_read.clear()
+            self._heads_read[head] = request
+        return request
+
+    def _frame(self, request: _HttpRequest, head: bytes) -> None:
+        """How much body follows a head, and whether the request is a plain one."""
+        headers = request.headers
+        length = body_bytes(head)
+        if length is None or body_length(headers, self.app.max_body) is None:
+            length = 0  # chunked, not a number or too long: the app refuses it unread
+            request.unread = True
+        request.length = length
+        media = headers.get("content-type")
+        token = headers.get("x-jaxl-token")
+        request.plain = self.answers.short_path and self.answers.plain(
+            request.method,
+            request.path,
+            "transfer-encoding" in headers,
+            media is None or media == "application/json",
+            headers.get("content-length"),
+            token.encode("latin-1") if token is not None else None,
+        )
+
+    def arm(self, connection: _Connection, seconds: float) -> None:
+        loop = self.loop
+        if loop is None:
+            return
+        self.armed[connection] = loop.time() + seconds
+        if self._sweeping is None:
+            self._sweeping = loop.call_later(LOOP_SWEEP_SECONDS, self.sweep)
+
+    def sweep(self) -> None:
+        """Expire every connection whose deadline has passed; again in a while, if any is armed."""
+        self._sweeping = None
+        loop = self.loop
+        if loop is None:
+            return
+        now = loop.time()
+        for connection in [c for c, due in self.armed.items() if due <= now]:
+            connection.expire()
+        if self.armed:
+            self._sweeping = loop.call_later(LOOP_SWEEP_SECONDS, self.sweep)
+
+    def head_bytes(self, reply: Reply, close: bool) -> bytes:
+        """The status line and headers of `reply`, with `Connection: close` when `close`."""
+        status, headers, body = reply
+        date = self.clock.date()
+        if len(headers) == 2 and headers[0] == _JSON_PAIR and not close:
+            key = (status, len(body))
+            fixed = self._heads.get(key)
+            if fixed is None:
+                if len(self._heads) > 4096:
+                    self._heads.clear()
+                fixed = self._heads[key] = (
+                    f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                ).encode("ascii")
+            return b"%s%s%s" % (_status_line(status), date, fixed)
+        lines = [f"{name}: {value}" for name, value in headers if (name, value) != _CLOSE_PAIR]
+        if close:
+            lines.append("Connection: close")
+        tail = "\r\n" + "\r\n".join(lines) + "\r\n\r\n"
+        return _status_line(status) + date + tail.encode("latin-1")
+
+    def spawn(self, work: Any) -> None:
+        """Run a coroutine on the loop, kept until it ends."""
+        assert self.loop is not None
+        task = self.loop.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def _status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Status"
+        line = _STATUS_LINES[status] = (
+            f"HTTP/1.1 {status} {phrase}\r\nServer: jaxl-webhook\r\nDate: ".encode("latin-1")
+        )
+    return line
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: its buffered bytes, its state, its deadline."""
+
+    def __init__(self, server: LoopServer) -> None:
+        self.server = server
+        self.transport: Any = None
+        self.buffer = b""
+        self.state = _HEAD
+        self.need = 0  # in _BODY: the bytes of head and body together
+        self.request: _HttpRequest | None = None  # in _BODY: the request whose body is awaited
+        self.continued = False
+        self.reading = True
+        self.writing = True  # False while the transport holds bytes the kernel has not taken
+        self.ended = False  # the client sent its end (half-closed) while an answer was awaited
+        # Answers written whose bytes are not all in the kernel yet, and whether via Redis.
+        self.undelivered: list[tuple[dict[str, Any], bool]] = []
+        self.drained = 0
+
+    # -- asyncio's calls ----------------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        server = self.server
+        if len(server.open) >= server.cap:
+            oldest = next(iter(server.waiting), None)
+            if oldest is None:
+                transport.write(BUSY_ANSWER)
+                transport.close()
+                self.state = _CLOSED
+                return
+            oldest.close()
+        transport.set_write_buffer_limits(0)  # told when every byte written is in the kernel
+        server.open.add(self)
+        server.waiting[self] = None
+        server.arm(self, server.settings.header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = _CLOSED
+        self.undelivered.clear()  # not all their bytes reached the kernel: the steps stay held
+        server = self.server
+        server.open.discard(self)
+        server.waiting.pop(self, None)
+        server.armed.pop(self, None)
+
+    def pause_writing(self) -> None:
+        self.writing = False
+        if self.reading:
+            self.reading = False
+            self.transport.pause_reading()  # no more requests until the answer is written
+        self.server.arm(self, self.server.settings.timeout)
+
+    def resume_writing(self) -> None:
+        self.writing = True
+        self._delivered()
+        if self.state == _HEAD or self.state == _BODY:
+            self._resume_reading()
+            self.server.armed.pop(self, None)
+            self._serve()
+
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        if state == _LINGERING:
+            self.drained += len(data)
+            if self.drained > _LINGER_BYTES:
+                self.close()
+            return
+        if state == _CLOSED:
+            return
+        begun = not self.buffer and state == _HEAD
+        self.buffer = self.buffer + data if self.buffer else data
+        if state == _ANSWERING or not self.writing:
+            if len(self.buffer) > _PIPELINE_BYTES and self.reading:
+                self.reading = False
+                self.transport.pause_reading()
+            return
+        if begun:  # a request begins: its head has a deadline
+            self.server.arm(self, self.server.settings.header_timeout)
+        self._serve()
+
+    def eof_received(self) -> bool:
+        if self.state == _ANSWERING:
+            self.ended = True  # the answer awaited is written, then the connection closes
+            return True
+        self.close()
+        return False
+
+    # -- serving ------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        """Answer every request whole in the buffer, in order, until one must be awaited."""
+        server = self.server
+        app, answers = server.app, server.answers
+        out: list[bytes] = []
+        while (self.state == _HEAD or self.state == _BODY) and self.writing:
+            if self.state == _HEAD and not self._take_head(out):
+                break
+            request = self.request
+            if request is None:  # refused
+                break
+            buffer, need = self.buffer, self.need
+            if len(buffer) < need:
+                break
+            body = buffer[request.body_at : need]
+            self.buffer = buffer[need:]
+            self.state, self.request = _HEAD, None
+            if self.buffer:  # a pipelined request begins: its head has a deadline
+                server.arm(self, server.settings.header_timeout)
+            else:  # once answered, the connection is idle: its deadline is armed below
+                server.armed.pop(self, None)
+            began = time.perf_counter() if app.log is not None else 0.0
+            fields: dict[str, Any] = {}
+            pending = None
+            if request.plain:
+                answer = answers.begin(body, fields)
+                if isinstance(answer, tuple):  # answered at once: nothing to await
+                    if app.log is not None:
+                        app.log_request(request.method, request.path, answer[0], fields, began)
+                    out.append(server.head_bytes(answer, request.close))
+                    out.append(answer[2])
+                    if "delivery" in fields:
+                        self.undelivered.append((fields, False))
+                    if request.close:
+                        self._write(out)
+                        self._closing()
+                        return
+                    continue
+                pending = answer
+            self._write(out)
+            self.state = _ANSWERING
+            server.armed.pop(self, None)
+            server.waiting.pop(self, None)  # being answered: not to be closed for another
+            server.spawn(self._answer_later(request, body, fields, pending, began))
+            return
+        self._write(out)
+        if self.state != _HEAD and self.state != _BODY:
+            return
+        # Waiting for a request (or the rest of one): the first to go for a new connection at
+        # the cap is the one that has waited longest.
+        if not self.buffer:
+            server.waiting.pop(self, None)
+        server.waiting[self] = None
+        if not self.writing or self in server.armed:
+            return
+        if self.state == _HEAD and not self.buffer:  # between requests: the idle deadline
+            server.arm(self, server.settings.timeout)
+        elif self.state == _HEAD or self.state == _BODY:  # after an answer awaited or written
+            settings = server.settings
+            head = self.state == _HEAD
+            server.arm(self, settings.header_timeout if head else settings.body_timeout)
+
+    def _take_head(self, out: list[bytes]) -> bool:
+        """Read the head at the buffer's start: False when it has not all arrived, or when it
+        is refused (written, and the connection closing)."""
+        buffer = self.buffer
+        if buffer[:1] in (b"\r", b"\n"):
+            buffer = self.buffer = buffer.lstrip(b"\r\n")  # blank lines between requests
+            if not buffer:
+                return False
+        end = buffer.find(b"\r\n\r\n")
+        bare = buffer.find(b"\n\n", 0, end if end >= 0 else len(buffer))
+        refusal: bytes | None
+        if bare >= 0:
+            refusal = refuse_head(buffer[: bare + 2]) or BARE_LF_ANSWER
+        elif end < 0:
+            size = len(buffer)
+            if size <= _LOOP_HEAD_LIMIT and (size <= MAX_REQUEST_LINE or b"\n" in buffer):
+                return False  # not all here yet, and within the limits so far
+            refusal = refuse_head(buffer) or HEAD_TOO_LARGE_ANSWER
+        else:
+            read = self.server.read_head(buffer[: end + 4])
+            if isinstance(read, _HttpRequest):
+                self._head_read(read, out)
+                return True
+            refusal = read
+        out.append(refusal)
+        self._write(out)
+        self._linger()
+        return False
+
+    def _head_read(self, request: _HttpRequest, out: list[bytes]) -> None:
+        """A head has been read: the body that follows has a deadline."""
+        self.request, self.state = request, _BODY
+        self.need = request.body_at + request.length
+        if request.length and len(self.buffer) < self.need:
+            self.server.arm(self, self.server.settings.body_timeout)
+            if request.continues and not self.continued:
+                self.continued = True
+                out.append(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self._write(out)
+
+    async def _answer_later(
+        self,
+        request: _HttpRequest,
+        body: bytes,
+        fields: dict[str, Any],
+        pending: Any,
+        began: float,
+    ) -> None:
+        """Answer a request that waits on something (a lookup, Redis, a worker thread)."""
+        server = self.server
+        app = server.app
+        via_redis = False
+        try:
+            if pending is not None:  # a plain request whose answer is awaited
+                reply, via_redis = await pending
+                if app.log is not None:
+                    app.log_request(request.method, request.path, reply[0], fields, began)
+            else:
+                reply = await server.answers.answer_other(
+                    request.method, request.path, request.query, request.headers, body, fields
+                )
+        except Exception:  # never a 500 nor a traceback to the client
+            log_to_stderr("webhook: an answer failed unexpectedly; its connection is closed")
+            self.close()
+            return
+        if self.state == _CLOSED:
+            return  # the client left: the step stays held, and a retry hears the same answer
+        unread = request.unread or _CLOSE_PAIR in reply[1]
+        close = request.close or unread or self.ended
+        data = server.head_bytes(reply, close)
+        self.transport.write(data if request.method == "HEAD" else data + reply[2])
+        if "delivery" in fields:
+            self.undelivered.append((fields, via_redis))
+        if self.writing:
+            self._delivered()
+        if unread:
+            self._linger()
+        elif close:
+            self._closing()
+        else:
+            self.state = _HEAD
+            self._resume_reading()
+            if self.writing:
+                self._serve()
+
+    def _write(self, out: list[bytes]) -> None:
+        if not out:
+            return
+        self.transport.write(b"".join(out) if len(out) > 1 else out[0])
+        out.clear()
+        if self.writing:
+            self._delivered()
+
+    def _delivered(self) -> None:
+        """Every answer written is in the kernel: say so to the app (`WebhookApp.delivered`)."""
+        if not self.undelivered:
+            return
+        server = self.server
+        app, answers = server.app, server.answers
+        for fields, via_redis in self.undelivered:
+            if via_redis or app.blocking:
+                server.spawn(answers.delivered(fields, via_redis))
+            else:
+                app.delivered(fields)
+        self.undelivered.clear()
+
+    def _resume_reading(self) -> None:
+        if not self.reading:
+            self.reading = True
+            with contextlib.suppress(RuntimeError):
+                self.transport.resume_reading()
+
+    # -- ending -------------------------------------------------------------------------------
+    def _closing(self) -> None:
+        """Close once what was written has gone out."""
+        self.state = _CLOSED
+        self.server.waiting.pop(self, None)
+        self.server.armed.pop(self, None)
+        self.transport.close()
+
+    def _linger(self) -> None:
+        """Stop writing, drain what the client still sends for a while, then close: closing
+        with unread bytes resets the connection, and the client may lose its answer."""
+        self.state = _LINGERING
+        self.drained = len(self.buffer)
+        self.buffer = b""
+        self.server.waiting.pop(self, None)
+        try:
+            self.transport.write_eof()
+        except (OSError, RuntimeError):
+            self.close()
+            return
+        self._resume_reading()
+        self.server.arm(self, _LINGER_SECONDS)
+
+    def close(self) -> None:
+        if self.state != _CLOSED:
+            self._closing()
+
+    def expire(self) -> None:
+        """The deadline passed: 408 for a request begun, else closed silently."""
+        self.server.armed.pop(self, None)
+        if self.state == _CLOSED:
+            return
+        if not self.writing:  # the client does not read its answer
+            self.state = _CLOSED
+            self.transport.abort()
+            return
+        if self.state == _BODY or (self.state == _HEAD and self.buffer):
+            self.transport.write(TIMED_OUT_ANSWER)
+        self._closing()
+
+
+def _event_loop_runner() -> Callable[[Any], Any]:
+    """uvloop's `run` when uvloop is installed (about a third faster), else asyncio's."""
+    try:
+        uvloop: Any = importlib.import_module("uvloop")
+    except ImportError:
+        return asyncio.run
+    return uvloop.run  # type: ignore[no-any-return]
+
+
+async def _serve_until_stopped(
+    server: LoopServer, sock: socket.socket, ready: Callable[[], None]
+) -> None:
+    loop = asyncio.get_running_loop()
+    server.loop = loop
+    listening = await loop.create_server(server.protocol, sock=sock, backlog=2048)
+    stop = asyncio.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(number, stop.set)
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is not None and server.settings.flow_file:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(hangup, server.app.revisions.reload)
+    ready()
+    try:
+        await stop.wait()
+    finally:
+        listening.close()
+        for connection in list(server.waiting):  # idle ones go now; answers in flight finish
+            connection.close()
+        deadline = loop.time() + server.settings.timeout
+        while server.tasks and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(server.open):
+            connection.close()
+        flush_request_log()
+
+
+def serve_loop(
+    app: WebhookApp,
+    settings: Settings,
+    sock: socket.socket,
+    ready: Callable[[], None] = lambda: None,
+) -> None:
+    """Serve `app` on the listening socket `sock` until SIGTERM or SIGINT (`--asyncio`).
+
+    `ready` is called once the loop accepts connections.
+    """
+    server = LoopServer(app, settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        _event_loop_runner()(_serve_until_stopped(server, sock, ready))
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port` and listening, for `serve_loop` (raises OSError)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+#: The exit status of a worker that could not start (uvicorn's and gunicorn's too): not restarted.
+_FAILED_TO_BOOT = 3
+
+
+def serve_forked(
+    make_app: Callable[[], WebhookApp], settings: Settings, sock: socket.socket, workers: int
+) -> int:
+    """Serve with `workers` forked processes, each its own event loop on the shared `sock`.
+
+    Each worker makes its own app (`make_app`: its own connections to Redis). A worker that
+    dies is replaced; one that fails to start stops them all. SIGTERM or SIGINT stops every
+    worker, each finishing the answers it has begun; SIGHUP is passed on (a flow file read
+    again). Returns the exit status.
+    """
+    children: set[int] = set()
+    stopping: list[int] = []
+
+    def start() -> None:
+        pid = os.fork()
+        if pid:
+            children.add(pid)
+            return
+        code = 0
+        try:  # the worker: its own app, its own loop; it never returns from here
+            for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(number, signal.SIG_DFL)
+            serve_loop(make_app(), settings, sock)
+        except BaseException as error:  # a worker says why, then exits
+            why = f"{type(error).__name__}: {error}"
+            log_to_stderr(f"webhook: worker {os.getpid()} failed: {why}")
+            code = _FAILED_TO_BOOT
+        finally:
+            flush_request_log()
+            os._exit(code)
+
+    def stop(number: int, frame: Any) -> None:
+        stopping.append(number)
+        for pid in children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+
+    def hangup(number: int, frame: Any) -> None:
+        for pid in children:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGHUP)
+
+    for _ in range(workers):
+        start()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, hangup)
+    status = 0
+    while children:
+        try:
+            pid, raw = os.wait()
+        except ChildProcessError:
+            break
+        children.discard(pid)
+        if stopping:
+            continue
+        code = os.waitstatus_to_exitcode(raw)
+        if code == _FAILED_TO_BOOT:
+            status = _FAILED_TO_BOOT
+            stop(signal.SIGTERM, None)
+            continue
+        log_to_stderr(f"webhook: worker {pid} exited ({code}); starting another")
+        start()
+    return status
 
 
 # -- the flow -------------------------------------------------------------------------------

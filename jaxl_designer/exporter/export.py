@@ -56,6 +56,7 @@ SOURCES = {
     "webhook/redis_async.py": "Redis on the event loop",
     "webhook/asgi.py": "ASGI",
     "webhook/rsgi.py": "RSGI (granian)",
+    "webhook/loop_server.py": "serving: the asyncio server",
 }
 #: Top-level fields of a flow document the runtime does not read (the drawing, the parameters).
 _NOT_RUN = ("layout", "environments")

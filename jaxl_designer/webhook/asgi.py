@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import copy
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from ..core.lookups import perform_lookup_async
@@ -213,16 +213,31 @@ class LoopAnswers:
     ) -> tuple[Reply, bool]:
         """The answer to a plain request's body, and whether it went through Redis; `waiting`
         is called before anything is awaited (a lookup, Redis)."""
+        started = self.begin(body, fields)
+        if isinstance(started, tuple):
+            return started, False
+        if waiting is not None:
+            waiting()
+        return await started
+
+    def begin(
+        self, body: bytes, fields: dict[str, Any]
+    ) -> Reply | Coroutine[Any, Any, tuple[Reply, bool]]:
+        """`answer`, at once when nothing is awaited (the call's state in memory, no lookup):
+        the reply; else a coroutine of what `answer` gives, for the caller to await."""
         if self._redis_answer is None:
             started = self.app.start_json(body, fields)
             if not isinstance(started, PendingReply):
-                return started, False
-            if waiting is not None:
-                waiting()
-            return await self.app.complete_async(started), False  # the call waits on a backend
-        if waiting is not None:
-            waiting()
-        return await self._redis_answer(body, fields), True
+                return started
+            return self._looked_up(started)  # the call waits on a backend
+        return self._via_redis(self._redis_answer(body, fields))
+
+    async def _looked_up(self, pending: PendingReply) -> tuple[Reply, bool]:
+        return await self.app.complete_async(pending), False
+
+    @staticmethod
+    async def _via_redis(answering: Awaitable[Reply]) -> tuple[Reply, bool]:
+        return await answering, True
 
     async def answer_other(
         self,

@@ -20,6 +20,7 @@ from .http_server import (
     make_server,
     serve,
 )
+from .loop_server import listening_socket, serve_forked, serve_loop
 from .redis_store import RedisStore, redact
 from .revisions import FlowRefused, Revisions, read_flow
 from .sdk import jaxl_app_class, sdk_response
@@ -43,6 +44,7 @@ __all__ = [
     "sdk_response",
     "serve",
     "serve_flow",
+    "serve_flow_asyncio",
     "serve_uvicorn",
     "uvicorn_protocol",
     "worker_processes",
@@ -205,6 +207,55 @@ def _say_if_down(store: Any) -> None:
 
 
 # -- command line ---------------------------------------------------------------------------
+def _banner(app: WebhookApp, host: str, port: int, how: str = "") -> str:
+    store = app.runtime.store
+    name = app.runtime.flow.get("name", "flow")
+    kept = (
+        f"calls kept in Redis at {redact(store.url)}"
+        if isinstance(store, RedisStore)
+        else "calls kept in memory"
+    )
+    return f"webhook: serving {name!r} on http://{host}:{port}/webhook/ ({kept}{how})"
+
+
+def serve_flow_asyncio(
+    flow_document: Mapping[str, Any], settings: Settings | None = None, workers: int = 1
+) -> int:
+    """Serve a flow with the asyncio server (`--asyncio`) until SIGTERM or SIGINT; returns an
+    exit status. `workers` > 1 forks that many processes sharing the listening socket, each
+    with its own event loop; they need Redis (or `ALLOW_PRIVATE_STATE`) to share calls."""
+    settings = Settings() if settings is None else settings
+    try:
+        if not settings.redis_url:
+            allowed = os.environ.get(ALLOW_PRIVATE_STATE) or "0"
+            try:
+                _refuse_private_state(workers, read_switch(allowed))
+            except ValueError as error:
+                raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
+        app = build_app(flow_document, settings)
+    except (RuntimeError, ValueError) as error:
+        log_to_stderr(f"webhook: {error}")
+        return 2
+    _say_if_down(app.runtime.store)
+    try:
+        sock = listening_socket(settings.host, settings.port)
+    except OSError as error:
+        log_to_stderr(
+            f"webhook: cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"
+        )
+        return 1
+    bound = sock.getsockname()[1]
+    how = ", asyncio" + (f", {workers} worker processes" if workers > 1 else "")
+    log_to_stderr(_banner(app, settings.host, bound, how))
+    try:
+        if workers == 1:
+            serve_loop(app, settings, sock)
+            return 0
+        return serve_forked(lambda: build_app(flow_document, settings), settings, sock, workers)
+    finally:
+        sock.close()
+
+
 def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = None) -> int:
     """Serve a flow over HTTP as `settings` say, until interrupted; returns an exit status."""
     settings = Settings() if settings is None else settings
@@ -230,14 +281,7 @@ def serve_flow(flow_document: Mapping[str, Any], settings: Settings | None = Non
     except OSError as error:
         log_to_stderr(f"webhook: cannot listen on {host}:{port}: {error.strerror or error}")
         return 1
-    name = app.runtime.flow.get("name", "flow")
-    bound = server.server_address[1]
-    kept = (
-        f"calls kept in Redis at {redact(store.url)}"
-        if isinstance(store, RedisStore)
-        else ("calls kept in memory")
-    )
-    log_to_stderr(f"webhook: serving {name!r} on http://{host}:{bound}/webhook/ ({kept})")
+    log_to_stderr(_banner(app, host, server.server_address[1]))
     if settings.flow_file:
         _reload_on_hangup(app)
     try:
@@ -276,9 +320,15 @@ def main(
             "and this connection cap",
         )
         parser.add_argument(
+            "--asyncio",
+            action="store_true",
+            help="serve on one asyncio event loop (uvloop's when installed): the fastest, "
+            "standard library only, the same limits and deadlines",
+        )
+        parser.add_argument(
             "--workers",
             default="1",
-            help="uvicorn worker processes, with --uvicorn (default 1; several need "
+            help="worker processes, with --uvicorn or --asyncio (default 1; several need "
             "JAXL_REDIS_URL)",
         )
     args = parser.parse_args(argv)
@@ -291,10 +341,15 @@ def main(
     if refusal is not None:
         log_to_stderr(f"webhook: {refusal}")
         return 2
-    if module is None or not args.uvicorn:
+    if module is None or not (args.uvicorn or args.asyncio):
         return serve_flow(flow_document, settings)
+    if args.uvicorn and args.asyncio:
+        log_to_stderr("webhook: --uvicorn and --asyncio are two servers: choose one")
+        return 2
     workers = str(args.workers)
     if not (workers.isascii() and workers.isdigit() and int(workers) >= 1):
         log_to_stderr(f"webhook: --workers={workers!r}: not a whole number from 1 up")
         return 2
+    if args.asyncio:
+        return serve_flow_asyncio(flow_document, settings, int(workers))
     return serve_uvicorn(module, settings, int(workers))

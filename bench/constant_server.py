@@ -8,7 +8,12 @@ correctly, so `bench/load.py --mode setup` checks it; in calls mode every later 
 With --raw it skips uvicorn: a bare uvloop protocol that finds each request's end and writes a
 canned HTTP/1.1 response, to push a load client to its own ceiling.
 
-Usage: python bench/constant_server.py --port 8000 [--no-access-log] [--raw]
+With --webhook-loop PATH it is the exported module at PATH served by its own asyncio server
+(`python webhook.py --asyncio`), every plain request's answer replaced by the constant one: the
+ceiling of that server, whose framing, head checks, deadlines and bookkeeping all still run.
+(It logs nothing, whatever JAXL_WEBHOOK_LOG says.)
+
+Usage: python bench/constant_server.py --port 8000 [--no-access-log] [--raw | --webhook-loop PATH]
    or: uvicorn constant_server:asgi --app-dir bench --port 8000
    or: granian --interface rsgi constant_server:rsgi --working-dir bench --port 8000
 """
@@ -108,6 +113,30 @@ def serve_raw(host: str, port: int) -> None:
     uvloop.run(run())
 
 
+def serve_webhook_loop(module: str, host: str, port: int) -> None:
+    """The exported module's asyncio server, answering every plain request with BODY."""
+    import importlib.util
+    import os
+    import sys
+
+    os.environ["JAXL_WEBHOOK_LOG"] = "0"
+    spec = importlib.util.spec_from_file_location("webhook", module)
+    assert spec is not None and spec.loader is not None
+    webhook = importlib.util.module_from_spec(spec)
+    sys.modules["webhook"] = webhook
+    spec.loader.exec_module(webhook)
+    reply = (200, [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))], BODY)
+
+    class ConstantServer(webhook.LoopServer):  # type: ignore[misc,name-defined]
+        def __init__(self, app, settings):  # type: ignore[no-untyped-def]
+            super().__init__(app, settings)
+            self.answers.begin = lambda body, fields: reply
+
+    webhook.LoopServer = ConstantServer  # what serve_loop makes
+    settings = webhook.Settings(host=host, port=port)
+    webhook.serve_loop(webhook.app, settings, webhook.listening_socket(host, port))
+
+
 def main() -> None:
     import uvicorn
 
@@ -116,9 +145,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument("--raw", action="store_true", help="a bare protocol, not uvicorn")
+    parser.add_argument("--webhook-loop", metavar="PATH", help="the module's asyncio server")
     args = parser.parse_args()
     if args.raw:
         serve_raw(args.host, args.port)
+        return
+    if args.webhook_loop:
+        serve_webhook_loop(args.webhook_loop, args.host, args.port)
         return
     uvicorn.run(
         asgi,

@@ -16,12 +16,17 @@ core 1):
 - `ours-granian-asgi` the same with `--interface asgi webhook:asgi`
 - `ours-uvicorn-sdkver` `ours-uvicorn` run by .venv-sdk's Python and uvicorn (the SDK's pinned
                    0.35; the module needs the standard library alone)
+- `ours-asyncio`   `python webhook.py --asyncio`, the module's own asyncio server (uvloop)
 - `sdk`            bench/sdk_server.py: bench/sdk_acme.py, the Acme flow written by hand as an
                    SDK app, served by the SDK's `_start_server(app)` under uvicorn, one worker
 - `constant`       bench/constant_server.py under uvicorn: a constant answer, the HTTP ceiling
 - `constant-granian` its RSGI app under granian, with ours' flags: granian's ceiling
 - `constant-granian-asgi` its ASGI app under granian (`--interface asginl`: no lifespan)
 - `constant-sdkver` `constant` run by .venv-sdk's Python and uvicorn (the SDK's stack's ceiling)
+- `constant-asyncio` the constant answer from the module's own asyncio server: its framing, head
+                   checks, deadlines and held-answer bookkeeping, the app's answer replaced
+- `constant-raw`   a bare uvloop protocol answering each request's bytes: the load client's
+                   ceiling, no HTTP checks at all
 
 Each is run with and without per-request logging, one line per request on every side when "on":
 uvicorn's access log for the SDK and the constant servers (granian's `--access-log` under
@@ -84,11 +89,14 @@ ALL_SERVERS = (
     "ours-granian-rsgi",
     "ours-granian-asgi",
     "ours-uvicorn-sdkver",
+    "ours-asyncio",
     "sdk",
     "constant",
     "constant-granian",
     "constant-granian-asgi",
     "constant-sdkver",
+    "constant-asyncio",
+    "constant-raw",
 )
 #: The flags the exported module's docstring gives granian, on one worker.
 GRANIAN_FLAGS = ["--workers", "1", "--http", "1", "--no-ws", "--http1-buffer-size", "16384",
@@ -167,8 +175,14 @@ class Server:
             return [*cmd, "--no-access-log"]
         if self.name == "ours-stdlib":
             return [PY, str(self.module), *address] + ([] if log else ["--no-log"])
-        if self.name == "ours-uvicorn-safe":
-            return [PY, str(self.module), "--uvicorn", *address] + ([] if log else ["--no-log"])
+        if self.name in ("ours-uvicorn-safe", "ours-asyncio"):
+            flag = "--" + self.name.rsplit("-", 1)[1].replace("safe", "uvicorn")
+            return [PY, str(self.module), flag, *address] + ([] if log else ["--no-log"])
+        if self.name in ("constant-asyncio", "constant-raw"):
+            cmd = [PY, str(HERE / "constant_server.py"), *address]
+            if self.name == "constant-raw":
+                return [*cmd, "--raw"]
+            return [*cmd, "--webhook-loop", str(self.module)]
         if self.name == "ours-gunicorn":
             cmd = [_bin("gunicorn"), "webhook:wsgi", "--chdir", here, "--workers", "1"]
             cmd += ["--bind", f"127.0.0.1:{port}", "--backlog", "2048"]

@@ -46,16 +46,18 @@ def header_command(webhook: Path, program: str, port: int) -> list[str]:
     """The command the generated module's header tells users to serve it under `program` with.
 
     Run it in the module's folder, as the header says (gunicorn reads ./gunicorn.conf.py);
-    uvicorn is started by the module itself (`python webhook.py --uvicorn`).
+    uvicorn and the asyncio server are started by the module itself (`python webhook.py
+    --uvicorn`, `--asyncio`): the last such line, the one with several workers.
     """
     text = webhook.read_text(encoding="utf-8")
-    start = "python webhook.py --uvicorn" if program == "uvicorn" else program
-    line = next(line.strip() for line in text.splitlines() if line.strip().startswith(start))
+    itself = program in ("uvicorn", "asyncio")
+    start = f"python webhook.py --{program}" if itself else program
+    line = [line.strip() for line in text.splitlines() if line.strip().startswith(start)][-1]
     # On loopback: an address others reach needs the token the header exports, which the
     # load clients here do not send.
     line = line.replace("9919", str(port)).replace("0.0.0.0", "127.0.0.1")
     args = shlex.split(line, comments=True)
-    if program == "uvicorn":
+    if itself:
         return [sys.executable, str(webhook), *args[2:]]
     args[0] = str(BIN / program)
     return [*args, "--chdir", str(webhook.parent)]
@@ -149,7 +151,7 @@ def test_a_redis_restart_mid_call_is_the_recovery_prompt_then_the_call_goes_on(
 
 # -- started while Redis is down ----------------------------------------------------------------
 @pytest.mark.redis
-@pytest.mark.parametrize("program", ["uvicorn", "gunicorn"])
+@pytest.mark.parametrize("program", ["uvicorn", "gunicorn", "asyncio"])
 def test_workers_started_with_redis_down_say_so_and_serve_once_it_is_back(
     acme_webhook: Path, spawn: Processes, redis_server: Any, program: str
 ) -> None:
@@ -183,7 +185,7 @@ def _stall(port: int) -> list[socket.socket]:
     return stalled
 
 
-@pytest.mark.parametrize("program", ["uvicorn", "gunicorn"])
+@pytest.mark.parametrize("program", ["uvicorn", "gunicorn", "asyncio"])
 def test_stalled_clients_do_not_stop_others_being_served(
     acme_webhook: Path, spawn: Processes, program: str
 ) -> None:
@@ -191,7 +193,7 @@ def test_stalled_clients_do_not_stop_others_being_served(
     (allowed explicitly here: one call, one request), since this is about connections."""
     port = free_port()
     command = header_command(acme_webhook, program, port)
-    if program == "uvicorn":
+    if program in ("uvicorn", "asyncio"):
         command += ["--host", "127.0.0.1"]
     env = {"JAXL_WEBHOOK_LOG": "0", "JAXL_ALLOW_PRIVATE_STATE": "1"}
     spawn.start(command, port=port, env=env, cwd=acme_webhook.parent)

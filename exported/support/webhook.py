@@ -5,12 +5,14 @@ generated: edit the flow, not this file. The flow is in flow.json beside this fi
 
 Support lines, an operator one key away at every level.
 
-Run it (Python 3.10+, the standard library is enough for the first form):
+Run it (Python 3.10+, the standard library is enough for the first three forms):
 
     python webhook.py --host 127.0.0.1 --port 9919         # this machine only
     export JAXL_WEBHOOK_TOKEN=SECRET   # needed for any other address; Jaxl's URL: ?token=SECRET
     python webhook.py --host 0.0.0.0 --port 9919 --redis-url redis://127.0.0.1:6379/0
+    python webhook.py --asyncio --host 0.0.0.0 --port 9919   # the fastest (uvloop if installed)
     export JAXL_REDIS_URL=redis://127.0.0.1:6379/0  # several workers must share call state
+    python webhook.py --asyncio --host 0.0.0.0 --port 9919 --workers 2   # one a core
     python webhook.py --uvicorn --host 0.0.0.0 --port 9919 --workers 2   # pip install uvicorn
     gunicorn --bind 127.0.0.1:9919 --workers 2            # reads ./gunicorn.conf.py, beside this
     granian --interface rsgi webhook:rsgi --port 9919 --workers 2 --http 1 --no-ws
@@ -22,7 +24,10 @@ line over 8 KiB, over 100 headers) is refused; a head must be whole 10 s after i
 body 10 s after its head (--header-timeout, --body-timeout); an idle connection closes after 15 s
 (--timeout; 5 s under gunicorn); at 1024 open connections (--max-connections) a new one closes
 the one waiting longest for its request; slow or silent clients hold no thread (--threads 32
-answer at once). `--uvicorn` runs uvicorn with these deadlines and every request head checked
+answer at once). `--asyncio` is one event loop a process: a request whose call waits on nothing
+is answered as its bytes arrive, and a call waiting on a lookup or Redis holds up no other (the
+same limits, deadlines and cap; a connection that does not read its answers is not read from
+until it does). `--uvicorn` runs uvicorn with these deadlines and every request head checked
 before its parser (httptools, else h11) reads it; plain `uvicorn webhook:asgi` has none of them
 (with httptools no header limit at all), so use it behind a proxy that has. Without a token, an
 address other machines reach is refused at start (--no-token, JAXL_NO_TOKEN=1: a proxy in front

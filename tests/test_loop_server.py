@@ -265,6 +265,12 @@ def test_workers_share_the_port_and_one_that_dies_is_replaced(
         reply, raw = exchange(port, post(webhook_request(1, call_id)))
         assert reply is not None and reply.status == 200, raw
     assert "starting another" in spawn.started[-1].output()
+    # SIGHUP reads a flow file again; with none, it changes nothing (no worker dies of it).
+    os.kill(parent, signal.SIGHUP)
+    time.sleep(0.3)
+    assert children(parent) == now
+    reply, raw = exchange(port, post(webhook_request(1, 1111)))
+    assert reply is not None and reply.status == 200, raw
 
 
 def test_each_request_logs_one_json_line(pin_webhook: Path, spawn: Processes) -> None:

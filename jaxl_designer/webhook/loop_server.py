@@ -604,7 +604,8 @@ def _event_loop_runner() -> Callable[[Any], Any]:
         uvloop: Any = importlib.import_module("uvloop")
     except ImportError:
         return asyncio.run
-    return uvloop.run  # type: ignore[no-any-return]
+    runner: Callable[[Any], Any] = getattr(uvloop, "run", asyncio.run)  # `run`: uvloop 0.18+
+    return runner
 
 
 async def _serve_until_stopped(
@@ -690,8 +691,9 @@ def serve_forked(
             return
         code = 0
         try:  # the worker: its own app, its own loop; it never returns from here
-            for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                signal.signal(number, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the loop reads a flow file on it
             serve_loop(make_app(), settings, sock)
         except BaseException as error:  # a worker says why, then exits
             why = f"{type(error).__name__}: {error}"
@@ -708,10 +710,15 @@ def serve_forked(
                 os.kill(pid, signal.SIGTERM)
 
     def hangup(number: int, frame: Any) -> None:
+        if not settings.flow_file:
+            return
         for pid in children:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGHUP)
 
+    if not hasattr(os, "fork"):
+        log_to_stderr("webhook: --workers needs os.fork (Linux, macOS): serve one worker")
+        return 2
     for _ in range(workers):
         start()
     signal.signal(signal.SIGTERM, stop)

@@ -10,8 +10,10 @@ Workloads (each the median of 5 rounds; each round a fresh Runtime with its Memo
   a key the menu lacks), up to 12 inputs, then a teardown.
 - `big-N setups`: event 1 for new call ids on the big flow.
 
-Two columns: `handle` (dict in, dict out) and `+json` (request bytes parsed with json.loads,
-the answer serialised with json.dumps: what a server adds before HTTP).
+Three columns: `handle` (dict in, dict out), `held` (`respond(held=True)`, then `delivered`
+with the turn's delivery: what the servers call, each step kept with its answer until it is
+delivered) and `+json` (request bytes parsed with json.loads, the answer serialised with
+json.dumps: what a server adds before HTTP).
 
 Usage: python bench/runtime.py [--nodes 1000] [--rounds 5] [--events 100000]
 """
@@ -137,7 +139,11 @@ def walks(document: dict[str, Any], calls: int, seed: int = 1) -> list[list[dict
 
 
 def measure(
-    document: dict[str, Any], scripts: list[list[dict[str, Any]]], with_json: bool, rounds: int
+    document: dict[str, Any],
+    scripts: list[list[dict[str, Any]]],
+    with_json: bool,
+    rounds: int,
+    held: bool = False,
 ) -> float:
     """Median events/s over `rounds`, each through a fresh runtime."""
     events = [step for script in scripts for step in script]
@@ -146,7 +152,12 @@ def measure(
     for _ in range(rounds):
         runtime = Runtime(document, MemoryStore())
         handle = runtime.handle
-        if with_json:
+        if held:
+            respond, delivered = runtime.respond, runtime.delivered
+            start = time.perf_counter()
+            for event in events:
+                delivered(respond(event, held=True).delivery)
+        elif with_json:
             loads, dumps = json.loads, json.dumps
             start = time.perf_counter()
             for body in bodies:
@@ -180,17 +191,18 @@ def main(argv: list[str] | None = None) -> int:
         f"# bench/runtime.py: Python {sys.version.split()[0]}, median of {args.rounds} rounds;"
         f" big flow: {len(big_doc['nodes'])} nodes, {origin}"
     )
-    head = f"{'workload':20} {'events':>8} {'ev/call':>7} {'handle ev/s':>12} {'+json ev/s':>11}"
-    head += f" {'us/event':>9}"
+    head = f"{'workload':20} {'events':>8} {'ev/call':>7} {'handle ev/s':>12} {'held ev/s':>10}"
+    head += f" {'+json ev/s':>11} {'us/event':>9} {'us/held':>8}"
     print(head)
     print("-" * len(head))
     for name, doc, scripts, ev_per_call in workloads:
         count = sum(len(s) for s in scripts)
         plain = measure(doc, scripts, False, args.rounds)
+        kept = measure(doc, scripts, False, args.rounds, held=True)
         framed = measure(doc, scripts, True, args.rounds)
         print(
-            f"{name:20} {count:8} {ev_per_call:7.1f} {plain:12.0f} {framed:11.0f} "
-            f"{1e6 / plain:9.2f}"
+            f"{name:20} {count:8} {ev_per_call:7.1f} {plain:12.0f} {kept:10.0f} {framed:11.0f} "
+            f"{1e6 / plain:9.2f} {1e6 / kept:8.2f}"
         )
     return 0
 

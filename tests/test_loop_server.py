@@ -287,3 +287,25 @@ def test_each_request_logs_one_json_line(pin_webhook: Path, spawn: Processes) ->
         (404, None),
     ]
     assert lines[1]["lookups"][0]["exit"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        (b"GET /healthz HTTP/2.0", 505),
+        (b"GET /healthz", 400),
+        (b"GET  /healthz HTTP/1.1", 400),
+    ],
+)
+def test_a_request_line_it_cannot_serve_is_refused_in_json_and_closed(
+    acme_webhook: Path, spawn: Processes, request_line: bytes, status: int
+) -> None:
+    port = serve(spawn, acme_webhook)
+    reply, raw = exchange(port, request_line + b"\r\nHost: x\r\n\r\n")
+    assert reply is not None, raw
+    assert reply.status == status and reply.headers["connection"] == "close"
+    assert set(reply.json()) == {"error"}
+    assert "Traceback" not in spawn.started[-1].output()
+    # The server goes on: the next connection is served.
+    reply, raw = exchange(port, post(webhook_request(1, 1301)))
+    assert reply is not None and reply.status == 200, raw

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import gc
 import json
+import marshal
+import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxl_designer.core.examples import acme, business_hours, support_menu
 from jaxl_designer.core.flow import Flow
-from jaxl_designer.core.runtime import NEUTRAL, BadRequest, MemoryStore, Runtime, StoreError, fill
+from jaxl_designer.core.runtime import (
+    NEUTRAL,
+    BadRequest,
+    MemoryStore,
+    Runtime,
+    StoreError,
+    call_context,
+    fill,
+)
 from jaxl_designer.core.simulator import request
 
 MAIN = [
@@ -434,10 +446,16 @@ def test_the_memory_store_keeps_at_most_its_byte_budget_least_recently_used_goin
     assert sum(len(json.dumps(store.load(i) or {})) for i in range(1, 6)) <= store.bytes + 500
 
 
-def test_a_calls_state_is_bounded_in_bytes_whatever_the_request_carries() -> None:
+@pytest.mark.parametrize("reads_context", [False, True], ids=["acme", "acme-greeting-org"])
+def test_a_calls_state_is_bounded_in_bytes_whatever_the_request_carries(reads_context) -> None:
     """The worst a request can make a call keep, on Acme with held answers (what the exported
-    servers keep): every caller field, context value and metadata key at the body's limit."""
-    runtime = Runtime(acme().to_document())
+    servers keep): every caller field, context value and metadata key at the body's limit.
+    Acme reads none of its context, so keeps none of it; greeting the caller with `{org.name}`
+    makes it read its context, so keep all of it that a flow can read, each value cut."""
+    document = acme().to_document()
+    if reads_context:
+        document["nodes"]["main"]["prompt"][0] = "Welcome to {org.name}."
+    runtime = Runtime(document)
     huge = "9" * 32_000
     setup = request(1, 33, from_number="+1" + huge, to_number="+1" + huge)
     state = setup["state"]
@@ -455,4 +473,150 @@ def test_a_calls_state_is_bounded_in_bytes_whatever_the_request_carries() -> Non
     size = len(json.dumps(kept, ensure_ascii=False, separators=(",", ":")))
     print(f"\nthe most one Acme call keeps: {size:,} bytes")
     assert size < 12 * 1024, size
+    if not reads_context:
+        assert "ctx" not in kept
+        return
+    assert len(kept["ctx"]) > 32, "the context a flow can read is kept"
     assert all(len(key) <= 64 + len("metadata.") for key in kept["ctx"])
+
+
+def _waits(prompt: str, then: dict | None = None) -> dict:
+    """A flow that waits at a menu whose key 1 leads to `then` (a hangup saying `prompt`)."""
+    last = then or {"kind": "hangup", "prompt": [prompt]}
+    return {
+        "entry": "m",
+        "nodes": {"m": {"kind": "menu", "prompt": ["Hello."], "edges": {"1": "x"}}, "x": last},
+    }
+
+
+@pytest.mark.parametrize(
+    ("flow", "said"),
+    [
+        (_waits("You are {direction}."), "You are outbound."),
+        (_waits("Order {metadata.order_id:digits}."), "Order 4 7."),
+        (_waits("", {"kind": "transfer", "phone": "+91{metadata.order_id}000000"}), None),
+    ],
+    ids=["prompt", "digits", "transfer"],
+)
+def test_a_flow_that_reads_its_context_later_in_the_call_keeps_it(flow, said) -> None:
+    runtime = Runtime(flow)
+    context = {"direction": "outbound", "metadata.order_id": "47", "campaign_id": "42"}
+    runtime.handle(request(1, 8, context=context))
+    kept = runtime.store.load(8)
+    assert kept is not None and kept["ctx"]["metadata.order_id"] == "47"
+    answer = runtime.handle(request(2, 8, option="1"))  # what the call started with counts
+    if said is not None:
+        assert answer == {"prompt": [said], "num_characters": 0}
+    else:
+        assert answer is not None and answer["phone"]["to_number"] == "+9147000000"
+
+
+def test_a_rule_on_the_context_is_read_from_what_the_call_kept() -> None:
+    flow = _waits("")
+    flow["nodes"]["x"] = {
+        "kind": "branch",
+        "rules": [{"subject": "campaign_id", "test": "equals", "value": "42", "outcome": "yes"}],
+        "edges": {"yes": "y", "default": "n"},
+    }
+    flow["nodes"]["y"] = {"kind": "hangup", "prompt": ["Campaign 42."]}
+    flow["nodes"]["n"] = {"kind": "hangup", "prompt": ["Another campaign."]}
+    runtime = Runtime(flow)
+    runtime.handle(request(1, 9, context={"campaign_id": "42"}))
+    later = request(2, 9, option="1")  # the context the call started with is what counts
+    assert runtime.handle(later) == {"prompt": ["Campaign 42."], "num_characters": 0}
+
+
+def test_a_flow_that_never_reads_its_context_keeps_none_and_answers_the_same() -> None:
+    """Acme reads no context: its calls keep none ("Press 1 for an invoice." reads nothing)."""
+    document = acme().to_document()
+    document["nodes"]["main"]["prompt"][0] = "Welcome to Acme, for an invoice. Campaigns, org"
+    runtime = Runtime(document)
+    context = {"direction": "outbound", "metadata.order_id": "4711", "org.name": "Acme"}
+    first = runtime.handle(request(1, 10, context=context))
+    kept = runtime.store.load(10)
+    assert kept is not None and "ctx" not in kept and kept["node"] == "main"
+    assert first is not None and first["prompt"][0].startswith("Welcome to Acme")
+    assert runtime.handle(request(2, 10, option="2", context=context)) == ORDER
+
+
+def test_digits_or_none_are_two_requests_even_without_a_key() -> None:
+    """A retry is the same event, key and digits: no digits (null) and empty digits differ."""
+    runtime = Runtime(acme().to_document())
+    runtime.respond(request(1, 11), held=True)
+    pressed = runtime.respond(request(2, 11, option="9"), held=True)
+    again = runtime.respond(request(2, 11, option="9"), held=True)
+    assert again.replayed and again.response == pressed.response
+    empty = runtime.respond(request(2, 11, option="9", data=""), held=True)
+    assert not empty.replayed and empty.nodes == ["main"]
+
+
+class _FirstStore(MemoryStore):
+    """The in-memory store as it first evicted: looking at the oldest call on every save."""
+
+    def save(self, call_id, state) -> None:
+        now = self._clock()
+        kept = marshal.dumps(state)
+        with self._lock:
+            calls = self._calls
+            old = calls.get(call_id)
+            if old is not None:
+                self.bytes -= len(old[1])
+            calls[call_id] = (now, kept, 0)
+            self.bytes += len(kept)
+            calls.move_to_end(call_id)
+            while calls:
+                oldest_id, (touched, oldest, _) = next(iter(calls.items()))
+                over = len(calls) > self.max_calls or self.bytes > self.max_bytes
+                if (over and oldest_id != call_id) or now - touched > self.ttl:
+                    del calls[oldest_id]
+                    self.bytes -= len(oldest)
+                else:
+                    break
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_memory_store_evicts_as_it_always_did(seed) -> None:
+    """Saves that skip the eviction loop when nothing is due keep every call it kept, and its
+    bytes, whatever the bounds, the sizes and the clock (which here may even go back)."""
+    rng = random.Random(seed)
+    now = [0.0]
+    bounds = {
+        "max_calls": rng.choice([1, 2, 5, 50]),
+        "ttl": rng.choice([0.5, 5.0, 60.0]),
+        "max_bytes": rng.choice([60, 300, 2_000, 10**6]),
+        "clock": lambda: now[0],
+    }
+    stores = [MemoryStore(**bounds), _FirstStore(**bounds)]
+    for _ in range(3_000):
+        now[0] += rng.choice([0.0, 0.01, 0.3, 2.0, 10.0, -1.0])
+        call_id, action = rng.randrange(12), rng.random()
+        state = {"node": "m", "vars": {"v": "x" * rng.randrange(200)}}
+        for store in stores:
+            if action < 0.6:
+                store.save(call_id, state)
+            elif action < 0.7:
+                store.drop(call_id)
+            elif action < 0.8:
+                store.confirm(call_id, 3)
+            else:
+                store.load(call_id)
+        mine, first = stores
+        assert list(mine._calls.items()) == list(first._calls.items())
+        assert (len(mine), mine.bytes) == (len(first), first.bytes)
+
+
+_PIECES = ["{", "}", "{{", "}}", "x", "order", "org.", "name", "metadata.", "k", ":", "digits"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([*_PIECES, " ", "é", "_1", ":up"]), max_size=14).map("".join))
+def test_a_prompt_says_what_fill_makes_of_its_template(template) -> None:
+    """Prompts are read once and filled by joining: what `fill` makes of them, to the letter."""
+    flow = {"entry": "a", "nodes": {"a": {"kind": "hangup", "prompt": [template, "{order}"]}}}
+    state = request(1, 12, context={"org.name": "Acme", "metadata.k": "7"})
+    values = {"from_number": state["state"]["from_number"], "to_number": "+918000000000"}
+    values.update(call_context(state["state"]))
+    assert Runtime(flow).handle(state) == {
+        "prompt": [fill(template, values), ""],
+        "num_characters": 0,
+    }

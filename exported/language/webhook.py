@@ -282,12 +282,17 @@ class MemoryStore:
         kept = marshal.dumps(state)
         with self._lock:
             calls = self._calls
-            old = calls.get(call_id)
-            if old is not None:
-                self.bytes -= len(old[1])
+            old = calls.pop(call_id, None)  # saved again, it goes last: the most recently used
             calls[call_id] = (now, kept, 0)
-            self.bytes += len(kept)
-            calls.move_to_end(call_id)
+            self.bytes += len(kept) - (0 if old is None else len(old[1]))
+            # Most saves evict nothing: no bound is passed and the oldest call is not expired.
+            # (The loop below would find the same, after a few more looks.)
+            if (
+                len(calls) <= self.max_calls
+                and self.bytes <= self.max_bytes
+                and now - next(iter(calls.values()))[0] <= self.ttl
+            ):
+                return
             while calls:
                 oldest_id, (touched, oldest, _) = next(iter(calls.items()))
                 over = len(calls) > self.max_calls or self.bytes > self.max_bytes
@@ -607,6 +612,30 @@ def call_context(state: Mapping[str, Any]) -> dict[str, str]:
     return context
 
 
+#: What a flow's JSON holds wherever it may read a call's context: each of `CONTEXT_FIELDS` and
+#: `metadata.<key>` starts with one of these, and so does a branch rule testing `ctx` itself. A
+#: field follows its `{`, a rule's subject its opening quote: never a letter, digit or `_`
+#: ("Press 1 for an invoice." reads nothing).
+_READS_CONTEXT = re.compile(
+    r"(?<![A-Za-z0-9_])(?:direction|org\.|campaign_|voice\.|metadata\.|ctx)"
+)
+
+
+def _reads_context(nodes: Any, recovery: Any) -> bool:
+    """Whether a flow may read a call's context anywhere: in a prompt, a set node's value, a
+    transfer's number, a lookup's URL or body, or a branch rule's subject.
+
+    Conservative: a context field's name appearing anywhere in the flow's nodes (a node id, a
+    sentence that says "direction") counts, and so does a flow that is not plain JSON. A flow
+    that cannot read its context is told nothing by it, so its calls need not work it out.
+    """
+    try:
+        text = json.dumps([nodes, recovery])
+    except Exception:  # whatever it holds, assume the worst
+        return True
+    return _READS_CONTEXT.search(text) is not None
+
+
 def expects(spec: Mapping[str, Any]) -> int | str:
     """What a waiting node asks Jaxl to collect (`num_characters`): a count, or the end key.
 
@@ -758,11 +787,38 @@ def _as_text(value: Any, where: str) -> str | None:
 class _Prompt:
     """A prompt line compiled once: constant text, or a template filled per call."""
 
-    __slots__ = ("templated", "text")
+    __slots__ = ("parts", "tail", "templated", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.templated = "{" in text or "}" in text
+        # A template read once, as `fill` reads it each time: the text before each field (a
+        # `{{` or `}}` is text too), the field's name and whether it is read as digits; and the
+        # text after the last field. Filling it is then a join, not a regular expression.
+        self.parts: list[tuple[str, str, bool]] = []
+        self.tail = text
+        if self.templated:
+            start, before = 0, ""
+            for match in _FIELD.finditer(text):
+                before += text[start : match.start()]
+                start = match.end()
+                if match.group(1) is None:
+                    before += match.group(0)[0]
+                else:
+                    self.parts.append((before, match.group(1), match.group(2) == "digits"))
+                    before = ""
+            self.tail = before + text[start:]
+
+    def fill(self, values: Mapping[str, Any]) -> str:
+        """The line filled from `values`: what `fill(self.text, values)` gives, sooner."""
+        out = []
+        for before, name, digits in self.parts:
+            value = values.get(name)
+            text = "" if value is None else str(value)
+            out.append(before)
+            out.append(" ".join(text) if digits else text)
+        out.append(self.tail)
+        return "".join(out)
 
 
 class _Request:
@@ -800,7 +856,18 @@ def _quote_value(text: str) -> str:
 
 
 class _Node:
-    __slots__ = ("edges", "fixed", "id", "kind", "phone", "prompt", "request", "spec", "values")
+    __slots__ = (
+        "edges",
+        "expects",
+        "fixed",
+        "id",
+        "kind",
+        "phone",
+        "prompt",
+        "request",
+        "spec",
+        "values",
+    )
 
     def __init__(self, node_id: str, spec: Mapping[str, Any]) -> None:
         self.id = node_id
@@ -824,6 +891,16 @@ class _Node:
         ]
         #: A lookup's request.
         self.request = _Request(spec) if self.kind == "lookup" else None
+        #: What a waiting node asks Jaxl to collect (`expects`), worked out once; None when
+        #: it is worked out at each answer instead (a length that is no number fails there).
+        self.expects = _expects_once(spec) if self.kind in WAITING else None
+
+
+def _expects_once(spec: Mapping[str, Any]) -> int | str | None:
+    try:
+        return expects(spec)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 class Runtime:
@@ -868,6 +945,8 @@ class Runtime:
         recovery.update(flow.get("recovery") or {})
         self.recovery_action: str = recovery["action"]
         self.recovery_prompt = [_Prompt(str(line)) for line in recovery["prompt"]]
+        #: Whether a call may ever read its context: when not, a call keeps none (see `_start`).
+        self._keeps_context = _reads_context(flow["nodes"], recovery["prompt"])
         self._patterns = {
             node.id: re.compile(node.spec["pattern"])
             for node in self.nodes.values()
@@ -942,12 +1021,20 @@ class Runtime:
         """
         if not isinstance(request, dict):
             raise BadRequest("the request body must be a JSON object")
-        event = _as_int(request.get("event"), "event")
+        # Each field is checked only when it is not what JSON nearly always gives: the checks
+        # are the same, and their order (so a request that is wrong twice is told the same).
+        event = request.get("event")
+        if type(event) is not int:
+            event = _as_int(event, "event")
         state = request.get("state")
         if state is not None and not isinstance(state, dict):
             raise BadRequest("state must be an object or null")
-        option = _as_text(request.get("option"), "option")
-        data = _as_text(request.get("data"), "data")
+        option = request.get("option")
+        if option is not None:
+            option = _as_text(option, "option")
+        data = request.get("data")
+        if data is not None:
+            data = _as_text(data, "data")
         if state is None:
             if event == OPTION:
                 raise BadRequest("state is required for event 2")
@@ -956,13 +1043,20 @@ class Runtime:
             return Turn(dict(NEUTRAL))  # event 1 without state: the configure ping
         if "call_id" not in state:
             raise BadRequest("state.call_id is required")
-        call_id = _as_int(state["call_id"], "state.call_id")
+        call_id = state["call_id"]
+        if type(call_id) is not int:
+            call_id = _as_int(call_id, "state.call_id")
         if event == MARK:
             return _silent(call_id)
-        caller = {name: _caller_field(state.get(name), name) for name in CALLER_FIELDS}
+        caller = _caller(state)
         store: CallStore = self.store
         if held:
-            store = _Held(store, _fingerprint(event, option, data), caller)
+            fingerprint = None
+            if data is None and type(event) is int and (option is None or type(option) is str):
+                fingerprint = _FINGERPRINTS.get((event, option))
+            if fingerprint is None:
+                fingerprint = _fingerprint(event, option, data)
+            store = _Held(store, fingerprint, caller)
         try:
             turn = self._respond(event, call_id, caller, state, option, data, store)
             if held and turn.lookup is None:
@@ -1088,8 +1182,8 @@ class Runtime:
         store: CallStore,
     ) -> Turn:
         node = self.nodes.get(call.get("node", ""))
-        caller = {name: call.get(name) for name in CALLER_FIELDS}
         if node is None or node.kind not in WAITING:
+            caller = {name: call.get(name) for name in CALLER_FIELDS}
             return self._recover(call_id, caller, state, store)
         turn = Turn({}, call_id)
         digits = self._accept(node, data) if node.kind == "collect" else None
@@ -1155,9 +1249,10 @@ class Runtime:
         call: dict[str, Any] = {"node": self.entry, "vars": {}, "misses": 0, **caller}
         if self.rev is not None:
             call["rev"] = self.rev
-        context = call_context(state)
-        if context:  # most calls carry none worth keeping: their state stays as small as it was
-            call["ctx"] = context
+        if self._keeps_context:  # a flow that never reads it keeps none: nothing could tell
+            context = call_context(state)
+            if context:  # most calls carry none worth keeping: their state stays as small
+                call["ctx"] = context
         return self._walk(call_id, call, self.entry, turn, spoken, store)
 
     def _recover(
@@ -1168,7 +1263,7 @@ class Runtime:
         store: CallStore | None = None,
     ) -> Turn:
         values = {k: v for k, v in caller.items() if v is not None}
-        spoken = [fill(p.text, values) if p.templated else p.text for p in self.recovery_prompt]
+        spoken = [p.fill(values) if p.templated else p.text for p in self.recovery_prompt]
         turn = Turn({}, call_id)
         if self.recovery_action == "restart":
             turn.restarted = True
@@ -1238,7 +1333,8 @@ class Runtime:
                 call["node"] = node_id
                 store.save(call_id, call)
                 turn.waiting_on = node_id
-                turn.response = {"prompt": spoken, "num_characters": expects(node.spec)}
+                wanted = node.expects if node.expects is not None else expects(node.spec)
+                turn.response = {"prompt": spoken, "num_characters": wanted}
                 return turn
             elif kind == "hangup":
                 store.drop(call_id)
@@ -1272,7 +1368,8 @@ class Runtime:
     @staticmethod
     def _values(call: dict[str, Any]) -> dict[str, Any]:
         """What a template can read of a call: caller fields, its context, its variables."""
-        values = {name: call.get(name) for name in CALLER_FIELDS}
+        # CALLER_FIELDS, written out: a comprehension costs more than the dict it makes.
+        values = {"from_number": call.get("from_number"), "to_number": call.get("to_number")}
         values.update(call.get("ctx") or ())
         values.update(call["vars"])
         return values
@@ -1284,7 +1381,7 @@ class Runtime:
             if line.templated:
                 if values is None:
                     values = self._values(call)
-                lines.append(fill(line.text, values))
+                lines.append(line.fill(values))
             else:
                 lines.append(line.text)
         return lines
@@ -1293,7 +1390,7 @@ class Runtime:
         """A set node: each variable takes its template's text, in order (a later one may read
         an earlier one), cut to `MAX_CONTEXT_CHARS`."""
         for name, template in node.values:
-            text = fill(template.text, self._values(call)) if template.templated else template.text
+            text = template.fill(self._values(call)) if template.templated else template.text
             call["vars"][name] = text[:MAX_CONTEXT_CHARS]
 
     def _cta(self, node: _Node, call: dict[str, Any]) -> dict[str, Any] | None:
@@ -1301,7 +1398,7 @@ class Runtime:
         spec = node.spec
         phone = spec.get("phone")
         if node.phone is not None:
-            phone = fill(node.phone.text, self._values(call)).strip()
+            phone = node.phone.fill(self._values(call)).strip()
             if not is_phone_number(phone):
                 return None
         return {
@@ -1506,6 +1603,15 @@ def _fingerprint(event: int, option: str | None, data: str | None) -> str:
     return hashlib.blake2b(text, digest_size=8).hexdigest()
 
 
+#: The fingerprints of the requests nearly every call sends, worked out once: a setup, a key
+#: pressed, a teardown, each without digits. Digits are never in it, so none is kept here.
+_FINGERPRINTS = {
+    (event, option): _fingerprint(event, option, None)
+    for event in (SETUP, OPTION, TEARDOWN)
+    for option in (None, *KEYS)
+}
+
+
 def _replayed(call_id: int, call: Mapping[str, Any]) -> Turn:
     """The turn of a retried request: the answer it was given, the call left as it is."""
     turn = Turn(call["sent"][1], call_id)
@@ -1513,6 +1619,16 @@ def _replayed(call_id: int, call: Mapping[str, Any]) -> Turn:
     turn.rev = call.get("rev")
     turn.delivery = (call_id, int(call.get("n", 0)), "end" in call)
     return turn
+
+
+def _caller(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A request's caller fields as a call keeps them (see `_caller_field`), in the order of
+    `CALLER_FIELDS`."""
+    number, called = state.get("from_number"), state.get("to_number")
+    if type(number) is str and type(called) is str and number.isascii() and called.isascii():
+        # What Jaxl sends, nearly always: plain text, needing no check but its length.
+        return {"from_number": number[:MAX_CALLER_CHARS], "to_number": called[:MAX_CALLER_CHARS]}
+    return {name: _caller_field(state.get(name), name) for name in CALLER_FIELDS}
 
 
 def _caller_field(value: Any, name: str) -> str | None:
@@ -1523,7 +1639,12 @@ def _caller_field(value: Any, name: str) -> str | None:
 
 def _same_caller(call: Mapping[str, Any], caller: Mapping[str, Any]) -> bool:
     """Whether a request's numbers are those its call started with."""
-    return all(call.get(name) == caller[name] for name in CALLER_FIELDS)
+    # CALLER_FIELDS, written out: every request but a setup asks this, and all() of a
+    # generator costs more than the two comparisons.
+    return bool(
+        call.get("from_number") == caller["from_number"]
+        and call.get("to_number") == caller["to_number"]
+    )
 
 
 def _silent(call_id: int | None) -> Turn:
@@ -5301,10 +5422,10 @@ def _read_request(head: bytes) -> _HttpRequest | bytes:
     line, _, rest = text.partition("\r\n")
     parts = line.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-        return _answer_and_close(400, "the request line is not METHOD TARGET HTTP/1.1")
+        return _canned(400, "the request line is not METHOD TARGET HTTP/1.1")
     method, target, version = parts
     if version not in ("HTTP/1.1", "HTTP/1.0"):
-        return _answer_and_close(505, f"{version} is not served: HTTP/1.1 is")
+        return _canned(505, f"{version} is not served: HTTP/1.1 is")
     headers: dict[str, str] = {}
     for field in rest[:-4].split("\r\n") if rest != "\r\n" else ():
         name, _, value = field.partition(":")
@@ -5323,16 +5444,6 @@ def _read_request(head: bytes) -> _HttpRequest | bytes:
 _KEPT_HEAD_BYTES = 2048
 #: How many distinct heads a server keeps read (forgotten all at once when full).
 _KEPT_HEADS = 512
-
-
-def _answer_and_close(status: int, message: str) -> bytes:
-    from .app import error_reply  # one place says what an error answer is
-
-    _, headers, body = error_reply(status, message)
-    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Server: jaxl-webhook"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    lines += ["Connection: close", "", ""]
-    return "\r\n".join(lines).encode("latin-1") + body
 
 
 class LoopServer:

@@ -42,6 +42,7 @@ from .http_server import (
     MAX_HEADER_BYTES,
     MAX_REQUEST_LINE,
     TIMED_OUT_ANSWER,
+    _canned,
     allow_files,
     body_bytes,
     refuse_head,
@@ -133,10 +134,10 @@ def _read_request(head: bytes) -> _HttpRequest | bytes:
     line, _, rest = text.partition("\r\n")
     parts = line.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-        return _answer_and_close(400, "the request line is not METHOD TARGET HTTP/1.1")
+        return _canned(400, "the request line is not METHOD TARGET HTTP/1.1")
     method, target, version = parts
     if version not in ("HTTP/1.1", "HTTP/1.0"):
-        return _answer_and_close(505, f"{version} is not served: HTTP/1.1 is")
+        return _canned(505, f"{version} is not served: HTTP/1.1 is")
     headers: dict[str, str] = {}
     for field in rest[:-4].split("\r\n") if rest != "\r\n" else ():
         name, _, value = field.partition(":")
@@ -155,16 +156,6 @@ def _read_request(head: bytes) -> _HttpRequest | bytes:
 _KEPT_HEAD_BYTES = 2048
 #: How many distinct heads a server keeps read (forgotten all at once when full).
 _KEPT_HEADS = 512
-
-
-def _answer_and_close(status: int, message: str) -> bytes:
-    from .app import error_reply  # one place says what an error answer is
-
-    _, headers, body = error_reply(status, message)
-    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Server: jaxl-webhook"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    lines += ["Connection: close", "", ""]
-    return "\r\n".join(lines).encode("latin-1") + body
 
 
 class LoopServer:

@@ -2,8 +2,9 @@
 
 In process: the swap (a bad file refused, bounded revisions, a call finishing on its revision,
 rollback, revisions shared through Redis); then under load against real servers (the stdlib
-server, and uvicorn with 2 workers and Redis): a changed flow.json published mid-run drops no
-call and gives no call an answer from a revision it did not start on; a bad file is refused.
+server, the asyncio server, and uvicorn and the asyncio server with 2 workers and Redis): a
+changed flow.json published mid-run drops no call and gives no call an answer from a revision
+it did not start on; a bad file is refused.
 """
 
 from __future__ import annotations
@@ -387,6 +388,36 @@ def test_publishing_under_load_on_uvicorn_with_two_workers_and_redis(
     server = spawn.start(uvicorn_command(webhook, port, 2), port=port, env=env)
     time.sleep(1.0)  # both workers up
     _check(_load(port, flow_json), "uvicorn, 2 workers, Redis")
+    output = server.output()
+    assert output.count(f"revision {revision(tagged('B'))} published") == 2, output
+    assert output.count(f"{flow_json} refused, revision {revision(tagged('B'))}") == 2, output
+    assert "Traceback" not in output and "kept neither" not in output
+
+
+def test_publishing_under_load_on_the_asyncio_server(tmp_path: Path, spawn: Processes) -> None:
+    webhook, flow_json = _served_folder(tmp_path)
+    port = free_port()
+    command = webhook_command(webhook, port, "--asyncio", "--flow", str(flow_json))
+    server = spawn.start(command, port=port, env={"JAXL_WEBHOOK_LOG": "0"})
+    _check(_load(port, flow_json), "python webhook.py --asyncio")
+    output = server.output()
+    assert output.count(f"revision {revision(tagged('B'))} published") == 1, output
+    assert output.count(f"{flow_json} refused, revision {revision(tagged('B'))}") == 1, output
+    assert "Traceback" not in output and "kept neither" not in output
+
+
+@pytest.mark.redis
+def test_publishing_under_load_on_asyncio_with_two_workers_and_redis(
+    tmp_path: Path, spawn: Processes, redis_server: RedisServer
+) -> None:
+    webhook, flow_json = _served_folder(tmp_path)
+    port = free_port()
+    command = webhook_command(webhook, port, "--asyncio", "--workers", "2")
+    env = {"JAXL_REDIS_URL": redis_server.url, "JAXL_FLOW_FILE": str(flow_json),
+           "JAXL_WEBHOOK_LOG": "0"}  # fmt: skip
+    server = spawn.start(command, port=port, env=env)
+    time.sleep(1.0)  # both workers up
+    _check(_load(port, flow_json), "asyncio, 2 workers, Redis")
     output = server.output()
     assert output.count(f"revision {revision(tagged('B'))} published") == 2, output
     assert output.count(f"{flow_json} refused, revision {revision(tagged('B'))}") == 2, output

@@ -66,10 +66,12 @@ def header_command(webhook: Path, program: str, port: int) -> list[str]:
 # -- a worker killed mid-load -----------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.redis
+@pytest.mark.parametrize("program", ["gunicorn", "asyncio"])
 def test_killing_a_worker_mid_load_loses_no_call(
-    acme_webhook: Path, spawn: Processes, redis_server: Any
+    acme_webhook: Path, spawn: Processes, redis_server: Any, program: str
 ) -> None:
-    """kill -9 one of two gunicorn workers, three times, while 16 connections play calls.
+    """kill -9 one of two workers (gunicorn's, or `--asyncio --workers 2`), three times, while
+    16 connections play calls.
 
     A request in flight on the killed worker fails at the connection level, and is sent again
     as Jaxl retries a webhook (or the caller redials). The lost try may have reached Redis, but
@@ -80,7 +82,7 @@ def test_killing_a_worker_mid_load_loses_no_call(
     port = free_port()
     env = {"JAXL_REDIS_URL": redis_server.url, "JAXL_WEBHOOK_LOG": "0"}
     master = spawn.start(
-        header_command(acme_webhook, "gunicorn", port), port=port, env=env, cwd=acme_webhook.parent
+        header_command(acme_webhook, program, port), port=port, env=env, cwd=acme_webhook.parent
     )
     killed: list[int] = []
     concurrency = 16
@@ -106,7 +108,7 @@ def test_killing_a_worker_mid_load_loses_no_call(
     while len(children(master.popen.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     survivors = children(master.popen.pid)
-    assert len(survivors) == 2 and not set(killed) & set(survivors)  # gunicorn replaced them
+    assert len(survivors) == 2 and not set(killed) & set(survivors)  # replaced, each
     assert "Traceback" not in master.output()
 
 
@@ -119,8 +121,16 @@ def _uvicorn(webhook: Path, port: int, url: str) -> tuple[list[str], dict[str, s
     return uvicorn_command(webhook, port), {"JAXL_REDIS_URL": url, "JAXL_WEBHOOK_LOG": "0"}
 
 
+def _asyncio(webhook: Path, port: int, url: str) -> tuple[list[str], dict[str, str]]:
+    return webhook_command(webhook, port, "--asyncio", "--workers", "2"), {"JAXL_REDIS_URL": url}
+
+
 @pytest.mark.redis
-@pytest.mark.parametrize("server", [_stdlib, _uvicorn], ids=["stdlib", "uvicorn-2-workers"])
+@pytest.mark.parametrize(
+    "server",
+    [_stdlib, _uvicorn, _asyncio],
+    ids=["stdlib", "uvicorn-2-workers", "asyncio-2-workers"],
+)
 def test_a_redis_restart_mid_call_is_the_recovery_prompt_then_the_call_goes_on(
     acme_webhook: Path, spawn: Processes, redis_server: Any, server: Any
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -45,6 +46,10 @@ class Hostile:
     over: float = 0.0
     half_close: bool = False
     silence_ok: bool = False  # the server may close without a word (a blank request line)
+    #: What `--asyncio` may answer instead, where it differs: it routes every method and path
+    #: as the app does (as under uvicorn), where http.server answers a method it has no
+    #: handler for 501 and reads "//x" as "/x".
+    on_asyncio: frozenset[int] | None = None
 
 
 def _post(payload: Any, **headers: str | None) -> bytes:
@@ -164,7 +169,17 @@ def methods_and_paths(draw: st.DrawFn) -> Hostile:
         allowed = {200 if method in ("POST", "DELETE") else 405}
     payload = webhook_request(draw(st.sampled_from([1, 3])), draw(call_ids))
     data = http_request(method, json.dumps(payload).encode(), path=path)
-    return Hostile("method and path", data, frozenset(allowed))
+    return Hostile("method and path", data, frozenset(allowed), on_asyncio=_routed(method, path))
+
+
+def _routed(method: str, path: str) -> frozenset[int]:
+    """What the app answers a method on a path (`WebhookApp.handle`: methods upper-cased)."""
+    route, method = path.partition("?")[0], method.upper()
+    if route in ("/healthz", "/healthz/"):
+        return frozenset({200 if method in ("GET", "HEAD") else 405})
+    if route not in ("/webhook/", "/webhook"):
+        return frozenset({404})
+    return frozenset({200 if method in ("POST", "DELETE") else 405})
 
 
 @st.composite
@@ -199,8 +214,10 @@ hostile = st.one_of(right_shapes(), wrong_shapes(), raw_bodies(), huge(), conten
 
 
 # -- checks ------------------------------------------------------------------------------------
-def throw(port: int, thing: Hostile) -> None:
+def throw(port: int, thing: Hostile, form: str = "stdlib") -> None:
     """Send one hostile request and check whatever comes back; raise on anything wrong."""
+    if form == "asyncio" and thing.on_asyncio is not None:
+        thing = dataclasses.replace(thing, allowed=thing.on_asyncio)
     COUNTS["requests"] += 1
     COUNTS[thing.kind] += 1
     reply, raw = exchange(port, thing.data, pieces=thing.pieces, over=thing.over,
@@ -236,19 +253,24 @@ def check(thing: Hostile, reply: Reply) -> None:
                                                           "teams"}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def server(acme_webhook: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+@pytest.fixture(scope="module", params=["stdlib", "asyncio"])
+def server(
+    acme_webhook: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple]:
+    """The generated Acme webhook served by the standard-library server, then by `--asyncio`."""
     processes = Processes(tmp_path_factory.mktemp("fuzz"))
     port = free_port()
-    process = processes.start(webhook_command(acme_webhook, port, "--timeout", "5"), port=port)
-    yield port, process
+    extra = ["--asyncio"] if request.param == "asyncio" else []
+    command = webhook_command(acme_webhook, port, "--timeout", "5", *extra)
+    process = processes.start(command, port=port)
+    yield port, process, request.param
     processes.stop_all()
 
 
-def throw_all(port: int, batch: list[Hostile]) -> None:
+def throw_all(port: int, batch: list[Hostile], form: str) -> None:
     """Throw a batch at once over 8 connections, as concurrent callers would."""
     with ThreadPoolExecutor(8) as pool:
-        for future in [pool.submit(throw, port, thing) for thing in batch]:
+        for future in [pool.submit(throw, port, thing, form) for thing in batch]:
             future.result()
 
 
@@ -257,12 +279,12 @@ def throw_all(port: int, batch: list[Hostile]) -> None:
           derandomize=True)  # fmt: skip
 @given(batch=st.lists(hostile, min_size=10, max_size=30))
 def test_hostile_requests_get_json_refusals_and_never_an_error(server: tuple, batch: list) -> None:
-    throw_all(server[0], batch)
+    throw_all(server[0], batch, server[2])
 
 
 def test_bodies_dribbled_over_a_second_do_not_hold_up_other_callers(server: tuple) -> None:
     """32 callers each taking a full second to send a request, while others call normally."""
-    port, _ = server
+    port, *_ = server
     slow = [Hostile("slow body", _post(webhook_request(1, 50_000 + n)), frozenset({200}),
                     pieces=10, over=1.0) for n in range(32)]  # fmt: skip
     with ThreadPoolExecutor(32) as pool:
@@ -277,7 +299,7 @@ def test_after_the_fuzz_the_server_answers_whole_calls_and_logged_no_traceback(
     server: tuple,
 ) -> None:
     """Runs after the fuzz (file order): the same process still plays calls exactly."""
-    port, process = server
+    port, process, _ = server
     tally = play_calls(port, 50, concurrency=8, seed=21)
     assert (tally.calls, tally.mismatches, tally.errors) == (50, [], []), tally
     assert "Traceback" not in process.output()
@@ -369,7 +391,7 @@ def test_a_lone_surrogate_is_a_422_not_a_crash_logged_as_a_traceback(
 
 def test_a_body_that_is_not_utf8_is_a_400_even_if_python_could_read_it(server: tuple) -> None:
     """UTF-8-encoded surrogates, or UTF-16: JSON bodies are UTF-8; a BOM is still accepted."""
-    port, _ = server
+    port, *_ = server
     text = json.dumps(webhook_request(1, 4041))
     for body in (text.replace('"+91', '"\udc80').encode("utf-8", "surrogatepass"),
                  text.encode("utf-16")):  # fmt: skip

@@ -274,3 +274,23 @@ def test_hostile_prompts_and_labels_stay_text_in_a_drawing() -> None:
     titles = {e.text for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "title"}
     assert not any("evil" in (title or "") for title in titles)  # no node smuggled in by DOT
     assert "<script>alert(1)</script>" in "".join(root.itertext())  # kept, as text
+
+
+def test_jaxl_designer_serve_refuses_an_address_others_reach_without_a_token(
+    tmp_path: Path,
+) -> None:
+    """The package's own `jaxl-designer serve` holds to the same rule as the exported module."""
+    import subprocess
+    import sys
+
+    from jaxl_designer.core.fileformat import save
+
+    flow_file = tmp_path / "acme.json"
+    save(acme(), flow_file)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAXL_")}
+    for extra in ([], ["--asyncio"]):
+        args = [sys.executable, "-m", "jaxl_designer", "serve", str(flow_file), "--host",
+                "0.0.0.0", "--port", "0", *extra]  # fmt: skip
+        out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.count("\n") == 1 and "without a token" in out.stderr, out.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..core.fileformat import load
 from ..core.prepare import prepare
 from ..core.validation import errors, validate
-from ..webhook.server import serve_flow
+from ..webhook.server import serve_flow, serve_flow_asyncio
 from ..webhook.settings import Settings
 from . import CommandError
 
@@ -21,15 +21,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("flow", help="the flow file (JSON)")
     parser.add_argument("--env", help="the environment whose values fill {{parameters}}")
     Settings.add_arguments(parser)
+    parser.add_argument(
+        "--asyncio",
+        action="store_true",
+        help="serve on one asyncio event loop (uvloop's when installed): the fastest",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Refuse bad settings or a flow with errors; otherwise serve the flow until interrupted."""
+    """Refuse bad settings, an address others reach without a token, or a flow with errors;
+    otherwise serve the flow until interrupted."""
     try:
         settings = Settings.from_args(args)
     except ValueError as error:
         raise CommandError(str(error)) from None
+    refusal = settings.open_to_all()
+    if refusal is not None:  # as the exported module refuses it
+        raise CommandError(refusal)
     path = Path(args.flow)
     flow = load(path)
     found = errors(validate(flow, path.parent))
@@ -40,4 +49,6 @@ def run(args: argparse.Namespace) -> int:
         document = prepare(flow, args.env, path.parent).to_document()
     except ValueError as error:
         raise CommandError(str(error)) from None
+    if args.asyncio:
+        return serve_flow_asyncio(document, settings)
     return serve_flow(document, settings)

@@ -4933,17 +4933,19 @@ async def _lifespan(receive: Callable[[], Any], send: Callable[[Any], Any]) -> N
             return
 
 
-_LENGTHS: dict[int, tuple[bytes, bytes]] = {}
+_LENGTHS: dict[str, tuple[bytes, bytes]] = {}
 
 
 def _raw_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
-    _, headers, body = reply
+    headers = reply[1]
     if len(headers) == 2 and headers[0] == _JSON_HEADER:  # all but a 405: type and length
-        length = _LENGTHS.get(len(body))  # the same few lengths come back again and again
+        # The reply's own Content-Length: a HEAD's is the GET's (RFC 9110 8.6), its body none.
+        text = headers[1][1]
+        length = _LENGTHS.get(text)  # the same few lengths come back again and again
         if length is None:
-            length = (b"content-length", b"%d" % len(body))
+            length = (b"content-length", text.encode("latin-1"))
             if len(_LENGTHS) < 4096:
-                _LENGTHS[len(body)] = length
+                _LENGTHS[text] = length
         return [_JSON_TYPE, length]  # a new list: a server may add its own headers to it
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 

@@ -106,98 +106,12 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 __all__ = ["FLOW", "app", "asgi", "main", "rsgi", "wsgi"]
 
-# -- the call runtime (jaxl_designer/core/runtime.py) ---------------------------------------
-# -- call facts: the protocol and the flow, as every other module reads them -------------------
-#: The events Jaxl sends: a call is set up (and digits entered before any key), a key or
-#: digits arrive, the call is torn down.
-SETUP, OPTION, TEARDOWN = 1, 2, 3
-#: The event Jaxl sends when it has spoken a prompt that carried a `mark`. A flow sets no marks,
-#: so a mark is ignored and answered `null`, as the official SDK answers it: an answer with a
-#: prompt would be spoken, then hang up, in the middle of a call.
-MARK = 5
-#: What a prompt or a branch rule may read of the call itself, besides collected variables.
-CALLER_FIELDS = ("from_number", "to_number")
-#: What they may read of the call's context (the request's `state`): these, and
-#: `metadata.<key>` for each key of the call's metadata (an outbound campaign's order id, say).
-CONTEXT_FIELDS = ("direction", "org.name", "org.id", "campaign_id", "campaign_type", "voice.lang")
-METADATA_PREFIX = "metadata."
-#: `direction` as the request gives it, and as a flow reads it.
-DIRECTIONS = {1: "inbound", 2: "outbound"}
-#: A call keeps at most this many metadata keys, and this many characters of a context value:
-#: a call's state stays small whatever a request carries.
-MAX_METADATA_KEYS = 32
-MAX_CONTEXT_CHARS = 200
-#: The longest metadata key a call keeps: a `{metadata.<key>}` field names it, and a key is no
-#: essay (without a cap, 32 keys of a 64 KiB body made one call's state 160 KB).
-MAX_METADATA_KEY_CHARS = 64
-#: A caller field (`from_number`, `to_number`) keeps at most this many characters: a number is
-#: at most 16, and a call's state must not grow with what a request sends.
-MAX_CALLER_CHARS = 32
-#: The tests a branch rule can make.
-RULE_TESTS = ("equals", "one_of", "prefix", "matches", "is_set", "hours")
-#: The days a business-hours rule names, Monday first.
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-#: The numbers a simulated call is from and to unless told otherwise.
-DEFAULT_FROM_NUMBER = "+919999900000"
-DEFAULT_TO_NUMBER = "+918000000000"
-
-#: The keys of a phone keypad, in the order people read them.
-KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
-#: What the official SDK answers to pings, teardowns and events it does not handle.
-NEUTRAL: dict[str, Any] = {"prompt": [" . "], "num_characters": 0}
+# -- call state: the store protocol, and the in-memory store (jaxl_designer/core/store.py) --
 #: How many calls an in-memory store keeps at most, and for how long an idle call is kept (s).
 MAX_CALLS = 100_000
 CALL_TTL = 3600
 #: How many bytes of call state an in-memory store keeps at most, whatever the calls hold.
 MAX_STORE_BYTES = 256 * 1024 * 1024
-#: No collected input is kept, or read back, beyond this many characters, whatever a node allows.
-MAX_DIGITS = 64
-#: Default recovery for a call the store does not know, or input that does not fit.
-DEFAULT_RECOVERY: dict[str, Any] = {
-    "action": "restart",
-    "prompt": ["Sorry, we lost track of your call. Let us start again."],
-}
-STORE_DOWN_PROMPT = ["Sorry, we cannot take your call right now. Please call again later."]
-#: What a caller hears when a transfer's number, filled from the call's variables, is no phone
-#: number and the transfer has no `invalid` exit to take instead.
-NO_TARGET_PROMPT = ["Sorry, we cannot connect your call right now. Please call again later."]
-LOOP_PROMPT = ["Sorry, this line is not working right now. Please call again later."]
-#: The node kinds at which a call waits for the caller.
-WAITING = frozenset({"menu", "collect"})
-#: What a lookup may ask of a backend, and the ways out of a lookup node.
-LOOKUP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-LOOKUP_EXITS = ("ok", "failed", "timeout")
-#: A lookup waits 2 s for its backend unless its node says otherwise, and never over 10 s:
-#: Jaxl is waiting for the answer, and so is the caller, in silence.
-LOOKUP_TIMEOUT = 2.0
-MAX_LOOKUP_TIMEOUT = 10.0
-#: The most of a backend's answer that is read: a larger body makes the lookup fail.
-MAX_REPLY_BYTES = 64 * 1024
-#: How a turn can end a call, as the request log says it (see `log_fields`): the flow hung up,
-#: transferred it, or apologised (an edge to nowhere, a loop, a lookup or transfer with no way
-#: out); the call was one the store did not know and the recovery hangs up; or the caller hung
-#: up while the call waited for them (a teardown).
-ENDINGS = ("hangup", "transfer", "apology", "lost", "caller_hangup")
-#: What a caller hears when a lookup's way out leads nowhere (a flow that failed validation).
-LOOKUP_FAILED_PROMPT = ["Sorry, we cannot look that up right now. Please call again later."]
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-# A field names a variable, or a context field: `metadata.<key>`, `org.name`, `voice.lang`.
-_FIELD = re.compile(rf"\{{\{{|\}}\}}|\{{((?:metadata\.|org\.|voice\.)?{_NAME})(?::([a-z]+))?\}}")
-_KEY = re.compile(_NAME)
-_INT = re.compile(r"[+-]?[0-9]{1,19}")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-#: A secret a lookup's header reads from the serving process's environment: `${ORDERS_TOKEN}`.
-_SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_PATH_STEP = re.compile(r"[^.\[\]]+")
-
-
-class BadRequest(ValueError):
-    """A request that is not a Jaxl webhook request; `status` is the HTTP status to answer."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class StoreError(RuntimeError):
@@ -316,6 +230,95 @@ class MemoryStore:
             entry = self._calls.get(call_id)
             if entry is not None:
                 self._calls[call_id] = (entry[0], entry[1], step)
+
+
+# -- the call runtime (jaxl_designer/core/runtime.py) ---------------------------------------
+# -- call facts: the protocol and the flow, as every other module reads them -------------------
+#: The events Jaxl sends: a call is set up (and digits entered before any key), a key or
+#: digits arrive, the call is torn down.
+SETUP, OPTION, TEARDOWN = 1, 2, 3
+#: The event Jaxl sends when it has spoken a prompt that carried a `mark`. A flow sets no marks,
+#: so a mark is ignored and answered `null`, as the official SDK answers it: an answer with a
+#: prompt would be spoken, then hang up, in the middle of a call.
+MARK = 5
+#: What a prompt or a branch rule may read of the call itself, besides collected variables.
+CALLER_FIELDS = ("from_number", "to_number")
+#: What they may read of the call's context (the request's `state`): these, and
+#: `metadata.<key>` for each key of the call's metadata (an outbound campaign's order id, say).
+CONTEXT_FIELDS = ("direction", "org.name", "org.id", "campaign_id", "campaign_type", "voice.lang")
+METADATA_PREFIX = "metadata."
+#: `direction` as the request gives it, and as a flow reads it.
+DIRECTIONS = {1: "inbound", 2: "outbound"}
+#: A call keeps at most this many metadata keys, and this many characters of a context value:
+#: a call's state stays small whatever a request carries.
+MAX_METADATA_KEYS = 32
+MAX_CONTEXT_CHARS = 200
+#: The longest metadata key a call keeps: a `{metadata.<key>}` field names it, and a key is no
+#: essay (without a cap, 32 keys of a 64 KiB body made one call's state 160 KB).
+MAX_METADATA_KEY_CHARS = 64
+#: A caller field (`from_number`, `to_number`) keeps at most this many characters: a number is
+#: at most 16, and a call's state must not grow with what a request sends.
+MAX_CALLER_CHARS = 32
+#: The tests a branch rule can make.
+RULE_TESTS = ("equals", "one_of", "prefix", "matches", "is_set", "hours")
+#: The days a business-hours rule names, Monday first.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: The numbers a simulated call is from and to unless told otherwise.
+DEFAULT_FROM_NUMBER = "+919999900000"
+DEFAULT_TO_NUMBER = "+918000000000"
+
+#: The keys of a phone keypad, in the order people read them.
+KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#")
+#: What the official SDK answers to pings, teardowns and events it does not handle.
+NEUTRAL: dict[str, Any] = {"prompt": [" . "], "num_characters": 0}
+#: No collected input is kept, or read back, beyond this many characters, whatever a node allows.
+MAX_DIGITS = 64
+#: Default recovery for a call the store does not know, or input that does not fit.
+DEFAULT_RECOVERY: dict[str, Any] = {
+    "action": "restart",
+    "prompt": ["Sorry, we lost track of your call. Let us start again."],
+}
+STORE_DOWN_PROMPT = ["Sorry, we cannot take your call right now. Please call again later."]
+#: What a caller hears when a transfer's number, filled from the call's variables, is no phone
+#: number and the transfer has no `invalid` exit to take instead.
+NO_TARGET_PROMPT = ["Sorry, we cannot connect your call right now. Please call again later."]
+LOOP_PROMPT = ["Sorry, this line is not working right now. Please call again later."]
+#: The node kinds at which a call waits for the caller.
+WAITING = frozenset({"menu", "collect"})
+#: What a lookup may ask of a backend, and the ways out of a lookup node.
+LOOKUP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+LOOKUP_EXITS = ("ok", "failed", "timeout")
+#: A lookup waits 2 s for its backend unless its node says otherwise, and never over 10 s:
+#: Jaxl is waiting for the answer, and so is the caller, in silence.
+LOOKUP_TIMEOUT = 2.0
+MAX_LOOKUP_TIMEOUT = 10.0
+#: The most of a backend's answer that is read: a larger body makes the lookup fail.
+MAX_REPLY_BYTES = 64 * 1024
+#: How a turn can end a call, as the request log says it (see `log_fields`): the flow hung up,
+#: transferred it, or apologised (an edge to nowhere, a loop, a lookup or transfer with no way
+#: out); the call was one the store did not know and the recovery hangs up; or the caller hung
+#: up while the call waited for them (a teardown).
+ENDINGS = ("hangup", "transfer", "apology", "lost", "caller_hangup")
+#: What a caller hears when a lookup's way out leads nowhere (a flow that failed validation).
+LOOKUP_FAILED_PROMPT = ["Sorry, we cannot look that up right now. Please call again later."]
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# A field names a variable, or a context field: `metadata.<key>`, `org.name`, `voice.lang`.
+_FIELD = re.compile(rf"\{{\{{|\}}\}}|\{{((?:metadata\.|org\.|voice\.)?{_NAME})(?::([a-z]+))?\}}")
+_KEY = re.compile(_NAME)
+_INT = re.compile(r"[+-]?[0-9]{1,19}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: A secret a lookup's header reads from the serving process's environment: `${ORDERS_TOKEN}`.
+_SECRET = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PATH_STEP = re.compile(r"[^.\[\]]+")
+
+
+class BadRequest(ValueError):
+    """A request that is not a Jaxl webhook request; `status` is the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Lookup:

@@ -42,6 +42,7 @@ MARKER = '"""Jaxl webhook for the flow '
 GUNICORN_MARKER = '"""gunicorn settings for the Jaxl webhook'
 #: The modules whose code the webhook carries verbatim, in order, and what each is.
 SOURCES = {
+    "core/store.py": "call state: the store protocol, and the in-memory store",
     "core/runtime.py": "the call runtime",
     "core/lookups.py": "lookups: asking a backend over HTTP",
     "webhook/revisions.py": "revisions: publishing a flow, each call on its own revision",

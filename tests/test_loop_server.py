@@ -309,3 +309,20 @@ def test_a_request_line_it_cannot_serve_is_refused_in_json_and_closed(
     # The server goes on: the next connection is served.
     reply, raw = exchange(port, post(webhook_request(1, 1301)))
     assert reply is not None and reply.status == 200, raw
+
+
+def test_head_says_the_gets_length_sends_no_body_and_the_connection_goes_on(
+    acme_webhook: Path, spawn: Processes
+) -> None:
+    port = serve(spawn, acme_webhook)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while received.count(b"HTTP/1.1 200") < 2 or not received.endswith(b'{"ok":true}'):
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+    head, get = received.split(b"\r\n\r\n", 1)
+    assert b"Content-Length: 11" in head  # RFC 9110 8.6: the length a GET would have
+    assert get.startswith(b"HTTP/1.1 200 OK") and get.endswith(b'\r\n\r\n{"ok":true}')

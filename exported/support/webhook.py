@@ -5472,7 +5472,7 @@ class LoopServer:
         self.armed: dict[_Connection, float] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._sweeping: asyncio.TimerHandle | None = None
-        self._heads: dict[tuple[int, int], bytes] = {}
+        self._heads: dict[tuple[int, str], bytes] = {}
         self._heads_read: dict[bytes, _HttpRequest] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
 
@@ -5539,17 +5539,19 @@ class LoopServer:
 
     def head_bytes(self, reply: Reply, close: bool) -> bytes:
         """The status line and headers of `reply`, with `Connection: close` when `close`."""
-        status, headers, body = reply
+        status, headers = reply[0], reply[1]
         date = self.clock.date()
         if len(headers) == 2 and headers[0] == _JSON_PAIR and not close:
-            key = (status, len(body))
+            # Type and the reply's own length (a HEAD's is the GET's): the same few again and
+            # again, each made once.
+            key = (status, headers[1][1])
             fixed = self._heads.get(key)
             if fixed is None:
                 if len(self._heads) > 4096:
                     self._heads.clear()
                 fixed = self._heads[key] = (
-                    f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode("ascii")
+                    f"\r\nContent-Type: application/json\r\nContent-Length: {key[1]}\r\n\r\n"
+                ).encode("latin-1")
             return b"%s%s%s" % (_status_line(status), date, fixed)
         lines = [f"{name}: {value}" for name, value in headers if (name, value) != _CLOSE_PAIR]
         if close:

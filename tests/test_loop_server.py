@@ -11,6 +11,7 @@ worker processes share the port, and one that dies is replaced.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -326,3 +327,129 @@ def test_head_says_the_gets_length_sends_no_body_and_the_connection_goes_on(
     head, get = received.split(b"\r\n\r\n", 1)
     assert b"Content-Length: 11" in head  # RFC 9110 8.6: the length a GET would have
     assert get.startswith(b"HTTP/1.1 200 OK") and get.endswith(b'\r\n\r\n{"ok":true}')
+
+
+# -- found by review: each failed before its fix ---------------------------------------------
+def _server_side_established(port: int, client_port: int) -> bool:
+    """Whether the server's end of the connection from `client_port` is still open (Linux)."""
+    wanted = f":{port:04X}", f":{client_port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                local, remote, state = row.split()[1:4]
+                if local.endswith(wanted[0]) and remote.endswith(wanted[1]):
+                    return state == "01"
+    return False
+
+
+@pytest.mark.parametrize("last", ["connection-close", "answered-later"])
+def test_a_client_that_does_not_read_is_cut_even_as_its_connection_closes_or_waits(
+    acme_webhook: Path, spawn: Processes, last: str
+) -> None:
+    """Its answers fill the socket; then a request that closes the connection (`Connection:
+    close`), or one answered off the short path (GET /healthz): the server still cuts it after
+    `--timeout`, where closing had waited for the client forever and the cap never freed it."""
+    port = serve(spawn, acme_webhook, "--timeout", "2")
+    plain = b"POST /webhook/ HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
+    ending = {
+        "connection-close": b"POST /webhook/ HTTP/1.1\r\nConnection: close\r\n"
+        b"Content-Length: 1\r\n\r\nx",
+        "answered-later": b"GET /healthz HTTP/1.1\r\n\r\n",
+    }
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.connect(("127.0.0.1", port))
+    sock.settimeout(0.2)
+    client_port = sock.getsockname()[1]
+    # Until the server stops reading (or, past its deadline, cuts the connection already).
+    with contextlib.suppress(TimeoutError, BlockingIOError, ConnectionError):
+        for _ in range(400):
+            sock.send(plain * 100 + (ending[last] if last == "answered-later" else b""))
+            time.sleep(0.02)
+    if last == "connection-close":
+        with contextlib.suppress(TimeoutError, BlockingIOError, ConnectionError):
+            sock.send(ending[last])
+    deadline = time.monotonic() + 8
+    while _server_side_established(port, client_port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    still = _server_side_established(port, client_port)
+    sock.close()
+    assert not still, "the server kept a connection whose client reads nothing past --timeout"
+
+
+def test_blank_lines_do_not_keep_a_connection_open(acme_webhook: Path, spawn: Processes) -> None:
+    port = serve(spawn, acme_webhook, "--timeout", "2", env={"JAXL_HEADER_TIMEOUT": "2"})
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 8 and not closed:
+            try:
+                sock.sendall(b"\r\n")
+                time.sleep(1.2)
+                closed = sock.recv(100, socket.MSG_DONTWAIT) == b""
+            except BlockingIOError:
+                continue
+            except OSError:
+                closed = True
+        took = time.monotonic() - started
+    assert closed and took < 4.5, f"open after {took:.1f} s of blank lines"
+
+
+def test_every_request_that_expects_100_continue_gets_it(
+    acme_webhook: Path, spawn: Processes
+) -> None:
+    port = serve(spawn, acme_webhook)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        for call_id in (1401, 1402, 1403):
+            body = json.dumps(webhook_request(1, call_id)).encode()
+            request = http_request("POST", body, "/webhook/", {"Expect": "100-continue"})
+            sock.sendall(request[: len(request) - len(body)])
+            assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n", call_id
+            sock.sendall(body)
+            assert read_answers(sock, 1)[0].status == 200
+
+
+def test_pipelined_requests_then_the_clients_end_are_all_answered(
+    acme_webhook: Path, spawn: Processes
+) -> None:
+    port = serve(spawn, acme_webhook)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 3)  # each answered later
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.count(b'{"ok":true}') == 3, received
+
+
+def test_connection_close_among_other_options_closes(acme_webhook: Path, spawn: Processes) -> None:
+    port = serve(spawn, acme_webhook)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close, TE\r\nTE: trailers\r\n\r\n"
+        )
+        (reply,) = read_answers(sock, 1)
+        assert reply.headers["connection"] == "close" and sock.recv(100) == b""
+
+
+def test_a_replacement_worker_that_cannot_start_leaves_the_others_serving(
+    acme_webhook: Path, spawn: Processes, tmp_path: Path
+) -> None:
+    """The flow file is broken after start (the workers keep the flow they have); a worker
+    killed then cannot start again: it is tried again, and the other one serves meanwhile."""
+    flow_file = tmp_path / "flow.json"
+    flow_file.write_text((acme_webhook.parent / "flow.json").read_text())
+    env = {"JAXL_ALLOW_PRIVATE_STATE": "1"}
+    port = serve(spawn, acme_webhook, "--workers", "2", "--flow", str(flow_file), env=env)
+    parent = spawn.started[-1].popen.pid
+    deadline = time.monotonic() + 10
+    while len(children(parent)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    flow_file.write_text("{ not a flow")
+    os.kill(children(parent)[0], signal.SIGKILL)
+    time.sleep(2.5)  # a try or two to start again, each refused
+    assert spawn.started[-1].popen.poll() is None, spawn.started[-1].output()
+    for call_id in range(1501, 1506):
+        reply, raw = exchange(port, post(webhook_request(1, call_id)))
+        assert reply is not None and reply.status == 200, raw
+    assert "could not start; trying again" in spawn.started[-1].output()

@@ -5417,8 +5417,8 @@ class _HttpRequest:
         self.unread = False
         #: Whether the request passes every check of the app from its head (`LoopAnswers.plain`).
         self.plain = False
-        #: Whether the client waits for `100 Continue` before it sends the body.
-        self.continues = headers.get("expect", "").lower() == "100-continue"
+        #: Whether the client waits for `100 Continue` before it sends the body (HTTP/1.1).
+        self.continues = False
 
 
 def _read_request(head: bytes) -> _HttpRequest | bytes:
@@ -5437,11 +5437,13 @@ def _read_request(head: bytes) -> _HttpRequest | bytes:
         name = name.lower()
         value = value.strip(" \t")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    connection = headers.get("connection", "").lower()
-    close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+    options = {token.strip() for token in headers.get("connection", "").lower().split(",")}
+    close = "close" in options or (version == "HTTP/1.0" and "keep-alive" not in options)
     path, _, query = target.partition("?")
     request = _HttpRequest(method, path, query, headers, close)
     request.body_at = len(head)
+    expect = headers.get("expect", "").lower()
+    request.continues = version == "HTTP/1.1" and expect == "100-continue"  # RFC 9110 10.1.1
     return request
 
 
@@ -5651,6 +5653,10 @@ class _Connection(asyncio.Protocol):
         if state == _CLOSED:
             return
         begun = not self.buffer and state == _HEAD
+        if begun and data[:1] in (b"\r", b"\n"):
+            data = data.lstrip(b"\r\n")  # blank lines between requests: no request begins
+            if not data:
+                return  # and the deadline armed stays as it was
         self.buffer = self.buffer + data if self.buffer else data
         if state == _ANSWERING or not self.writing:
             if len(self.buffer) > _PIPELINE_BYTES and self.reading:
@@ -5662,8 +5668,9 @@ class _Connection(asyncio.Protocol):
         self._serve()
 
     def eof_received(self) -> bool:
-        if self.state == _ANSWERING:
-            self.ended = True  # the answer awaited is written, then the connection closes
+        if self.state == _ANSWERING or (self.buffer and not self.writing):
+            # Half-closed with requests still to answer: they are answered, then it closes.
+            self.ended = True
             return True
         self.close()
         return False
@@ -5685,7 +5692,7 @@ class _Connection(asyncio.Protocol):
                 break
             body = buffer[request.body_at : need]
             self.buffer = buffer[need:]
-            self.state, self.request = _HEAD, None
+            self.state, self.request, self.continued = _HEAD, None, False
             if self.buffer:  # a pipelined request begins: its head has a deadline
                 server.arm(self, server.settings.header_timeout)
             else:  # once answered, the connection is idle: its deadline is armed below
@@ -5710,12 +5717,16 @@ class _Connection(asyncio.Protocol):
                 pending = answer
             self._write(out)
             self.state = _ANSWERING
-            server.armed.pop(self, None)
+            if self.writing:  # else the deadline for a client that does not read stays
+                server.armed.pop(self, None)
             server.waiting.pop(self, None)  # being answered: not to be closed for another
             server.spawn(self._answer_later(request, body, fields, pending, began))
             return
         self._write(out)
         if self.state != _HEAD and self.state != _BODY:
+            return
+        if self.ended and self.writing:  # the client's end: every whole request is answered
+            self._closing()
             return
         # Waiting for a request (or the rest of one): the first to go for a new connection at
         # the cap is the one that has waited longest.
@@ -5799,7 +5810,7 @@ class _Connection(asyncio.Protocol):
         if self.state == _CLOSED:
             return  # the client left: the step stays held, and a retry hears the same answer
         unread = request.unread or _CLOSE_PAIR in reply[1]
-        close = request.close or unread or self.ended
+        close = request.close or unread
         data = server.head_bytes(reply, close)
         self.transport.write(data if request.method == "HEAD" else data + reply[2])
         if "delivery" in fields:
@@ -5845,10 +5856,14 @@ class _Connection(asyncio.Protocol):
 
     # -- ending -------------------------------------------------------------------------------
     def _closing(self) -> None:
-        """Close once what was written has gone out."""
+        """Close once what was written has gone out: within `timeout`, if the client does not
+        read it (`expire` aborts the connection then)."""
         self.state = _CLOSED
         self.server.waiting.pop(self, None)
-        self.server.armed.pop(self, None)
+        if self.writing:
+            self.server.armed.pop(self, None)
+        elif self not in self.server.armed:
+            self.server.arm(self, self.server.settings.timeout)
         self.transport.close()
 
     def _linger(self) -> None:
@@ -5871,13 +5886,14 @@ class _Connection(asyncio.Protocol):
             self._closing()
 
     def expire(self) -> None:
-        """The deadline passed: 408 for a request begun, else closed silently."""
+        """The deadline passed: 408 for a request begun, else closed silently; aborted when
+        the client does not read what it was sent."""
         self.server.armed.pop(self, None)
-        if self.state == _CLOSED:
-            return
-        if not self.writing:  # the client does not read its answer
+        if not self.writing:  # the client does not read its answer: closing would wait forever
             self.state = _CLOSED
             self.transport.abort()
+            return
+        if self.state == _CLOSED:
             return
         if self.state == _BODY or (self.state == _HEAD and self.buffer):
             self.transport.write(TIMED_OUT_ANSWER)
@@ -5963,31 +5979,34 @@ def serve_forked(
     """Serve with `workers` forked processes, each its own event loop on the shared `sock`.
 
     Each worker makes its own app (`make_app`: its own connections to Redis). A worker that
-    dies is replaced; one that fails to start stops them all. SIGTERM or SIGINT stops every
-    worker, each finishing the answers it has begun; SIGHUP is passed on (a flow file read
-    again). Returns the exit status.
+    dies is replaced. One of the first workers that cannot start (its app refused) stops them
+    all, exit status 3; a replacement that cannot start (a flow file broken since) is tried
+    again each `_RESTART_SECONDS`, the others serving meanwhile. SIGTERM or SIGINT stops every
+    worker, each finishing the answers it has begun; SIGHUP is passed on when there is a flow
+    file to read again. Returns the exit status.
     """
+    if not hasattr(os, "fork"):
+        log_to_stderr("webhook: --workers needs os.fork (Linux, macOS): serve one worker")
+        return 2
     children: set[int] = set()
+    first: set[int] = set()
     stopping: list[int] = []
+    handled = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
-    def start() -> None:
+    def start() -> int:
+        # The signals wait while a worker is forked: a SIGTERM then reaches every worker, and
+        # none runs the parent's handlers.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, handled)
         pid = os.fork()
         if pid:
             children.add(pid)
-            return
-        code = 0
-        try:  # the worker: its own app, its own loop; it never returns from here
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the loop reads a flow file on it
-            serve_loop(make_app(), settings, sock)
-        except BaseException as error:  # a worker says why, then exits
-            why = f"{type(error).__name__}: {error}"
-            log_to_stderr(f"webhook: worker {os.getpid()} failed: {why}")
-            code = _FAILED_TO_BOOT
-        finally:
-            flush_request_log()
-            os._exit(code)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            return pid
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the loop reads a flow file on it
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        os._exit(_worker(make_app, settings, sock))
 
     def stop(number: int, frame: Any) -> None:
         stopping.append(number)
@@ -6002,14 +6021,13 @@ def serve_forked(
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGHUP)
 
-    if not hasattr(os, "fork"):
-        log_to_stderr("webhook: --workers needs os.fork (Linux, macOS): serve one worker")
-        return 2
-    for _ in range(workers):
-        start()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, handled)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, hangup)
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    for _ in range(workers):
+        first.add(start())
     status = 0
     while children:
         try:
@@ -6020,13 +6038,48 @@ def serve_forked(
         if stopping:
             continue
         code = os.waitstatus_to_exitcode(raw)
-        if code == _FAILED_TO_BOOT:
+        if code == _FAILED_TO_BOOT and pid in first:
             status = _FAILED_TO_BOOT
             stop(signal.SIGTERM, None)
             continue
-        log_to_stderr(f"webhook: worker {pid} exited ({code}); starting another")
+        if code == _FAILED_TO_BOOT:
+            log_to_stderr(
+                f"webhook: a new worker could not start; trying again in {_RESTART_SECONDS:g} s"
+            )
+            time.sleep(_RESTART_SECONDS)
+            if stopping:
+                continue
+        else:
+            log_to_stderr(f"webhook: worker {pid} exited ({code}); starting another")
         start()
     return status
+
+
+#: How long a replacement worker that could not start waits before the next try, in seconds.
+_RESTART_SECONDS = 1.0
+
+
+def _worker(make_app: Callable[[], WebhookApp], settings: Settings, sock: socket.socket) -> int:
+    """A forked worker: its own app and loop until told to stop; its exit status (3: it could
+    not start, 1: it failed while serving)."""
+    try:
+        try:
+            app = make_app()
+        except BaseException as error:  # the app is refused: say why, once
+            log_to_stderr(f"webhook: worker {os.getpid()} cannot start: {_why(error)}")
+            return _FAILED_TO_BOOT
+        try:
+            serve_loop(app, settings, sock)
+        except BaseException as error:
+            log_to_stderr(f"webhook: worker {os.getpid()} failed: {_why(error)}")
+            return 1
+        return 0
+    finally:
+        flush_request_log()
+
+
+def _why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 # -- the flow -------------------------------------------------------------------------------

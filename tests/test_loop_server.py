@@ -26,13 +26,11 @@ import pytest
 from backend import Backend
 from conftest import PYTHON, Processes, children, exchange, free_port, http_request, parse_reply
 from test_attacks import rss_mb
+from test_idempotent import ASK, pin_flow
 
-from jaxl_designer.core.flow import Flow
 from jaxl_designer.core.simulator import request as webhook_request
 from jaxl_designer.exporter.export import export
 
-ASK = "Your code, then star."
-PIN = "Hello {name}. Your PIN, then star."
 SLOW = 0.6  # seconds the backend takes for a code starting with 9
 
 
@@ -46,16 +44,8 @@ def backend() -> Any:
 @pytest.fixture(scope="module")
 def pin_webhook(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A flow that asks the backend for a caller's name from the code they enter."""
-    flow = Flow("pin")
-    flow.collect("ask", ASK, "code", terminator="*", then="find")
-    flow.lookup("find", f"http://127.0.0.1:{backend.port}/codes/{{code}}", save={"name": "name"},
-                timeout=5, ok="pin", failed="sorry")  # fmt: skip
-    flow.collect("pin", PIN, "pin", terminator="*", then="bye")
-    flow.hangup("bye", "Thank you.")
-    flow.hangup("sorry", "Sorry.")
-    flow.allowed_hosts = [f"127.0.0.1:{backend.port}"]
     folder = tmp_path_factory.mktemp("pin")
-    export(flow, folder)
+    export(pin_flow(backend), folder)
     return folder / "webhook.py"
 
 

@@ -363,11 +363,14 @@ def _served_folder(tmp_path: Path) -> tuple[Path, Path]:
     return webhook, flow_json
 
 
-def test_publishing_under_load_on_the_stdlib_server(tmp_path: Path, spawn: Processes) -> None:
+@pytest.mark.parametrize("form", ["stdlib", "asyncio"])
+def test_publishing_under_load_on_one_process(tmp_path: Path, spawn: Processes, form: str) -> None:
     webhook, flow_json = _served_folder(tmp_path)
     port = free_port()
-    server = spawn.start(webhook_command(webhook, port, "--flow", str(flow_json)), port=port)
-    _check(_load(port, flow_json), "python webhook.py")
+    extra = ["--asyncio"] if form == "asyncio" else []
+    command = webhook_command(webhook, port, "--flow", str(flow_json), *extra)
+    server = spawn.start(command, port=port)
+    _check(_load(port, flow_json), f"python webhook.py {' '.join(extra)}".strip())
     output = server.output()
     assert output.count(f"revision {revision(tagged('B'))} published") == 1, output
     assert output.count(f"{flow_json} refused, revision {revision(tagged('B'))}") == 1, output
@@ -375,49 +378,21 @@ def test_publishing_under_load_on_the_stdlib_server(tmp_path: Path, spawn: Proce
 
 
 @pytest.mark.redis
-def test_publishing_under_load_on_uvicorn_with_two_workers_and_redis(
-    tmp_path: Path, spawn: Processes, redis_server: RedisServer
+@pytest.mark.parametrize("form", ["uvicorn", "asyncio"])
+def test_publishing_under_load_with_two_workers_and_redis(
+    tmp_path: Path, spawn: Processes, redis_server: RedisServer, form: str
 ) -> None:
     webhook, flow_json = _served_folder(tmp_path)
     port = free_port()
-    env = {
-        "JAXL_REDIS_URL": redis_server.url,
-        "JAXL_FLOW_FILE": str(flow_json),
-        "JAXL_WEBHOOK_LOG": "0",
-    }
-    server = spawn.start(uvicorn_command(webhook, port, 2), port=port, env=env)
-    time.sleep(1.0)  # both workers up
-    _check(_load(port, flow_json), "uvicorn, 2 workers, Redis")
-    output = server.output()
-    assert output.count(f"revision {revision(tagged('B'))} published") == 2, output
-    assert output.count(f"{flow_json} refused, revision {revision(tagged('B'))}") == 2, output
-    assert "Traceback" not in output and "kept neither" not in output
-
-
-def test_publishing_under_load_on_the_asyncio_server(tmp_path: Path, spawn: Processes) -> None:
-    webhook, flow_json = _served_folder(tmp_path)
-    port = free_port()
-    command = webhook_command(webhook, port, "--asyncio", "--flow", str(flow_json))
-    server = spawn.start(command, port=port, env={"JAXL_WEBHOOK_LOG": "0"})
-    _check(_load(port, flow_json), "python webhook.py --asyncio")
-    output = server.output()
-    assert output.count(f"revision {revision(tagged('B'))} published") == 1, output
-    assert output.count(f"{flow_json} refused, revision {revision(tagged('B'))}") == 1, output
-    assert "Traceback" not in output and "kept neither" not in output
-
-
-@pytest.mark.redis
-def test_publishing_under_load_on_asyncio_with_two_workers_and_redis(
-    tmp_path: Path, spawn: Processes, redis_server: RedisServer
-) -> None:
-    webhook, flow_json = _served_folder(tmp_path)
-    port = free_port()
-    command = webhook_command(webhook, port, "--asyncio", "--workers", "2")
+    if form == "uvicorn":
+        command = uvicorn_command(webhook, port, 2)
+    else:
+        command = webhook_command(webhook, port, "--asyncio", "--workers", "2")
     env = {"JAXL_REDIS_URL": redis_server.url, "JAXL_FLOW_FILE": str(flow_json),
            "JAXL_WEBHOOK_LOG": "0"}  # fmt: skip
     server = spawn.start(command, port=port, env=env)
     time.sleep(1.0)  # both workers up
-    _check(_load(port, flow_json), "asyncio, 2 workers, Redis")
+    _check(_load(port, flow_json), f"{form}, 2 workers, Redis")
     output = server.output()
     assert output.count(f"revision {revision(tagged('B'))} published") == 2, output
     assert output.count(f"{flow_json} refused, revision {revision(tagged('B'))}") == 2, output

@@ -110,11 +110,7 @@ def app_from_env(
     """
     env = os.environ if environ is None else environ
     settings = Settings.from_env(env)
-    allowed = env.get(ALLOW_PRIVATE_STATE) or "0"
-    try:
-        allow = read_switch(allowed)
-    except ValueError as error:
-        raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
+    allow = _private_state_allowed(env)
     if not settings.redis_url:  # uvicorn and gunicorn workers start here, not in serve_flow
         _refuse_private_state(worker_processes(), allow)
     app = build_app(flow_document, settings)
@@ -124,6 +120,17 @@ def app_from_env(
 
 #: The variable that lets several worker processes each keep their own calls in memory.
 ALLOW_PRIVATE_STATE = "JAXL_ALLOW_PRIVATE_STATE"
+
+
+def _private_state_allowed(env: Mapping[str, str]) -> bool:
+    """What `ALLOW_PRIVATE_STATE` says (off when unset); a ValueError naming it when unreadable."""
+    allowed = env.get(ALLOW_PRIVATE_STATE) or "0"
+    try:
+        return read_switch(allowed)
+    except ValueError as error:
+        raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
+
+
 _SAID_WORKERS: list[int] = []
 
 
@@ -227,11 +234,7 @@ def serve_flow_asyncio(
     settings = Settings() if settings is None else settings
     try:
         if not settings.redis_url:
-            allowed = os.environ.get(ALLOW_PRIVATE_STATE) or "0"
-            try:
-                _refuse_private_state(workers, read_switch(allowed))
-            except ValueError as error:
-                raise ValueError(f"{ALLOW_PRIVATE_STATE}={allowed!r}: {error}") from None
+            _refuse_private_state(workers, _private_state_allowed(os.environ))
         app = build_app(flow_document, settings)
     except (RuntimeError, ValueError) as error:
         log_to_stderr(f"webhook: {error}")

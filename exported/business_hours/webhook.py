@@ -5601,7 +5601,9 @@ class _Connection(asyncio.Protocol):
         self.continued = False
         self.reading = True
         self.writing = True  # False while the transport holds bytes the kernel has not taken
-        self.ended = False  # the client sent its end (half-closed) while an answer was awaited
+        # The client sent its end (half-closed) with requests still to answer: an answer
+        # awaited, or answers it had not read yet. They are answered, then it closes.
+        self.ended = False
         # Answers written whose bytes are not all in the kernel yet, and whether via Redis.
         self.undelivered: list[tuple[dict[str, Any], bool]] = []
         self.drained = 0

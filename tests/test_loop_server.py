@@ -422,6 +422,22 @@ def test_connection_close_among_other_options_closes(acme_webhook: Path, spawn: 
         assert reply.headers["connection"] == "close" and sock.recv(100) == b""
 
 
+def _wait_for_workers(parent: int, count: int) -> list[int]:
+    """Wait until `parent` has `count` workers each in its event loop (waiting in epoll, Linux):
+    serving, its app made."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        workers = children(parent)
+        waiting = []
+        for pid in workers:
+            with contextlib.suppress(OSError):
+                waiting.append("epoll" in Path(f"/proc/{pid}/wchan").read_text())
+        if len(workers) == count and all(waiting) and len(waiting) == count:
+            return workers
+        time.sleep(0.05)
+    raise AssertionError(f"{count} workers of {parent} not serving: {children(parent)}")
+
+
 def test_a_replacement_worker_that_cannot_start_leaves_the_others_serving(
     acme_webhook: Path, spawn: Processes, tmp_path: Path
 ) -> None:
@@ -432,9 +448,7 @@ def test_a_replacement_worker_that_cannot_start_leaves_the_others_serving(
     env = {"JAXL_ALLOW_PRIVATE_STATE": "1"}
     port = serve(spawn, acme_webhook, "--workers", "2", "--flow", str(flow_file), env=env)
     parent = spawn.started[-1].popen.pid
-    deadline = time.monotonic() + 10
-    while len(children(parent)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for_workers(parent, 2)  # both serving: each has read the flow file
     flow_file.write_text("{ not a flow")
     os.kill(children(parent)[0], signal.SIGKILL)
     time.sleep(2.5)  # a try or two to start again, each refused
